@@ -38,7 +38,11 @@ pub fn decompress(kind: Compression, input: &[u8], out: &mut [u8]) -> Result<(),
     let written = match kind {
         Compression::None => {
             if input.len() != out.len() {
-                return Err(format!("stored page is {} bytes, expected {}", input.len(), out.len()));
+                return Err(format!(
+                    "stored page is {} bytes, expected {}",
+                    input.len(),
+                    out.len()
+                ));
             }
             out.copy_from_slice(input);
             out.len()
@@ -60,7 +64,8 @@ pub fn decompress(kind: Compression, input: &[u8], out: &mut [u8]) -> Result<(),
                 *slot = Some(zstd::bulk::Decompressor::new().map_err(|e| format!("zstd: {e}"))?);
             }
             let d = slot.as_mut().expect("initialised above");
-            d.decompress_to_buffer(input, out).map_err(|e| format!("zstd: {e}"))
+            d.decompress_to_buffer(input, out)
+                .map_err(|e| format!("zstd: {e}"))
         })?,
     };
     if written != out.len() {
@@ -100,9 +105,15 @@ mod tests {
             decompress(kind, data, &mut out).unwrap();
             assert_eq!(out, p, "{kind:?}");
             let mut small = vec![0; 2048];
-            assert!(decompress(kind, data, &mut small).is_err(), "{kind:?} into a short buffer");
+            assert!(
+                decompress(kind, data, &mut small).is_err(),
+                "{kind:?} into a short buffer"
+            );
             let mut out = vec![0; 4096];
-            assert!(decompress(kind, &data[..data.len() / 2], &mut out).is_err(), "{kind:?} truncated");
+            assert!(
+                decompress(kind, &data[..data.len() / 2], &mut out).is_err(),
+                "{kind:?} truncated"
+            );
         }
     }
 }

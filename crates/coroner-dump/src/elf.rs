@@ -3,11 +3,11 @@
 //! Header fields are read at their ELF64 offsets; QEMU 7.2 writes a wrong `e_ehsize`
 //! and puts program headers after section headers, so neither is assumed.
 
+use crate::compress::Compression;
 use crate::error::{Context, DumpError, ReadError};
 use crate::memory::{merge_ranges, Body, DumpInfo, Format, PageCensus, PageState};
 use crate::notes::{self, Note};
 use crate::source::Source;
-use crate::compress::Compression;
 
 const PT_LOAD: u32 = 1;
 const PT_NOTE: u32 = 4;
@@ -45,43 +45,73 @@ fn machine_name(e_machine: u16) -> String {
     }
 }
 
-pub(crate) fn open(source: Source, ctx: &Context) -> Result<(Body, DumpInfo, Vec<Note>), DumpError> {
+pub(crate) fn open(
+    source: Source,
+    ctx: &Context,
+) -> Result<(Body, DumpInfo, Vec<Note>), DumpError> {
     let header = source
         .bytes(0, 64)
         .ok_or_else(|| ctx.format(source.len(), "file ends inside the 64-byte ELF header"))?;
     match (header[4], header[5]) {
         (2, 1) => {}
-        (1, _) => return Err(ctx.format(4, "32-bit ELF dumps are not supported (expected ELFCLASS64)")),
-        (2, 2) => return Err(ctx.format(5, "big-endian ELF dumps are not supported (expected ELFDATA2LSB)")),
+        (1, _) => {
+            return Err(ctx.format(
+                4,
+                "32-bit ELF dumps are not supported (expected ELFCLASS64)",
+            ))
+        }
+        (2, 2) => {
+            return Err(ctx.format(
+                5,
+                "big-endian ELF dumps are not supported (expected ELFDATA2LSB)",
+            ))
+        }
         (class, data) => {
-            return Err(ctx.format(4, format!("ELF class {class} / data encoding {data} is not a valid ELF64 header")))
+            return Err(ctx.format(
+                4,
+                format!("ELF class {class} / data encoding {data} is not a valid ELF64 header"),
+            ))
         }
     }
     let u16_at = |o: usize| u16::from_le_bytes([header[o], header[o + 1]]);
     let u64_at = |o: usize| u64::from_le_bytes(header[o..o + 8].try_into().expect("8 bytes"));
     if u16_at(16) != 4 {
-        return Err(ctx.format(16, format!("ELF type {} is not a core file (ET_CORE = 4)", u16_at(16))));
+        return Err(ctx.format(
+            16,
+            format!("ELF type {} is not a core file (ET_CORE = 4)", u16_at(16)),
+        ));
     }
     let machine = u16_at(18);
     let phoff = u64_at(32);
     let mut phnum = u64::from(u16_at(56));
     if u16_at(54) as u64 != PHDR_SIZE {
-        return Err(ctx.format(54, format!("program header size {} (expected {PHDR_SIZE})", u16_at(54))));
+        return Err(ctx.format(
+            54,
+            format!("program header size {} (expected {PHDR_SIZE})", u16_at(54)),
+        ));
     }
     if phnum == u64::from(PN_XNUM) {
         // The real count lives in section header 0's sh_info.
         let shoff = u64_at(40);
-        let sh_info = source
-            .bytes(shoff.saturating_add(44), 4)
-            .ok_or_else(|| ctx.format(shoff, "e_phnum is PN_XNUM but section header 0 is missing"))?;
-        phnum = u64::from(u32::from_le_bytes(sh_info[..4].try_into().expect("4 bytes")));
+        let sh_info = source.bytes(shoff.saturating_add(44), 4).ok_or_else(|| {
+            ctx.format(shoff, "e_phnum is PN_XNUM but section header 0 is missing")
+        })?;
+        phnum = u64::from(u32::from_le_bytes(
+            sh_info[..4].try_into().expect("4 bytes"),
+        ));
     }
     if phnum > MAX_PHDRS {
-        return Err(ctx.format(56, format!("{phnum} program headers is more than any dump has")));
+        return Err(ctx.format(
+            56,
+            format!("{phnum} program headers is more than any dump has"),
+        ));
     }
     let table_len = phnum * PHDR_SIZE;
     let table = source.bytes(phoff, table_len as usize).ok_or_else(|| {
-        ctx.format(phoff, format!("program header table ({phnum} entries) runs past the end of the file"))
+        ctx.format(
+            phoff,
+            format!("program header table ({phnum} entries) runs past the end of the file"),
+        )
     })?;
     let mut segments = Vec::new();
     let mut notes = Vec::new();
@@ -95,25 +125,41 @@ pub(crate) fn open(source: Source, ctx: &Context) -> Result<(Body, DumpInfo, Vec
         match p_type {
             PT_LOAD => {
                 if filesz > memsz {
-                    return Err(ctx.format(at, format!("PT_LOAD p_filesz {filesz:#x} exceeds p_memsz {memsz:#x}")));
+                    return Err(ctx.format(
+                        at,
+                        format!("PT_LOAD p_filesz {filesz:#x} exceeds p_memsz {memsz:#x}"),
+                    ));
                 }
                 if paddr.checked_add(memsz).is_none() || offset.checked_add(filesz).is_none() {
                     return Err(ctx.format(at, "PT_LOAD address or offset overflows"));
                 }
-                segments.push(Segment { paddr, memsz, filesz, offset });
+                segments.push(Segment {
+                    paddr,
+                    memsz,
+                    filesz,
+                    offset,
+                });
             }
             PT_NOTE => {
                 if filesz > MAX_NOTE_BYTES {
-                    return Err(ctx.format(at, format!("PT_NOTE of {filesz} bytes is implausibly large")));
+                    return Err(ctx.format(
+                        at,
+                        format!("PT_NOTE of {filesz} bytes is implausibly large"),
+                    ));
                 }
                 let avail = source.len().saturating_sub(offset).min(filesz);
                 if avail < filesz {
-                    warnings.push(format!("PT_NOTE at offset {offset:#x} is cut short by the end of the file"));
+                    warnings.push(format!(
+                        "PT_NOTE at offset {offset:#x} is cut short by the end of the file"
+                    ));
                 }
                 let data = source.bytes(offset, avail as usize).unwrap_or_default();
                 let (mut found, err) = notes::parse(&data);
                 if let Some((pos, what)) = err {
-                    warnings.push(format!("notes at offset {:#x}: {what}", offset + pos as u64));
+                    warnings.push(format!(
+                        "notes at offset {:#x}: {what}",
+                        offset + pos as u64
+                    ));
                 }
                 notes.append(&mut found);
             }
@@ -138,7 +184,12 @@ pub(crate) fn open(source: Source, ctx: &Context) -> Result<(Body, DumpInfo, Vec
         header_time: None,
         header_cpus: None,
         phys_base: None,
-        max_pfn: body.segments.iter().map(|s| (s.paddr + s.memsz).div_ceil(PAGE_SIZE)).max().unwrap_or(0),
+        max_pfn: body
+            .segments
+            .iter()
+            .map(|s| (s.paddr + s.memsz).div_ceil(PAGE_SIZE))
+            .max()
+            .unwrap_or(0),
         vmcoreinfo_source: None,
         warnings,
     };
@@ -149,13 +200,19 @@ impl ElfBody {
     fn segment_for(&self, paddr: u64) -> Option<&Segment> {
         let i = self.segments.partition_point(|s| s.paddr <= paddr);
         // Segments may overlap (kexec's kernel-text PT_LOAD): look back for a cover.
-        self.segments[..i].iter().rev().take(4).find(|s| paddr < s.paddr + s.memsz)
+        self.segments[..i]
+            .iter()
+            .rev()
+            .take(4)
+            .find(|s| paddr < s.paddr + s.memsz)
     }
 
     pub fn read_phys(&self, mut paddr: u64, buf: &mut [u8]) -> Result<(), ReadError> {
         let mut done = 0;
         while done < buf.len() {
-            let seg = self.segment_for(paddr).ok_or(ReadError::NotInDump { paddr })?;
+            let seg = self
+                .segment_for(paddr)
+                .ok_or(ReadError::NotInDump { paddr })?;
             let in_seg = paddr - seg.paddr;
             let n = ((seg.memsz - in_seg) as usize).min(buf.len() - done);
             let out = &mut buf[done..done + n];
@@ -163,9 +220,13 @@ impl ElfBody {
                 out.fill(0);
             } else {
                 let from_file = ((seg.filesz - in_seg) as usize).min(n);
-                let got = self.source.read_at(seg.offset + in_seg, &mut out[..from_file]);
+                let got = self
+                    .source
+                    .read_at(seg.offset + in_seg, &mut out[..from_file]);
                 if got < from_file {
-                    return Err(ReadError::Missing { paddr: paddr + got as u64 });
+                    return Err(ReadError::Missing {
+                        paddr: paddr + got as u64,
+                    });
                 }
                 out[from_file..].fill(0);
             }
@@ -193,7 +254,27 @@ impl ElfBody {
     }
 
     pub fn ram_ranges(&self) -> Vec<(u64, u64)> {
-        merge_ranges(self.segments.iter().map(|s| (s.paddr, s.paddr + s.memsz)).collect())
+        merge_ranges(
+            self.segments
+                .iter()
+                .map(|s| (s.paddr, s.paddr + s.memsz))
+                .collect(),
+        )
+    }
+
+    pub fn stored_ranges(&self) -> Vec<(u64, u64)> {
+        let len = self.source.len();
+        merge_ranges(
+            self.segments
+                .iter()
+                .map(|s| {
+                    (
+                        s.paddr,
+                        s.paddr + len.saturating_sub(s.offset).min(s.filesz),
+                    )
+                })
+                .collect(),
+        )
     }
 
     /// Physical ranges whose file bytes lie past the end of the file.
@@ -203,15 +284,30 @@ impl ElfBody {
             self.segments
                 .iter()
                 .filter(|s| s.offset + s.filesz > len)
-                .map(|s| (s.paddr + len.saturating_sub(s.offset).min(s.filesz), s.paddr + s.filesz))
+                .map(|s| {
+                    (
+                        s.paddr + len.saturating_sub(s.offset).min(s.filesz),
+                        s.paddr + s.filesz,
+                    )
+                })
                 .collect(),
         )
     }
 
     pub fn census(&self) -> PageCensus {
-        let pages = |ranges: &[(u64, u64)]| ranges.iter().map(|(s, e)| (e - s).div_ceil(PAGE_SIZE)).sum::<u64>();
+        let pages = |ranges: &[(u64, u64)]| {
+            ranges
+                .iter()
+                .map(|(s, e)| (e - s).div_ceil(PAGE_SIZE))
+                .sum::<u64>()
+        };
         let total = pages(&self.ram_ranges());
-        let stored = merge_ranges(self.segments.iter().map(|s| (s.paddr, s.paddr + s.filesz)).collect());
+        let stored = merge_ranges(
+            self.segments
+                .iter()
+                .map(|s| (s.paddr, s.paddr + s.filesz))
+                .collect(),
+        );
         let missing_ranges = self.missing_ranges();
         let missing = pages(&missing_ranges);
         let stored = pages(&stored);

@@ -25,7 +25,9 @@ impl FlatIndex {
     pub fn build(data: &[u8], ctx: &Context) -> Result<FlatIndex, DumpError> {
         let be64 = |off: u64| -> Option<i64> {
             let o = usize::try_from(off).ok()?;
-            Some(i64::from_be_bytes(data.get(o..o.checked_add(8)?)?.try_into().ok()?))
+            Some(i64::from_be_bytes(
+                data.get(o..o.checked_add(8)?)?.try_into().ok()?,
+            ))
         };
         if !data.starts_with(SIGNATURE) {
             return Err(ctx.format(0, "expected the flattened signature \"makedumpfile\""));
@@ -35,7 +37,10 @@ impl FlatIndex {
             return Err(ctx.format(16, format!("flattened header type {kind:?}, expected 1")));
         }
         if version != Some(1) {
-            return Err(ctx.format(24, format!("flattened header version {version:?}, expected 1")));
+            return Err(ctx.format(
+                24,
+                format!("flattened header version {version:?}, expected 1"),
+            ));
         }
         let mut index = FlatIndex::default();
         let stream_len = data.len() as u64;
@@ -49,13 +54,19 @@ impl FlatIndex {
                 break;
             }
             let (Ok(offset), Ok(size)) = (u64::try_from(offset), u64::try_from(size)) else {
-                return Err(ctx.format(pos, format!("record with negative offset {offset} or size {size}")));
+                return Err(ctx.format(
+                    pos,
+                    format!("record with negative offset {offset} or size {size}"),
+                ));
             };
             let start = pos + RECORD_HEADER_SIZE;
             let available = stream_len.saturating_sub(start).min(size);
             if available > 0 {
                 let end = offset.checked_add(available).ok_or_else(|| {
-                    ctx.format(pos, format!("record offset {offset:#x} + size {size:#x} overflows"))
+                    ctx.format(
+                        pos,
+                        format!("record offset {offset:#x} + size {size:#x} overflows"),
+                    )
                 })?;
                 index.insert(offset, end, start);
             }

@@ -59,7 +59,10 @@ fn ones_before(bitmap: &[u8], from: u64, to: u64) -> u64 {
     (from..to).filter(|&p| bit(bitmap, p)).count() as u64
 }
 
-pub(crate) fn open(source: Source, ctx: &Context) -> Result<(Body, DumpInfo, Vec<Note>), DumpError> {
+pub(crate) fn open(
+    source: Source,
+    ctx: &Context,
+) -> Result<(Body, DumpInfo, Vec<Note>), DumpError> {
     let header = Header::parse(&source, ctx)?;
     let sub = SubHeader::parse(&source, &header, ctx)?;
     let mut warnings = Vec::new();
@@ -74,12 +77,21 @@ pub(crate) fn open(source: Source, ctx: &Context) -> Result<(Body, DumpInfo, Vec
     if half * 8 < max_pfn {
         return Err(ctx.format(
             layout::OFF_BITMAP_BLOCKS as u64,
-            format!("{} bitmap blocks cover {} pages, fewer than max_mapnr {max_pfn}", header.bitmap_blocks, half * 8),
+            format!(
+                "{} bitmap blocks cover {} pages, fewer than max_mapnr {max_pfn}",
+                header.bitmap_blocks,
+                half * 8
+            ),
         ));
     }
-    let bitmaps = source.bytes(bitmap_off, bitmap_len as usize).ok_or_else(|| {
-        ctx.format(bitmap_off, format!("the {bitmap_len}-byte bitmaps run past the end of the file"))
-    })?;
+    let bitmaps = source
+        .bytes(bitmap_off, bitmap_len as usize)
+        .ok_or_else(|| {
+            ctx.format(
+                bitmap_off,
+                format!("the {bitmap_len}-byte bitmaps run past the end of the file"),
+            )
+        })?;
     let used = max_pfn.div_ceil(8) as usize;
     let ram_bitmap = bitmaps[..used].to_vec();
     let stored_bitmap = bitmaps[half as usize..half as usize + used].to_vec();
@@ -92,7 +104,12 @@ pub(crate) fn open(source: Source, ctx: &Context) -> Result<(Body, DumpInfo, Vec
             ));
             (s, e)
         }
-        Some((s, e)) => return Err(ctx.format(bs, format!("split PFN range {s:#x}..{e:#x} is not within 0..{max_pfn:#x}"))),
+        Some((s, e)) => {
+            return Err(ctx.format(
+                bs,
+                format!("split PFN range {s:#x}..{e:#x} is not within 0..{max_pfn:#x}"),
+            ))
+        }
         None => (0, max_pfn),
     };
     let mut rank = Vec::with_capacity((max_pfn / RANK_BLOCK_BITS + 1) as usize);
@@ -111,7 +128,10 @@ pub(crate) fn open(source: Source, ctx: &Context) -> Result<(Body, DumpInfo, Vec
     let mut notes = Vec::new();
     if let Some((off, size)) = sub.notes {
         if size > MAX_NOTES {
-            return Err(ctx.format(bs + 48, format!("note area of {size} bytes is implausibly large")));
+            return Err(ctx.format(
+                bs + 48,
+                format!("note area of {size} bytes is implausibly large"),
+            ));
         }
         match source.bytes(off, size as usize) {
             Some(data) => {
@@ -121,18 +141,24 @@ pub(crate) fn open(source: Source, ctx: &Context) -> Result<(Body, DumpInfo, Vec
                     warnings.push(format!("notes at offset {:#x}: {what}", off + pos as u64));
                 }
             }
-            None => warnings.push(format!("note area at {off:#x} ({size} bytes) runs past the end of the file")),
+            None => warnings.push(format!(
+                "note area at {off:#x} ({size} bytes) runs past the end of the file"
+            )),
         }
     }
     let vmcoreinfo = match sub.vmcoreinfo {
         Some((_, size)) if size > MAX_VMCOREINFO => {
-            warnings.push(format!("VMCOREINFO of {size} bytes is implausibly large; ignored"));
+            warnings.push(format!(
+                "VMCOREINFO of {size} bytes is implausibly large; ignored"
+            ));
             None
         }
         Some((off, size)) => {
             let text = source.bytes(off, size as usize).map(|b| b.into_owned());
             if text.is_none() {
-                warnings.push(format!("VMCOREINFO at {off:#x} ({size} bytes) runs past the end of the file"));
+                warnings.push(format!(
+                    "VMCOREINFO at {off:#x} ({size} bytes) runs past the end of the file"
+                ));
             }
             text
         }
@@ -179,7 +205,9 @@ fn popcount_range(bitmap: &[u8], from: u64, to: u64) -> u64 {
     if first_full >= last_full {
         return ones_before(bitmap, from, to);
     }
-    let bytes = bitmap.get(first_full as usize..(last_full as usize).min(bitmap.len())).unwrap_or(&[]);
+    let bytes = bitmap
+        .get(first_full as usize..(last_full as usize).min(bitmap.len()))
+        .unwrap_or(&[]);
     ones_before(bitmap, from, first_full * 8)
         + bytes.iter().map(|b| u64::from(b.count_ones())).sum::<u64>()
         + ones_before(bitmap, last_full * 8, to)
@@ -198,7 +226,8 @@ impl KdumpBody {
     fn descriptor_index(&self, pfn: u64) -> u64 {
         let block = (pfn - (self.pfn_start - self.pfn_start % RANK_BLOCK_BITS)) / RANK_BLOCK_BITS;
         let block_start = pfn - pfn % RANK_BLOCK_BITS;
-        self.rank[block as usize] + popcount_range(&self.stored_bitmap, block_start.max(self.pfn_start), pfn)
+        self.rank[block as usize]
+            + popcount_range(&self.stored_bitmap, block_start.max(self.pfn_start), pfn)
     }
 
     fn lookup(&self, pfn: u64) -> Lookup {
@@ -219,10 +248,16 @@ impl KdumpBody {
     }
 
     fn classify(&self, d: &Descriptor) -> PageState {
-        let fits = d.offset.checked_add(u64::from(d.size)).is_some_and(|end| end <= self.source.len());
+        let fits = d
+            .offset
+            .checked_add(u64::from(d.size))
+            .is_some_and(|end| end <= self.source.len());
         if d.size == 0 || !fits {
             PageState::Missing
-        } else if d.offset == self.zero_page_offset && d.flags == 0 && u64::from(d.size) == self.page_size {
+        } else if d.offset == self.zero_page_offset
+            && d.flags == 0
+            && u64::from(d.size) == self.page_size
+        {
             PageState::Zero
         } else {
             PageState::Present
@@ -247,8 +282,13 @@ impl KdumpBody {
         if self.classify(&d) == PageState::Missing {
             return Err(ReadError::Missing { paddr });
         }
-        let kind = d.compression().map_err(|why| ReadError::Corrupt { paddr, why })?;
-        let data = self.source.bytes(d.offset, d.size as usize).ok_or(ReadError::Missing { paddr })?;
+        let kind = d
+            .compression()
+            .map_err(|why| ReadError::Corrupt { paddr, why })?;
+        let data = self
+            .source
+            .bytes(d.offset, d.size as usize)
+            .ok_or(ReadError::Missing { paddr })?;
         compress::decompress(kind, &data, out).map_err(|why| ReadError::Corrupt { paddr, why })
     }
 
@@ -261,7 +301,9 @@ impl KdumpBody {
             }
             let in_page = (paddr % self.page_size) as usize;
             let n = (self.page_size as usize - in_page).min(buf.len() - done);
-            self.with_page(pfn, |page| buf[done..done + n].copy_from_slice(&page[in_page..in_page + n]))?;
+            self.with_page(pfn, |page| {
+                buf[done..done + n].copy_from_slice(&page[in_page..in_page + n])
+            })?;
             done += n;
             paddr += n as u64;
         }
@@ -284,12 +326,14 @@ impl KdumpBody {
         Ok(())
     }
 
-    pub fn ram_ranges(&self) -> Vec<(u64, u64)> {
+    /// RAM ranges per the bitmaps; only the stored pages when `stored_only`.
+    pub fn ram_ranges(&self, stored_only: bool) -> Vec<(u64, u64)> {
         let mut ranges = Vec::new();
         let mut start = None;
         let max = self.ram_bitmap.len() as u64 * 8;
         for pfn in 0..=max {
-            let ram = pfn < max && (bit(&self.ram_bitmap, pfn) || bit(&self.stored_bitmap, pfn));
+            let ram = pfn < max
+                && (bit(&self.stored_bitmap, pfn) || (!stored_only && bit(&self.ram_bitmap, pfn)));
             match (ram, start) {
                 (true, None) => start = Some(pfn),
                 (false, Some(s)) => {
@@ -312,7 +356,9 @@ impl KdumpBody {
             _ => missing.push((pfn, pfn + 1)),
         };
         let mut descriptors = DescriptorStream::new(self);
-        for (byte_index, (&ram, &stored)) in self.ram_bitmap.iter().zip(&self.stored_bitmap).enumerate() {
+        for (byte_index, (&ram, &stored)) in
+            self.ram_bitmap.iter().zip(&self.stored_bitmap).enumerate()
+        {
             census.counts.excluded += u64::from((ram & !stored).count_ones());
             if stored == 0 {
                 continue;
@@ -370,7 +416,12 @@ impl<'a> DescriptorStream<'a> {
     const CHUNK: usize = 4096;
 
     fn new(body: &'a KdumpBody) -> Self {
-        DescriptorStream { body, chunk: Vec::new(), at: 0, next_index: 0 }
+        DescriptorStream {
+            body,
+            chunk: Vec::new(),
+            at: 0,
+            next_index: 0,
+        }
     }
 
     fn next(&mut self) -> Option<Descriptor> {

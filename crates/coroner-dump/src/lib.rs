@@ -17,4 +17,4 @@ mod vmcoreinfo_scan;
 pub use compress::Compression;
 pub use error::{DumpError, ReadError};
 pub use memory::{Dump, DumpInfo, Format, PageCensus, PageCounts, PageState, PhysMemory};
-pub use notes::{Note, NT_PRSTATUS, NT_PRPSINFO};
+pub use notes::{Note, NT_PRPSINFO, NT_PRSTATUS};

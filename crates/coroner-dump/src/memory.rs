@@ -3,7 +3,7 @@
 use crate::compress::Compression;
 use crate::error::{Context, DumpError, ReadError};
 use crate::notes::Note;
-use crate::source::Source;
+use crate::source::{Backing, Source};
 use crate::{elf, flat, kdump, vmcoreinfo_scan};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -127,11 +127,23 @@ impl Dump {
         // SAFETY: the map is read-only; a dump changing under us can only give wrong
         // bytes, which every parser already treats as untrusted input.
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| ctx.io(e))?;
+        Dump::from_backing(path, Backing::Map(map))
+    }
+
+    /// Opens a dump held in memory; `name` stands for the file in messages.
+    pub fn from_bytes(name: impl Into<PathBuf>, bytes: Vec<u8>) -> Result<Dump, DumpError> {
+        Dump::from_backing(name.into(), Backing::Owned(bytes))
+    }
+
+    fn from_backing(path: PathBuf, map: Backing) -> Result<Dump, DumpError> {
+        let ctx = Context { path: path.clone() };
         let mut warnings = Vec::new();
         let source = if map.starts_with(flat::SIGNATURE) {
             let index = flat::FlatIndex::build(&map, &ctx)?;
             if let Some(at) = index.truncated_at {
-                warnings.push(format!("flattened stream ends early at offset {at:#x}: the capture was cut short"));
+                warnings.push(format!(
+                    "flattened stream ends early at offset {at:#x}: the capture was cut short"
+                ));
             }
             Source::Flat { map, index }
         } else {
@@ -156,7 +168,13 @@ impl Dump {
         info.flattened = flattened;
         warnings.append(&mut info.warnings);
         info.warnings = warnings;
-        let mut dump = Dump { path, info, notes, vmcoreinfo: None, body };
+        let mut dump = Dump {
+            path,
+            info,
+            notes,
+            vmcoreinfo: None,
+            body,
+        };
         dump.find_vmcoreinfo();
         Ok(dump)
     }
@@ -166,7 +184,12 @@ impl Dump {
             Body::Kdump(k) => k.vmcoreinfo(),
             Body::Elf(_) => None,
         };
-        let from_note = || self.notes.iter().find(|n| n.is_vmcoreinfo()).map(|n| n.desc.clone());
+        let from_note = || {
+            self.notes
+                .iter()
+                .find(|n| n.is_vmcoreinfo())
+                .map(|n| n.desc.clone())
+        };
         if let Some(text) = from_container.or_else(from_note) {
             self.vmcoreinfo = Some(text);
             self.info.vmcoreinfo_source = Some("note");
@@ -177,9 +200,9 @@ impl Dump {
                 .warnings
                 .push("no VMCOREINFO note: found the VMCOREINFO text by scanning memory".into());
         } else {
-            self.info
-                .warnings
-                .push("no VMCOREINFO in the dump's notes or memory: kernel facts are limited".into());
+            self.info.warnings.push(
+                "no VMCOREINFO in the dump's notes or memory: kernel facts are limited".into(),
+            );
         }
     }
 
@@ -213,7 +236,16 @@ impl Dump {
     pub fn ram_ranges(&self) -> Vec<(u64, u64)> {
         match &self.body {
             Body::Elf(b) => b.ram_ranges(),
-            Body::Kdump(b) => b.ram_ranges(),
+            Body::Kdump(b) => b.ram_ranges(false),
+        }
+    }
+
+    /// Physical ranges `[start, end)` whose bytes the file stores. Bounded by the
+    /// file's size, so walking them is safe on hostile headers.
+    pub fn stored_ranges(&self) -> Vec<(u64, u64)> {
+        match &self.body {
+            Body::Elf(b) => b.stored_ranges(),
+            Body::Kdump(b) => b.ram_ranges(true),
         }
     }
 }

@@ -49,7 +49,8 @@ pub fn parse(data: &[u8]) -> (Vec<Note>, Option<(usize, String)>) {
             return (notes, Some((pos, what)));
         }
         let raw_name = &data[name_at..name_at + namesz];
-        let name = String::from_utf8_lossy(raw_name.split(|&b| b == 0).next().unwrap_or(&[])).into_owned();
+        let name =
+            String::from_utf8_lossy(raw_name.split(|&b| b == 0).next().unwrap_or(&[])).into_owned();
         notes.push(Note {
             name,
             kind,

@@ -3,11 +3,29 @@
 
 use crate::flat::FlatIndex;
 use memmap2::Mmap;
+use std::ops::Deref;
+
+/// The container's bytes: a mapped file, or a buffer (tests, fuzzing, pipes).
+pub(crate) enum Backing {
+    Map(Mmap),
+    Owned(Vec<u8>),
+}
+
+impl Deref for Backing {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Backing::Map(m) => m,
+            Backing::Owned(v) => v,
+        }
+    }
+}
 
 /// Random access to the bytes of a (possibly virtual) container file.
 pub(crate) enum Source {
-    File(Mmap),
-    Flat { map: Mmap, index: FlatIndex },
+    File(Backing),
+    Flat { map: Backing, index: FlatIndex },
 }
 
 impl Source {

@@ -15,11 +15,13 @@ pub fn scan(dump: &Dump) -> Option<Vec<u8>> {
     let page_size = dump.page_size();
     let mut page = vec![0u8; page_size as usize];
     let finder = memchr::memmem::Finder::new(MARKER);
-    for (start, end) in dump.ram_ranges() {
+    for (start, end) in dump.stored_ranges() {
         let mut paddr = start - start % page_size;
         while paddr < end {
             let pfn = paddr / page_size;
-            if dump.page_state(pfn) == PageState::Present && dump.read_phys(paddr, &mut page).is_ok() {
+            if dump.page_state(pfn) == PageState::Present
+                && dump.read_phys(paddr, &mut page).is_ok()
+            {
                 for hit in finder.find_iter(&page) {
                     if let Some(text) = candidate(dump, paddr + hit as u64) {
                         return Some(text);
@@ -71,8 +73,12 @@ mod tests {
     fn accepts_real_text_and_rejects_format_strings() {
         let real = b"OSRELEASE=6.1.0-56-amd64\nBUILD-ID=eb4f\nPAGESIZE=4096\nSYMBOL(init_uts_ns)=ffffffff\n";
         assert!(looks_like_vmcoreinfo(real));
-        assert!(!looks_like_vmcoreinfo(b"OSRELEASE=%s\nPAGESIZE=%ld\nA=1\nB=2\n"));
+        assert!(!looks_like_vmcoreinfo(
+            b"OSRELEASE=%s\nPAGESIZE=%ld\nA=1\nB=2\n"
+        ));
         assert!(!looks_like_vmcoreinfo(b"OSRELEASE=6.1\nPAGESIZE=4096\n"));
-        assert!(!looks_like_vmcoreinfo(b"OSRELEASE=6.1\n\xff\xfe\nPAGESIZE=4096\nX=1\n"));
+        assert!(!looks_like_vmcoreinfo(
+            b"OSRELEASE=6.1\n\xff\xfe\nPAGESIZE=4096\nX=1\n"
+        ));
     }
 }

@@ -55,7 +55,9 @@ impl Cursor<'_> {
 
     fn copy_match(&mut self, distance: usize, len: usize) -> Result<(), String> {
         if distance > self.op {
-            return Err(format!("lzo: match distance {distance} before the start of the page"));
+            return Err(format!(
+                "lzo: match distance {distance} before the start of the page"
+            ));
         }
         if self.op + len > self.out.len() {
             return Err("lzo: match past the end of the page".into());
@@ -71,7 +73,12 @@ impl Cursor<'_> {
 
 /// Decodes one LZO1X stream into `out`; returns the number of bytes written.
 pub fn decompress(input: &[u8], out: &mut [u8]) -> Result<usize, String> {
-    let mut c = Cursor { input, ip: 0, out, op: 0 };
+    let mut c = Cursor {
+        input,
+        ip: 0,
+        out,
+        op: 0,
+    };
     // How many literals the last instruction copied (0..3, or 4 for "4 or more"):
     // it decides what opcodes 0..15 mean next.
     let mut state = 0;
@@ -86,8 +93,14 @@ pub fn decompress(input: &[u8], out: &mut [u8]) -> Result<usize, String> {
     loop {
         let inst = c.byte()?;
         let (distance, len) = match inst {
-            128.. => (1 + ((inst >> 2) & 7) + (c.byte()? << 3), 5 + ((inst >> 5) & 3)),
-            64..=127 => (1 + ((inst >> 2) & 7) + (c.byte()? << 3), 3 + ((inst >> 5) & 1)),
+            128.. => (
+                1 + ((inst >> 2) & 7) + (c.byte()? << 3),
+                5 + ((inst >> 5) & 3),
+            ),
+            64..=127 => (
+                1 + ((inst >> 2) & 7) + (c.byte()? << 3),
+                3 + ((inst >> 5) & 1),
+            ),
             32..=63 => {
                 let len = match inst & 31 {
                     0 => c.extended_length(31)?,
@@ -150,10 +163,18 @@ mod tests {
     fn corrupt_streams_are_errors() {
         let mut out = [0u8; 16];
         // Match reaching before the start of the output.
-        assert!(decompress(&[21, b'a', b'b', b'c', b'd', 0xec, 0xff, 0x11, 0, 0], &mut out).is_err());
+        assert!(decompress(
+            &[21, b'a', b'b', b'c', b'd', 0xec, 0xff, 0x11, 0, 0],
+            &mut out
+        )
+        .is_err());
         // Output longer than the page.
         let mut small = [0u8; 6];
-        assert!(decompress(&[21, b'a', b'b', b'c', b'd', 0xec, 0x00, 0x11, 0, 0], &mut small).is_err());
+        assert!(decompress(
+            &[21, b'a', b'b', b'c', b'd', 0xec, 0x00, 0x11, 0, 0],
+            &mut small
+        )
+        .is_err());
         // Input ends without the end marker.
         assert!(decompress(&[21, b'a', b'b', b'c', b'd'], &mut out).is_err());
         assert!(decompress(&[], &mut out).is_err());

@@ -54,10 +54,14 @@ pub struct Header {
 
 impl Header {
     pub fn parse(source: &Source, ctx: &Context) -> Result<Header, DumpError> {
-        let b = source
-            .bytes(0, HEADER_LEN)
-            .ok_or_else(|| ctx.format(source.len(), format!("file ends inside the {HEADER_LEN}-byte kdump header")))?;
-        let uts = |i: usize| c_string(&b[OFF_UTSNAME + i * UTS_FIELD..OFF_UTSNAME + (i + 1) * UTS_FIELD]);
+        let b = source.bytes(0, HEADER_LEN).ok_or_else(|| {
+            ctx.format(
+                source.len(),
+                format!("file ends inside the {HEADER_LEN}-byte kdump header"),
+            )
+        })?;
+        let uts =
+            |i: usize| c_string(&b[OFF_UTSNAME + i * UTS_FIELD..OFF_UTSNAME + (i + 1) * UTS_FIELD]);
         let h = Header {
             version: u32_at(&b, OFF_VERSION),
             release: uts(2),
@@ -71,21 +75,33 @@ impl Header {
             nr_cpus: u32_at(&b, OFF_NR_CPUS) as i32,
         };
         if !(1..=6).contains(&h.version) {
-            return Err(ctx.format(OFF_VERSION as u64, format!("kdump header version {} (expected 1 to 6)", h.version)));
+            return Err(ctx.format(
+                OFF_VERSION as u64,
+                format!("kdump header version {} (expected 1 to 6)", h.version),
+            ));
         }
         if !h.block_size.is_power_of_two() || !(512..=65536).contains(&h.block_size) {
             return Err(ctx.format(
                 OFF_BLOCK_SIZE as u64,
-                format!("block size {} (expected a power of two from 512 to 65536)", h.block_size),
+                format!(
+                    "block size {} (expected a power of two from 512 to 65536)",
+                    h.block_size
+                ),
             ));
         }
         if h.sub_hdr_size > 1 << 16 {
-            return Err(ctx.format(OFF_SUB_HDR_SIZE as u64, format!("sub-header of {} blocks is implausible", h.sub_hdr_size)));
+            return Err(ctx.format(
+                OFF_SUB_HDR_SIZE as u64,
+                format!("sub-header of {} blocks is implausible", h.sub_hdr_size),
+            ));
         }
         if h.bitmap_blocks == 0 || h.bitmap_blocks % 2 != 0 {
             return Err(ctx.format(
                 OFF_BITMAP_BLOCKS as u64,
-                format!("{} bitmap blocks (expected a non-zero even count: two bitmaps)", h.bitmap_blocks),
+                format!(
+                    "{} bitmap blocks (expected a non-zero even count: two bitmaps)",
+                    h.bitmap_blocks
+                ),
             ));
         }
         Ok(h)
@@ -106,15 +122,30 @@ impl SubHeader {
     pub fn parse(source: &Source, h: &Header, ctx: &Context) -> Result<SubHeader, DumpError> {
         let at = u64::from(h.block_size);
         let b = source.bytes(at, SUB_HEADER_LEN).ok_or_else(|| {
-            ctx.format(at, format!("file ends inside the {SUB_HEADER_LEN}-byte kdump sub-header"))
+            ctx.format(
+                at,
+                format!("file ends inside the {SUB_HEADER_LEN}-byte kdump sub-header"),
+            )
         })?;
         let v = h.version;
-        let area = |o: usize| Some((u64_at(&b, o), u64_at(&b, o + 8))).filter(|&(off, size)| off > 0 && size > 0);
+        let area = |o: usize| {
+            Some((u64_at(&b, o), u64_at(&b, o + 8))).filter(|&(off, size)| off > 0 && size > 0)
+        };
         let split = u32_at(&b, 12) != 0 && v >= 2;
-        let (start, end) = if v >= 6 { (u64_at(&b, 80), u64_at(&b, 88)) } else { (u64_at(&b, 16), u64_at(&b, 24)) };
+        let (start, end) = if v >= 6 {
+            (u64_at(&b, 80), u64_at(&b, 88))
+        } else {
+            (u64_at(&b, 16), u64_at(&b, 24))
+        };
         let max_mapnr_64 = (v >= 6).then(|| u64_at(&b, 96));
         if max_mapnr_64.is_some_and(|m| m > 1 << 40) {
-            return Err(ctx.format(at + 96, format!("max_mapnr_64 {:#x} is beyond any machine", max_mapnr_64.unwrap_or(0))));
+            return Err(ctx.format(
+                at + 96,
+                format!(
+                    "max_mapnr_64 {:#x} is beyond any machine",
+                    max_mapnr_64.unwrap_or(0)
+                ),
+            ));
         }
         Ok(SubHeader {
             phys_base: u64_at(&b, 0),
@@ -136,7 +167,11 @@ pub struct Descriptor {
 
 impl Descriptor {
     pub fn parse(raw: &[u8]) -> Descriptor {
-        Descriptor { offset: u64_at(raw, 0), size: u32_at(raw, 8), flags: u32_at(raw, 12) }
+        Descriptor {
+            offset: u64_at(raw, 0),
+            size: u32_at(raw, 8),
+            flags: u32_at(raw, 12),
+        }
     }
 
     pub fn compression(&self) -> Result<Compression, String> {
@@ -146,7 +181,9 @@ impl Descriptor {
             FLAG_LZO => Ok(Compression::Lzo),
             FLAG_SNAPPY => Ok(Compression::Snappy),
             FLAG_ZSTD => Ok(Compression::Zstd),
-            other => Err(format!("page descriptor names several compressions (flags {other:#x})")),
+            other => Err(format!(
+                "page descriptor names several compressions (flags {other:#x})"
+            )),
         }
     }
 }

@@ -1,0 +1,133 @@
+//! Access to `../shared/fixtures` for tests: shipped dumps, the QEMU ELF unpacked from
+//! its `.zst`, and variants the fixtures do not ship, derived on first use with the
+//! real Debian `makedumpfile` (as the factory's 40-makedumpfile-derive.sh does).
+//! Unpacked and derived files are cached under `target/fixture-cache/`.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+
+/// Serialises generation within one test binary; files appear by atomic rename, so
+/// concurrent test binaries at worst do the same work twice.
+static GENERATE: Mutex<()> = Mutex::new(());
+
+/// The crash folders in `../shared/fixtures`.
+pub const CRASHES: [&str; 3] = ["sysrq", "kdump-sysrq", "mod-null"];
+
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
+}
+
+pub fn crash_dir(crash: &str) -> PathBuf {
+    fixtures_dir().join(crash)
+}
+
+fn cache_dir(crash: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/fixture-cache")
+        .join(crash);
+    std::fs::create_dir_all(&dir).expect("create target/fixture-cache");
+    dir
+}
+
+/// The dump files shipped in a crash folder (not manifests, logs or `.zst`).
+pub fn shipped_dumps(crash: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(crash_dir(crash))
+        .expect("fixture folder is readable")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            name.starts_with("vmcore.") && !name.ends_with(".json") && !name.ends_with(".zst")
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// The per-file manifest `<file>.manifest.json`, or the folder's `manifest.json`.
+pub fn manifest(crash: &str, file: Option<&str>) -> Value {
+    let name = file.map_or("manifest.json".to_string(), |f| {
+        format!("{f}.manifest.json")
+    });
+    let text = std::fs::read_to_string(crash_dir(crash).join(name)).expect("manifest is readable");
+    serde_json::from_str(&text).expect("manifest is JSON")
+}
+
+/// Writes `dst` through a temporary name so readers never see half a file.
+fn produce(dst: &Path, make: impl FnOnce(&Path)) -> PathBuf {
+    let _guard = GENERATE.lock().unwrap_or_else(|e| e.into_inner());
+    if !dst.exists() {
+        let tmp = dst.with_extension(format!("tmp{}", std::process::id()));
+        make(&tmp);
+        std::fs::rename(&tmp, dst).expect("rename generated fixture into place");
+    }
+    dst.to_path_buf()
+}
+
+/// QEMU's unfiltered ELF dump of a crash, unpacked from the shipped `.zst`.
+pub fn qemu_elf(crash: &str) -> Option<PathBuf> {
+    let packed = crash_dir(crash).join("vmcore.qemu-elf.zst");
+    if !packed.exists() {
+        return None;
+    }
+    Some(produce(&cache_dir(crash).join("vmcore.qemu-elf"), |tmp| {
+        let input = std::fs::File::open(&packed).expect("open .zst");
+        let mut output = std::fs::File::create(tmp).expect("create unpacked dump");
+        zstd::stream::copy_decode(input, &mut output).expect("unpack .zst");
+    }))
+}
+
+/// A copy of the QEMU ELF that makedumpfile 1.7.2 can read (program headers at 64).
+fn qemu_elf_phfix(crash: &str) -> Option<PathBuf> {
+    let src = qemu_elf(crash)?;
+    Some(produce(
+        &cache_dir(crash).join("vmcore.qemu-elf-phfix"),
+        |tmp| {
+            let script = fixtures_dir().join("factory/elf-phfix.py");
+            run(Command::new("python3").arg(script).arg(&src).arg(tmp));
+        },
+    ))
+}
+
+fn makedumpfile() -> Command {
+    let mut c = Command::new("makedumpfile");
+    c.stdout(Stdio::null()).stderr(Stdio::null());
+    c
+}
+
+fn run(cmd: &mut Command) {
+    let status = cmd.status().unwrap_or_else(|e| {
+        panic!("cannot run {cmd:?}: {e} (install it: apt-get install makedumpfile python3)")
+    });
+    assert!(status.success(), "{cmd:?} failed with {status}");
+}
+
+/// Variants of a QEMU crash that makedumpfile derives but the fixtures do not ship.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Derived {
+    /// `makedumpfile -E -d 31`: filtered ELF.
+    Elf,
+    /// `makedumpfile -d 31`: kdump-compressed with pages stored raw.
+    NoCompress,
+    /// `makedumpfile -F -d 31 -c | makedumpfile -R`: the flattened stream reassembled.
+    Reassembled,
+}
+
+pub fn derived(crash: &str, variant: Derived) -> Option<PathBuf> {
+    let src = qemu_elf_phfix(crash)?;
+    let name = match variant {
+        Derived::Elf => "vmcore.mdf-d31.elf",
+        Derived::NoCompress => "vmcore.mdf-d31-nocompress",
+        Derived::Reassembled => "vmcore.mdf-d31-zlib.flat-R",
+    };
+    Some(produce(&cache_dir(crash).join(name), |tmp| match variant {
+        Derived::Elf => run(makedumpfile().args(["-E", "-d", "31"]).arg(&src).arg(tmp)),
+        Derived::NoCompress => run(makedumpfile().args(["-d", "31"]).arg(&src).arg(tmp)),
+        Derived::Reassembled => {
+            let flat = crash_dir(crash).join("vmcore.mdf-d31-zlib.flat");
+            let input = std::fs::File::open(flat).expect("open shipped flattened dump");
+            run(makedumpfile().arg("-R").arg(tmp).stdin(input));
+        }
+    }))
+}
