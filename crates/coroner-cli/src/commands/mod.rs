@@ -1,0 +1,3 @@
+//! One module per subcommand. Each exposes `Args` (clap) and `run(&Args) -> Result<ExitCode, String>`.
+
+pub mod info;

@@ -1,0 +1,34 @@
+//! The `coroner` binary: parses the command line and hands each subcommand to its module.
+
+mod commands;
+mod time;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "coroner", version, about = "Linux kernel crash dump toolkit")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Say what a dump is: format, kernel, memory, pages.
+    Info(commands::info::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Info(args) => commands::info::run(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("coroner: {err}");
+            ExitCode::from(2)
+        }
+    }
+}
