@@ -123,11 +123,67 @@ pub fn derived(crash: &str, variant: Derived) -> Option<PathBuf> {
     };
     Some(produce(&cache_dir(crash).join(name), |tmp| match variant {
         Derived::Elf => run(makedumpfile().args(["-E", "-d", "31"]).arg(&src).arg(tmp)),
-        Derived::NoCompress => run(makedumpfile().args(["-d", "31"]).arg(&src).arg(tmp)),
+        Derived::NoCompress => {
+            // Keep makedumpfile's page report (message level 23) for page-count checks.
+            let out = makedumpfile()
+                .args(["--message-level", "23", "-d", "31"])
+                .arg(&src)
+                .arg(tmp)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .output()
+                .expect("run makedumpfile (apt-get install makedumpfile)");
+            assert!(
+                out.status.success(),
+                "makedumpfile -d 31 failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let text = [out.stdout, out.stderr].concat();
+            std::fs::write(report_path(crash), text).expect("write makedumpfile report");
+        }
         Derived::Reassembled => {
             let flat = crash_dir(crash).join("vmcore.mdf-d31-zlib.flat");
             let input = std::fs::File::open(flat).expect("open shipped flattened dump");
             run(makedumpfile().arg("-R").arg(tmp).stdin(input));
         }
     }))
+}
+
+fn report_path(crash: &str) -> PathBuf {
+    cache_dir(crash).join("makedumpfile-d31.report")
+}
+
+/// What makedumpfile reports about the pages of a crash filtered with `-d 31`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageReport {
+    pub original: u64,
+    pub zero: u64,
+    pub excluded: u64,
+    pub remaining: u64,
+}
+
+/// makedumpfile's page report for the crash's `-d 31` variants (sysrq only: it
+/// needs the unfiltered QEMU ELF as input).
+pub fn makedumpfile_report(crash: &str) -> Option<PageReport> {
+    derived(crash, Derived::NoCompress)?;
+    let text = std::fs::read_to_string(report_path(crash)).expect("report was written");
+    let field = |label: &str| -> u64 {
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(label))
+            .unwrap_or_else(|| panic!("makedumpfile report lacks {label:?}"));
+        let hex = line
+            .rsplit(':')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .trim_start_matches("0x");
+        u64::from_str_radix(hex, 16).unwrap_or_else(|_| panic!("bad number in {line:?}"))
+    };
+    Some(PageReport {
+        original: field("Original pages"),
+        zero: field("Pages filled with zero"),
+        excluded: field("Excluded pages"),
+        remaining: field("Remaining pages"),
+    })
 }
