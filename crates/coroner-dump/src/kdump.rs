@@ -24,8 +24,9 @@ use std::sync::Mutex;
 
 pub(crate) use layout::SIGNATURE;
 
-/// Bits per entry of the rank index over the 2nd bitmap.
-const RANK_BLOCK_BITS: u64 = 4096;
+/// Bits per entry of the rank index over the 2nd bitmap: 64 bytes of bitmap, so a
+/// lookup pops at most 8 words; the index is 1/64 the size of the bitmap.
+const RANK_BLOCK_BITS: u64 = 512;
 const CACHE_PAGES: usize = 16;
 /// VMCOREINFO is one page in the kernel; allow generous slack, never unbounded.
 const MAX_VMCOREINFO: u64 = 1 << 20;
@@ -196,7 +197,8 @@ pub(crate) fn open(
     Ok((Body::Kdump(body), info, notes))
 }
 
-/// Set bits of `bitmap` in PFNs `[from, to)`, a byte at a time where aligned.
+/// Set bits of `bitmap` in PFNs `[from, to)`: whole bytes by popcount, the ragged
+/// ends bit by bit.
 fn popcount_range(bitmap: &[u8], from: u64, to: u64) -> u64 {
     if from >= to {
         return 0;
@@ -208,9 +210,13 @@ fn popcount_range(bitmap: &[u8], from: u64, to: u64) -> u64 {
     let bytes = bitmap
         .get(first_full as usize..(last_full as usize).min(bitmap.len()))
         .unwrap_or(&[]);
-    ones_before(bitmap, from, first_full * 8)
-        + bytes.iter().map(|b| u64::from(b.count_ones())).sum::<u64>()
-        + ones_before(bitmap, last_full * 8, to)
+    let (words, tail) = bytes.split_at(bytes.len() / 8 * 8);
+    let whole: u64 = words
+        .chunks_exact(8)
+        .map(|w| u64::from(u64::from_le_bytes(w.try_into().expect("8 bytes")).count_ones()))
+        .chain(tail.iter().map(|b| u64::from(b.count_ones())))
+        .sum();
+    ones_before(bitmap, from, first_full * 8) + whole + ones_before(bitmap, last_full * 8, to)
 }
 
 enum Lookup {
@@ -301,13 +307,26 @@ impl KdumpBody {
             }
             let in_page = (paddr % self.page_size) as usize;
             let n = (self.page_size as usize - in_page).min(buf.len() - done);
-            self.with_page(pfn, |page| {
-                buf[done..done + n].copy_from_slice(&page[in_page..in_page + n])
-            })?;
+            let out = &mut buf[done..done + n];
+            if !self.copy_raw(pfn, in_page, out) {
+                self.with_page(pfn, |page| out.copy_from_slice(&page[in_page..in_page + n]))?;
+            }
             done += n;
             paddr += n as u64;
         }
         Ok(())
+    }
+
+    /// Copies straight from the file when the page is stored uncompressed: no decode,
+    /// no cache. Returns false when the page needs the general path.
+    fn copy_raw(&self, pfn: u64, in_page: usize, out: &mut [u8]) -> bool {
+        let Lookup::Stored(d) = self.lookup(pfn) else {
+            return false;
+        };
+        if d.flags != 0 || u64::from(d.size) != self.page_size {
+            return false;
+        }
+        self.source.read_at(d.offset + in_page as u64, out) == out.len()
     }
 
     fn with_page(&self, pfn: u64, f: impl FnOnce(&[u8])) -> Result<(), ReadError> {

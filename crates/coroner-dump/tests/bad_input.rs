@@ -48,7 +48,9 @@ fn exercise(name: &str, bytes: &[u8]) -> Result<usize, DumpError> {
                 (PageState::Present | PageState::Zero, Ok(())) => {}
                 (PageState::Missing, Err(ReadError::Missing { .. })) => {}
                 (_, Err(ReadError::Corrupt { .. })) => {}
-                (state, result) => panic!("{name}: pfn {pfn:#x} is {state:?} but read gave {result:?}"),
+                (state, result) => {
+                    panic!("{name}: pfn {pfn:#x} is {state:?} but read gave {result:?}")
+                }
             }
             reads += 1;
             if reads > 50_000 {
@@ -76,7 +78,10 @@ fn truncate_everywhere(label: &str, full: &[u8], cuts: &[usize]) {
         let cut = cut.min(full.len());
         let name = format!("{label}@{cut:#x}");
         match exercise(&name, &full[..cut]) {
-            Ok(peak) => assert!(peak < 4 * cut + (8 << 20), "{name}: peak heap {peak} for {cut} bytes"),
+            Ok(peak) => assert!(
+                peak < 4 * cut + (8 << 20),
+                "{name}: peak heap {peak} for {cut} bytes"
+            ),
             Err(e) => check_error(&name, &e),
         }
     }
@@ -85,7 +90,11 @@ fn truncate_everywhere(label: &str, full: &[u8], cuts: &[usize]) {
 fn read(path: &Path, limit: usize) -> Vec<u8> {
     use std::io::Read;
     let mut v = Vec::new();
-    std::fs::File::open(path).unwrap().take(limit as u64).read_to_end(&mut v).unwrap();
+    std::fs::File::open(path)
+        .unwrap()
+        .take(limit as u64)
+        .read_to_end(&mut v)
+        .unwrap();
     v
 }
 
@@ -107,15 +116,54 @@ fn kdump_areas(b: &[u8]) -> (usize, usize) {
 #[test]
 fn kdump_truncated_at_every_header_boundary() {
     let _m = MEASURE.lock().unwrap();
-    let path = shipped_dumps("sysrq").into_iter().find(|p| p.ends_with("vmcore.mdf-d31-zstd")).unwrap();
+    let path = shipped_dumps("sysrq")
+        .into_iter()
+        .find(|p| p.ends_with("vmcore.mdf-d31-zstd"))
+        .unwrap();
     let full = std::fs::read(&path).unwrap();
     let (bitmap, desc) = kdump_areas(&full);
     let note = le64(&full, 4096 + 48) as usize;
     let vmci = le64(&full, 4096 + 32) as usize;
     let cuts = [
-        0, 1, 7, 8, 11, 12, 200, 402, 408, 424, 428, 432, 436, 440, 460, 463, 464, 4095, 4096, 4100, 4104, 4112,
-        4150, 4199, 4200, note, note + 100, vmci, vmci + 50, bitmap, bitmap + 100, (bitmap + desc) / 2, desc - 1,
-        desc, desc + 12, desc + 24 * 100, desc + 24 * 10_000, full.len() / 2, full.len() - 1,
+        0,
+        1,
+        7,
+        8,
+        11,
+        12,
+        200,
+        402,
+        408,
+        424,
+        428,
+        432,
+        436,
+        440,
+        460,
+        463,
+        464,
+        4095,
+        4096,
+        4100,
+        4104,
+        4112,
+        4150,
+        4199,
+        4200,
+        note,
+        note + 100,
+        vmci,
+        vmci + 50,
+        bitmap,
+        bitmap + 100,
+        (bitmap + desc) / 2,
+        desc - 1,
+        desc,
+        desc + 12,
+        desc + 24 * 100,
+        desc + 24 * 10_000,
+        full.len() / 2,
+        full.len() - 1,
     ];
     truncate_everywhere("kdump", &full, &cuts);
 }
@@ -127,19 +175,57 @@ fn elf_truncated_at_every_header_boundary() {
     let head = read(&path, 4 << 20);
     let phoff = le64(&head, 32) as usize;
     let phnum = u16::from_le_bytes([head[56], head[57]]) as usize;
-    let first_data = (0..phnum).map(|i| le64(&head, phoff + i * 56 + 8) as usize).min().unwrap();
-    let cuts = [0, 3, 4, 16, 20, 40, 56, 63, 64, phoff, phoff + 56, phoff + 56 * phnum - 1, first_data - 1, first_data + 100, 4 << 20];
+    let first_data = (0..phnum)
+        .map(|i| le64(&head, phoff + i * 56 + 8) as usize)
+        .min()
+        .unwrap();
+    let cuts = [
+        0,
+        3,
+        4,
+        16,
+        20,
+        40,
+        56,
+        63,
+        64,
+        phoff,
+        phoff + 56,
+        phoff + 56 * phnum - 1,
+        first_data - 1,
+        first_data + 100,
+        4 << 20,
+    ];
     truncate_everywhere("elf", &head, &cuts);
 }
 
 #[test]
 fn flattened_truncated_at_every_record_boundary() {
     let _m = MEASURE.lock().unwrap();
-    let path = shipped_dumps("sysrq").into_iter().find(|p| p.ends_with("vmcore.mdf-d31-zlib.flat")).unwrap();
+    let path = shipped_dumps("sysrq")
+        .into_iter()
+        .find(|p| p.ends_with("vmcore.mdf-d31-zlib.flat"))
+        .unwrap();
     let full = std::fs::read(&path).unwrap();
     let first_size = i64::from_be_bytes(full[4104..4112].try_into().unwrap()) as usize;
     let second = 4096 + 16 + first_size;
-    let cuts = [0, 12, 16, 24, 32, 4095, 4096, 4104, 4112, 4112 + 100, second, second + 8, second + 16, full.len() / 3, full.len() - 17];
+    let cuts = [
+        0,
+        12,
+        16,
+        24,
+        32,
+        4095,
+        4096,
+        4104,
+        4112,
+        4112 + 100,
+        second,
+        second + 8,
+        second + 16,
+        full.len() / 3,
+        full.len() - 17,
+    ];
     truncate_everywhere("flat", &full, &cuts);
 }
 
@@ -148,13 +234,29 @@ fn wrong_kinds_of_file_are_refused_by_name() {
     let cases: [(&str, Vec<u8>); 6] = [
         ("empty", vec![]),
         ("text", b"this is a console log, not a dump\n".to_vec()),
-        ("random", (0..10_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect()),
-        ("elf32", [b"\x7fELF\x01\x01\x01".as_slice(), &[0; 57]].concat()),
-        ("elf-big-endian", [b"\x7fELF\x02\x02\x01".as_slice(), &[0; 57]].concat()),
-        ("kdump-version-0", [b"KDUMP   ".as_slice(), &[0; 4096]].concat()),
+        (
+            "random",
+            (0..10_000u32)
+                .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+                .collect(),
+        ),
+        (
+            "elf32",
+            [b"\x7fELF\x01\x01\x01".as_slice(), &[0; 57]].concat(),
+        ),
+        (
+            "elf-big-endian",
+            [b"\x7fELF\x02\x02\x01".as_slice(), &[0; 57]].concat(),
+        ),
+        (
+            "kdump-version-0",
+            [b"KDUMP   ".as_slice(), &[0; 4096]].concat(),
+        ),
     ];
     for (name, bytes) in cases {
-        let err = Dump::from_bytes(name, bytes).err().unwrap_or_else(|| panic!("{name} opened"));
+        let err = Dump::from_bytes(name, bytes)
+            .err()
+            .unwrap_or_else(|| panic!("{name} opened"));
         check_error(name, &err);
     }
 }
@@ -162,18 +264,37 @@ fn wrong_kinds_of_file_are_refused_by_name() {
 #[test]
 fn absurd_sizes_are_errors_in_bounded_memory() {
     let _m = MEASURE.lock().unwrap();
-    let path = shipped_dumps("sysrq").into_iter().find(|p| p.ends_with("vmcore.mdf-d31-lzo")).unwrap();
+    let path = shipped_dumps("sysrq")
+        .into_iter()
+        .find(|p| p.ends_with("vmcore.mdf-d31-lzo"))
+        .unwrap();
     let base = read(&path, 1 << 20);
     type Patch = fn(&mut Vec<u8>);
     let patches: [(&str, Patch); 9] = [
-        ("block-size-3", |b| b[428..432].copy_from_slice(&3u32.to_le_bytes())),
-        ("block-size-1M", |b| b[428..432].copy_from_slice(&(1u32 << 20).to_le_bytes())),
-        ("bitmap-blocks-huge", |b| b[436..440].copy_from_slice(&0xffff_fffeu32.to_le_bytes())),
-        ("sub-header-huge", |b| b[432..436].copy_from_slice(&0x7fff_ffffu32.to_le_bytes())),
-        ("max-mapnr-huge", |b| b[4096 + 96..4096 + 104].copy_from_slice(&(1u64 << 39).to_le_bytes())),
-        ("notes-huge", |b| b[4096 + 56..4096 + 64].copy_from_slice(&(1u64 << 40).to_le_bytes())),
-        ("vmcoreinfo-huge", |b| b[4096 + 40..4096 + 48].copy_from_slice(&(1u64 << 40).to_le_bytes())),
-        ("vmcoreinfo-offset-wild", |b| b[4096 + 32..4096 + 40].copy_from_slice(&u64::MAX.to_le_bytes())),
+        ("block-size-3", |b| {
+            b[428..432].copy_from_slice(&3u32.to_le_bytes())
+        }),
+        ("block-size-1M", |b| {
+            b[428..432].copy_from_slice(&(1u32 << 20).to_le_bytes())
+        }),
+        ("bitmap-blocks-huge", |b| {
+            b[436..440].copy_from_slice(&0xffff_fffeu32.to_le_bytes())
+        }),
+        ("sub-header-huge", |b| {
+            b[432..436].copy_from_slice(&0x7fff_ffffu32.to_le_bytes())
+        }),
+        ("max-mapnr-huge", |b| {
+            b[4096 + 96..4096 + 104].copy_from_slice(&(1u64 << 39).to_le_bytes())
+        }),
+        ("notes-huge", |b| {
+            b[4096 + 56..4096 + 64].copy_from_slice(&(1u64 << 40).to_le_bytes())
+        }),
+        ("vmcoreinfo-huge", |b| {
+            b[4096 + 40..4096 + 48].copy_from_slice(&(1u64 << 40).to_le_bytes())
+        }),
+        ("vmcoreinfo-offset-wild", |b| {
+            b[4096 + 32..4096 + 40].copy_from_slice(&u64::MAX.to_le_bytes())
+        }),
         ("descriptors-garbage", |b| {
             let (_, desc) = kdump_areas(b);
             for (i, x) in b[desc..desc + 24 * 200].iter_mut().enumerate() {
@@ -192,18 +313,30 @@ fn absurd_sizes_are_errors_in_bounded_memory() {
     // ELF: a PT_LOAD claiming 2^60 bytes of memory, and a huge PT_NOTE.
     let mut elf = read(&qemu_elf("sysrq").unwrap(), 1 << 20);
     let phoff = le64(&elf, 32) as usize;
-    let load = (0..3).map(|i| phoff + i * 56).find(|&p| le32(&elf, p) == 1).unwrap();
+    let load = (0..3)
+        .map(|i| phoff + i * 56)
+        .find(|&p| le32(&elf, p) == 1)
+        .unwrap();
     elf[load + 40..load + 48].copy_from_slice(&(1u64 << 60).to_le_bytes());
     let peak = exercise("elf-memsz-huge", &elf).expect("opens: the memory is just not stored");
     assert!(peak < 16 << 20, "peak heap {peak}");
-    let note = (0..3).map(|i| phoff + i * 56).find(|&p| le32(&elf, p) == 4).unwrap();
+    let note = (0..3)
+        .map(|i| phoff + i * 56)
+        .find(|&p| le32(&elf, p) == 4)
+        .unwrap();
     elf[note + 32..note + 40].copy_from_slice(&(1u64 << 40).to_le_bytes());
-    check_error("elf-note-huge", &Dump::from_bytes("elf-note-huge", elf).err().unwrap());
+    check_error(
+        "elf-note-huge",
+        &Dump::from_bytes("elf-note-huge", elf).err().unwrap(),
+    );
 }
 
 #[test]
 fn a_corrupt_page_fails_only_its_own_reads() {
-    let path = shipped_dumps("sysrq").into_iter().find(|p| p.ends_with("vmcore.mdf-d31-zstd")).unwrap();
+    let path = shipped_dumps("sysrq")
+        .into_iter()
+        .find(|p| p.ends_with("vmcore.mdf-d31-zstd"))
+        .unwrap();
     let mut bytes = std::fs::read(&path).unwrap();
     let good = Dump::open(&path).unwrap();
     let ps = good.page_size();
@@ -211,7 +344,11 @@ fn a_corrupt_page_fails_only_its_own_reads() {
     let stored: Vec<u64> = (0..good.info().max_pfn)
         .filter(|&p| matches!(good.page_state(p), PageState::Present | PageState::Zero))
         .collect();
-    let (index, victim) = stored.iter().enumerate().find(|(_, &p)| good.page_state(p) == PageState::Present).unwrap();
+    let (index, victim) = stored
+        .iter()
+        .enumerate()
+        .find(|(_, &p)| good.page_state(p) == PageState::Present)
+        .unwrap();
     let (_, desc) = kdump_areas(&bytes);
     let d = desc + 24 * index;
     let (offset, size) = (le64(&bytes, d) as usize, le32(&bytes, d + 8));
@@ -220,7 +357,9 @@ fn a_corrupt_page_fails_only_its_own_reads() {
     }
     let bad = Dump::from_bytes("corrupt", bytes).unwrap();
     let mut page = vec![0u8; ps as usize];
-    assert!(matches!(bad.read_phys(victim * ps, &mut page), Err(ReadError::Corrupt { paddr, .. }) if paddr == victim * ps));
+    assert!(
+        matches!(bad.read_phys(victim * ps, &mut page), Err(ReadError::Corrupt { paddr, .. }) if paddr == victim * ps)
+    );
     let mut other = vec![0u8; ps as usize];
     for &pfn in stored.iter().filter(|&&p| p != *victim).take(2000) {
         bad.read_phys(pfn * ps, &mut page).unwrap();
