@@ -218,6 +218,13 @@ impl Dump {
         &self.notes
     }
 
+    /// The kernel release from the first `Linux version` banner in memory: the last
+    /// resort when neither VMCOREINFO nor the container header names it. Scans
+    /// memory, so callers ask only when they must.
+    pub fn banner_release(&self) -> Option<String> {
+        vmcoreinfo_scan::banner_release(self)
+    }
+
     /// The raw VMCOREINFO text (`KEY=VALUE` lines), from a note or a memory scan.
     pub fn vmcoreinfo(&self) -> Option<&[u8]> {
         self.vmcoreinfo.as_deref()

@@ -1,6 +1,7 @@
 //! Finding VMCOREINFO when the container has no note for it (QEMU without the
 //! vmcoreinfo device, raw memory images, conversions): the kernel keeps the same
-//! text in a page of its own memory, starting with `OSRELEASE=`.
+//! text in a page of its own memory, starting with `OSRELEASE=`. When even that is
+//! gone, the `Linux version ...` banner still names the release.
 
 use crate::memory::{Dump, PageState, PhysMemory};
 
@@ -12,9 +13,52 @@ const WINDOW: usize = 8192;
 /// first that looks real (several `KEY=VALUE` lines including `PAGESIZE=`), which
 /// excludes the `OSRELEASE=%s` format string in the kernel image.
 pub fn scan(dump: &Dump) -> Option<Vec<u8>> {
+    find_in_pages(dump, MARKER, |paddr| candidate(dump, paddr))
+}
+
+const BANNER: &[u8] = b"Linux version ";
+
+/// The release named by the first `Linux version <release> (` banner in memory.
+pub fn banner_release(dump: &Dump) -> Option<String> {
+    find_in_pages(dump, BANNER, |paddr| {
+        let mut buf = [0u8; 128];
+        let n = readable_prefix(dump, paddr + BANNER.len() as u64, &mut buf);
+        release_from_banner_tail(&buf[..n])
+    })
+}
+
+/// `6.1.0-56-amd64 (debian-kernel@...` -> `6.1.0-56-amd64`: a version-like word
+/// followed by " (", which the format string "Linux version %s" never is.
+fn release_from_banner_tail(tail: &[u8]) -> Option<String> {
+    let end = tail.iter().position(|&b| b == b' ')?;
+    let release = std::str::from_utf8(&tail[..end]).ok()?;
+    let plausible = release.len() >= 3
+        && release.starts_with(|c: char| c.is_ascii_digit())
+        && release.contains('.')
+        && release.bytes().all(|b| b.is_ascii_graphic());
+    (plausible && tail[end..].starts_with(b" (")).then(|| release.to_string())
+}
+
+/// Reads as much of `buf` as the dump holds at `paddr` (the page may end early).
+fn readable_prefix(dump: &Dump, paddr: u64, buf: &mut [u8]) -> usize {
+    if dump.read_phys(paddr, buf).is_ok() {
+        return buf.len();
+    }
+    let first = ((dump.page_size() - paddr % dump.page_size()) as usize).min(buf.len());
+    if dump.read_phys(paddr, &mut buf[..first]).is_ok() {
+        first
+    } else {
+        0
+    }
+}
+
+/// Searches stored pages in physical order for `needle`; returns the first hit that
+/// `accept` turns into a value. A match straddling two pages is not seen: both texts
+/// searched for sit page-aligned or well inside a page in real kernels.
+fn find_in_pages<T>(dump: &Dump, needle: &[u8], accept: impl Fn(u64) -> Option<T>) -> Option<T> {
     let page_size = dump.page_size();
     let mut page = vec![0u8; page_size as usize];
-    let finder = memchr::memmem::Finder::new(MARKER);
+    let finder = memchr::memmem::Finder::new(needle);
     for (start, end) in dump.stored_ranges() {
         let mut paddr = start - start % page_size;
         while paddr < end {
@@ -23,8 +67,8 @@ pub fn scan(dump: &Dump) -> Option<Vec<u8>> {
                 && dump.read_phys(paddr, &mut page).is_ok()
             {
                 for hit in finder.find_iter(&page) {
-                    if let Some(text) = candidate(dump, paddr + hit as u64) {
-                        return Some(text);
+                    if let Some(found) = accept(paddr + hit as u64) {
+                        return Some(found);
                     }
                 }
             }
@@ -37,14 +81,7 @@ pub fn scan(dump: &Dump) -> Option<Vec<u8>> {
 fn candidate(dump: &Dump, paddr: u64) -> Option<Vec<u8>> {
     let mut buf = vec![0u8; WINDOW];
     // The second page may be absent; a short text still fits in the first.
-    let len = if dump.read_phys(paddr, &mut buf).is_ok() {
-        WINDOW
-    } else {
-        let in_page = (paddr % dump.page_size()) as usize;
-        let first = dump.page_size() as usize - in_page;
-        dump.read_phys(paddr, &mut buf[..first]).ok()?;
-        first
-    };
+    let len = readable_prefix(dump, paddr, &mut buf);
     let text = &buf[..len];
     let text = &text[..text.iter().position(|&b| b == 0).unwrap_or(len)];
     looks_like_vmcoreinfo(text).then(|| text.to_vec())
@@ -67,7 +104,19 @@ pub(crate) fn looks_like_vmcoreinfo(text: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::looks_like_vmcoreinfo;
+    use super::{looks_like_vmcoreinfo, release_from_banner_tail};
+
+    #[test]
+    fn banner_release_needs_a_version_then_a_parenthesis() {
+        let tail = b"6.1.0-56-amd64 (debian-kernel@lists.debian.org) (gcc-12";
+        assert_eq!(
+            release_from_banner_tail(tail).as_deref(),
+            Some("6.1.0-56-amd64")
+        );
+        assert_eq!(release_from_banner_tail(b"%s (%s@%s)"), None);
+        assert_eq!(release_from_banner_tail(b"6.1.0-56-amd64"), None);
+        assert_eq!(release_from_banner_tail(b"is great ("), None);
+    }
 
     #[test]
     fn accepts_real_text_and_rejects_format_strings() {

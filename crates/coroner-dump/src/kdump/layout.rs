@@ -95,7 +95,7 @@ impl Header {
                 format!("sub-header of {} blocks is implausible", h.sub_hdr_size),
             ));
         }
-        if h.bitmap_blocks == 0 || h.bitmap_blocks % 2 != 0 {
+        if h.bitmap_blocks == 0 || !h.bitmap_blocks.is_multiple_of(2) {
             return Err(ctx.format(
                 OFF_BITMAP_BLOCKS as u64,
                 format!(
