@@ -17,6 +17,14 @@ pub enum Compression {
 }
 
 impl Compression {
+    pub const ALL: [Compression; 5] = [
+        Compression::None,
+        Compression::Zlib,
+        Compression::Lzo,
+        Compression::Snappy,
+        Compression::Zstd,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Compression::None => "none",

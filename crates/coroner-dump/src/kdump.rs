@@ -365,95 +365,132 @@ impl KdumpBody {
         ranges
     }
 
-    /// Walks both bitmaps a byte at a time and streams the descriptors of stored
-    /// pages in chunks: time is O(bitmap bytes + stored pages), memory is bounded.
+    /// Counts page states: word-wise popcounts over the bitmaps, then one pass over
+    /// the descriptor table in chunks. Time is O(bitmap words + stored pages) with a
+    /// tight inner loop; memory is bounded. PFNs are walked one by one only when some
+    /// pages are missing, to name their ranges.
     pub fn census(&self) -> PageCensus {
         let mut census = PageCensus::default();
-        let mut missing: Vec<(u64, u64)> = Vec::new();
-        let mut note_missing = |pfn: u64| match missing.last_mut() {
-            Some(last) if last.1 == pfn => last.1 += 1,
-            _ => missing.push((pfn, pfn + 1)),
-        };
+        census.counts.excluded = self
+            .ram_bitmap
+            .chunks(8)
+            .zip(self.stored_bitmap.chunks(8))
+            .map(|(r, s)| u64::from((word(r) & !word(s)).count_ones()))
+            .sum();
+        let in_file = popcount_range(&self.stored_bitmap, self.pfn_start, self.pfn_end);
+        let outside_split =
+            popcount_range(&self.stored_bitmap, 0, self.ram_bitmap.len() as u64 * 8) - in_file;
+        census.counts.missing = outside_split;
+        let mut kinds = [false; 5];
+        let mut missing_descriptors = false;
         let mut descriptors = DescriptorStream::new(self);
-        for (byte_index, (&ram, &stored)) in
-            self.ram_bitmap.iter().zip(&self.stored_bitmap).enumerate()
-        {
-            census.counts.excluded += u64::from((ram & !stored).count_ones());
-            if stored == 0 {
-                continue;
-            }
-            for b in 0..8 {
-                if stored & (1 << b) == 0 {
-                    continue;
+        for _ in 0..in_file {
+            let state = match descriptors.next() {
+                Some(d) => {
+                    if let Ok(kind) = d.compression() {
+                        kinds[kind as usize] = true;
+                    }
+                    self.classify(&d)
                 }
-                let pfn = byte_index as u64 * 8 + b;
-                if pfn < self.pfn_start || pfn >= self.pfn_end {
+                None => PageState::Missing,
+            };
+            match state {
+                PageState::Zero => census.counts.zero += 1,
+                PageState::Missing => {
                     census.counts.missing += 1;
-                    note_missing(pfn);
-                    continue;
+                    missing_descriptors = true;
                 }
-                let state = match descriptors.next() {
-                    Some(d) => {
-                        if let Ok(kind) = d.compression() {
-                            census.compressions.insert(kind);
-                        }
-                        self.classify(&d)
-                    }
-                    None => PageState::Missing,
-                };
-                match state {
-                    PageState::Zero => census.counts.zero += 1,
-                    PageState::Missing => {
-                        census.counts.missing += 1;
-                        note_missing(pfn);
-                    }
-                    _ => census.counts.present += 1,
-                }
+                _ => census.counts.present += 1,
             }
         }
+        census.compressions = Compression::ALL
+            .into_iter()
+            .filter(|&k| kinds[k as usize])
+            .collect();
         // The shared zero page is stored raw even in a compressed dump.
         if census.compressions.len() > 1 {
             census.compressions.remove(&Compression::None);
         }
-        census.missing_ranges = missing
+        if missing_descriptors || outside_split > 0 {
+            census.missing_ranges = self.missing_ranges();
+        }
+        census
+    }
+
+    /// Physical ranges of stored pages that cannot be read (slow: page by page).
+    fn missing_ranges(&self) -> Vec<(u64, u64)> {
+        let mut missing: Vec<(u64, u64)> = Vec::new();
+        for (start, end) in self.ram_ranges(true) {
+            for pfn in start / self.page_size..end / self.page_size {
+                if self.page_state(pfn) != PageState::Missing {
+                    continue;
+                }
+                match missing.last_mut() {
+                    Some(last) if last.1 == pfn => last.1 += 1,
+                    _ => missing.push((pfn, pfn + 1)),
+                }
+            }
+        }
+        missing
             .into_iter()
             .map(|(s, e)| (s * self.page_size, e * self.page_size))
-            .collect();
-        census
+            .collect()
     }
 }
 
-/// Reads page descriptors in order, a chunk at a time.
+/// Up to 8 bitmap bytes as one little-endian word (the last chunk may be short).
+fn word(bytes: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    w[..bytes.len()].copy_from_slice(bytes);
+    u64::from_le_bytes(w)
+}
+
+/// Reads page descriptors in order: borrowed from the mapped file a chunk at a time
+/// when it holds them contiguously, copied otherwise (flattened streams).
 struct DescriptorStream<'a> {
     body: &'a KdumpBody,
-    chunk: Vec<u8>,
+    chunk: std::borrow::Cow<'a, [u8]>,
     at: usize,
     next_index: u64,
 }
 
 impl<'a> DescriptorStream<'a> {
-    const CHUNK: usize = 4096;
+    const CHUNK: u64 = 16384;
 
     fn new(body: &'a KdumpBody) -> Self {
         DescriptorStream {
             body,
-            chunk: Vec::new(),
+            chunk: std::borrow::Cow::Borrowed(&[]),
             at: 0,
             next_index: 0,
         }
     }
 
+    fn refill(&mut self) {
+        let from = self.body.desc_start + self.next_index * DESC_SIZE;
+        let want = Self::CHUNK * DESC_SIZE;
+        let len = want.min(self.body.source.len().saturating_sub(from)) as usize;
+        let len = len - len % DESC_SIZE as usize;
+        self.chunk = match self.body.source.slice(from, len) {
+            Some(s) => std::borrow::Cow::Borrowed(s),
+            None => {
+                let mut v = vec![0u8; len];
+                let got = self.body.source.read_at(from, &mut v);
+                v.truncate(got - got % DESC_SIZE as usize);
+                std::borrow::Cow::Owned(v)
+            }
+        };
+        self.at = 0;
+    }
+
     fn next(&mut self) -> Option<Descriptor> {
         if self.at + DESC_SIZE as usize > self.chunk.len() {
-            self.chunk.resize(Self::CHUNK * DESC_SIZE as usize, 0);
-            let from = self.body.desc_start + self.next_index * DESC_SIZE;
-            let got = self.body.source.read_at(from, &mut self.chunk);
-            self.chunk.truncate(got - got % DESC_SIZE as usize);
-            self.at = 0;
+            self.refill();
         }
         let raw = self.chunk.get(self.at..self.at + DESC_SIZE as usize)?;
+        let d = Descriptor::parse(raw);
         self.at += DESC_SIZE as usize;
         self.next_index += 1;
-        Some(Descriptor::parse(raw))
+        Some(d)
     }
 }
