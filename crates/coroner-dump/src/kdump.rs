@@ -291,6 +291,14 @@ impl KdumpBody {
         let kind = d
             .compression()
             .map_err(|why| ReadError::Corrupt { paddr, why })?;
+        // Writers store a page raw when compression would not shrink it.
+        if u64::from(d.size) > self.page_size {
+            let why = format!(
+                "stored size {} exceeds the page size {}",
+                d.size, self.page_size
+            );
+            return Err(ReadError::Corrupt { paddr, why });
+        }
         let data = self
             .source
             .bytes(d.offset, d.size as usize)

@@ -69,8 +69,12 @@ impl Source {
         if let Some(s) = self.slice(off, len) {
             return Some(std::borrow::Cow::Borrowed(s));
         }
-        // Never allocate for bytes the source cannot hold: `len` may come from a hostile header.
-        if off.checked_add(len as u64)? > self.len() {
+        // Never allocate for bytes the source cannot hold: `len` may come from a hostile
+        // header, and a flattened stream's logical length is only as honest as its records.
+        let stored = match self {
+            Source::File(map) | Source::Flat { map, .. } => map.len(),
+        };
+        if off.checked_add(len as u64)? > self.len() || len > stored {
             return None;
         }
         let mut v = vec![0; len];
