@@ -39,7 +39,11 @@ fn every_dump_fuzz_seed_is_handled_in_bounded_memory() {
             pages += coroner_dump::fuzz_open_and_read(&bytes);
             let peak = PEAK.load(Ordering::Relaxed) - base;
             // The input is copied once; indexes and caches add a few MiB at most.
-            assert!(peak < 2 * bytes.len() + (8 << 20), "{}: peak heap {peak}", path.display());
+            assert!(
+                peak < 2 * bytes.len() + (8 << 20),
+                "{}: peak heap {peak}",
+                path.display()
+            );
             replayed += 1;
         }
     }

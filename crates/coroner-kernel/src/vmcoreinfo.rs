@@ -27,7 +27,9 @@ impl VmcoreInfo {
             match line.split_once('=') {
                 Some((k, v)) if !k.is_empty() => {
                     // The first definition wins, as in makedumpfile's reader.
-                    info.entries.entry(k.to_string()).or_insert_with(|| v.to_string());
+                    info.entries
+                        .entry(k.to_string())
+                        .or_insert_with(|| v.to_string());
                 }
                 _ => info.malformed.push(i + 1),
             }

@@ -1,0 +1,275 @@
+//! The kernel's own symbol table (`CONFIG_KALLSYMS_ALL`), as scripts/kallsyms lays it
+//! out in `.rodata`: `kallsyms_offsets` (one s32 per symbol) + `kallsyms_relative_base`,
+//! `kallsyms_num_syms`, `kallsyms_names` (per symbol: a length, then that many token
+//! numbers), `kallsyms_token_table` (256 NUL-terminated strings) and
+//! `kallsyms_token_index` (256 u16 offsets into it). The first character of a decoded
+//! name is its `nm` type letter. Since Linux 6.0 VMCOREINFO gives every table's address.
+
+use crate::symbols::Symbol;
+use crate::ReadFn;
+
+/// Where the tables are (virtual addresses, e.g. from VMCOREINFO `SYMBOL(...)`).
+#[derive(Debug, Clone, Copy)]
+pub struct Location {
+    pub num_syms: u64,
+    pub names: u64,
+    pub token_table: u64,
+    pub token_index: u64,
+    pub offsets: u64,
+    pub relative_base: u64,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum KallsymsError {
+    #[error("reading kallsyms {table} at {address:#x}: {why}")]
+    Read {
+        table: &'static str,
+        address: u64,
+        why: String,
+    },
+    #[error("kallsyms is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// More symbols than any kernel has (a distribution kernel has ~150k with modules).
+const MAX_SYMS: u32 = 4 << 20;
+/// Upper bound for the names table; a kernel's is a few MiB.
+const MAX_NAMES_BYTES: u64 = 64 << 20;
+const TOKEN_TABLE_MAX: u64 = 64 << 10;
+
+fn read_table(
+    read: ReadFn,
+    table: &'static str,
+    address: u64,
+    len: usize,
+) -> Result<Vec<u8>, KallsymsError> {
+    let mut buf = vec![0u8; len];
+    read(address, &mut buf).map_err(|why| KallsymsError::Read {
+        table,
+        address,
+        why,
+    })?;
+    Ok(buf)
+}
+
+/// Decodes the whole table.
+pub fn decode(at: &Location, read: ReadFn) -> Result<Vec<Symbol>, KallsymsError> {
+    let count = u32::from_le_bytes(
+        read_table(read, "num_syms", at.num_syms, 4)?
+            .try_into()
+            .expect("4 bytes"),
+    );
+    if count == 0 || count > MAX_SYMS {
+        return Err(KallsymsError::Corrupt(format!(
+            "kallsyms_num_syms is {count}"
+        )));
+    }
+    let base = u64::from_le_bytes(
+        read_table(read, "relative_base", at.relative_base, 8)?
+            .try_into()
+            .expect("8 bytes"),
+    );
+    let offsets: Vec<i32> = read_table(read, "offsets", at.offsets, count as usize * 4)?
+        .chunks_exact(4)
+        .map(|c| i32::from_le_bytes(c.try_into().expect("4 bytes")))
+        .collect();
+    let index: Vec<usize> = read_table(read, "token_index", at.token_index, 512)?
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]) as usize)
+        .collect();
+    let table_len = at
+        .token_index
+        .checked_sub(at.token_table)
+        .filter(|&l| l > 0 && l <= TOKEN_TABLE_MAX);
+    let table_len = table_len.ok_or_else(|| {
+        KallsymsError::Corrupt(format!(
+            "token table at {:#x} does not precede its index at {:#x}",
+            at.token_table, at.token_index
+        ))
+    })?;
+    let token_table = read_table(read, "token_table", at.token_table, table_len as usize)?;
+    let tokens = tokens(&token_table, &index)?;
+    let names_len = at
+        .token_table
+        .checked_sub(at.names)
+        .filter(|&l| l > 0 && l <= MAX_NAMES_BYTES);
+    let names_len = names_len.ok_or_else(|| {
+        KallsymsError::Corrupt(format!(
+            "names at {:#x} do not precede the token table at {:#x}",
+            at.names, at.token_table
+        ))
+    })?;
+    let names = read_table(read, "names", at.names, names_len as usize)?;
+    let absolute_percpu = uses_absolute_percpu(&offsets);
+    let mut symbols = Vec::with_capacity(count as usize);
+    let mut pos = 0;
+    for &offset in &offsets {
+        let (name, next) = expand_name(&names, pos, &tokens)?;
+        pos = next;
+        let mut chars = name.chars();
+        let kind = chars
+            .next()
+            .ok_or_else(|| KallsymsError::Corrupt(format!("empty name at names+{pos:#x}")))?;
+        symbols.push(Symbol {
+            address: address(base, offset, absolute_percpu),
+            name: chars.collect(),
+            kind,
+            module: None,
+        });
+    }
+    Ok(symbols)
+}
+
+fn tokens(table: &[u8], index: &[usize]) -> Result<Vec<String>, KallsymsError> {
+    index
+        .iter()
+        .map(|&start| {
+            let rest = table.get(start..).ok_or_else(|| {
+                KallsymsError::Corrupt(format!("token offset {start:#x} past the table"))
+            })?;
+            let end = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
+            Ok(String::from_utf8_lossy(&rest[..end]).into_owned())
+        })
+        .collect()
+}
+
+/// Decodes the name at `pos`; returns it and the position of the next one. A length
+/// byte with bit 7 set is the low half of a two-byte length ("big" symbols, 6.1+).
+fn expand_name(
+    names: &[u8],
+    pos: usize,
+    tokens: &[String],
+) -> Result<(String, usize), KallsymsError> {
+    let past_end =
+        || KallsymsError::Corrupt(format!("names table ends inside the entry at +{pos:#x}"));
+    let first = *names.get(pos).ok_or_else(past_end)? as usize;
+    let (len, start) = if first & 0x80 != 0 {
+        let second = *names.get(pos + 1).ok_or_else(past_end)? as usize;
+        ((first & 0x7f) | (second << 7), pos + 2)
+    } else {
+        (first, pos + 1)
+    };
+    let encoded = names.get(start..start + len).ok_or_else(past_end)?;
+    let name: String = encoded
+        .iter()
+        .map(|&t| tokens[t as usize].as_str())
+        .collect();
+    Ok((name, start + len))
+}
+
+/// With `CONFIG_KALLSYMS_ABSOLUTE_PERCPU` (x86-64 SMP) ordinary symbols are stored as
+/// negative offsets below the base and per-CPU ones as small absolute values; without
+/// it every offset is an unsigned distance above the base. Most symbols tell which.
+fn uses_absolute_percpu(offsets: &[i32]) -> bool {
+    offsets.iter().filter(|&&o| o < 0).count() * 2 > offsets.len()
+}
+
+fn address(base: u64, offset: i32, absolute_percpu: bool) -> u64 {
+    match (absolute_percpu, offset >= 0) {
+        (false, _) => base.wrapping_add(u64::from(offset as u32)),
+        (true, true) => offset as u64,
+        (true, false) => base.wrapping_sub(1).wrapping_sub(offset as i64 as u64),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Lays out tables for the given (address offset, "Tname") pairs, one token per char.
+    fn layout(symbols: &[(i32, &str)]) -> (Location, Vec<u8>) {
+        let base_addr = 0xffff_0000u64;
+        let mut mem = vec![0u8; 0x4000];
+        let mut token_table = Vec::new();
+        let mut token_index = vec![0u8; 512];
+        for t in 0..256usize {
+            token_index[t * 2..t * 2 + 2]
+                .copy_from_slice(&(token_table.len() as u16).to_le_bytes());
+            token_table.extend([t as u8, 0]);
+        }
+        let mut names = Vec::new();
+        for (_, n) in symbols {
+            names.push(n.len() as u8);
+            names.extend(n.bytes());
+        }
+        let at = Location {
+            offsets: base_addr,
+            relative_base: base_addr + 0x100,
+            num_syms: base_addr + 0x108,
+            names: base_addr + 0x200,
+            token_table: base_addr + 0x1000,
+            token_index: base_addr + 0x1000 + token_table.len() as u64,
+        };
+        let put = |mem: &mut Vec<u8>, addr: u64, bytes: &[u8]| {
+            let o = (addr - base_addr) as usize;
+            mem[o..o + bytes.len()].copy_from_slice(bytes);
+        };
+        let offsets: Vec<u8> = symbols.iter().flat_map(|(o, _)| o.to_le_bytes()).collect();
+        put(&mut mem, at.offsets, &offsets);
+        put(
+            &mut mem,
+            at.relative_base,
+            &0xffffffff81000000u64.to_le_bytes(),
+        );
+        put(&mut mem, at.num_syms, &(symbols.len() as u32).to_le_bytes());
+        put(&mut mem, at.names, &names);
+        put(&mut mem, at.token_table, &token_table);
+        put(&mut mem, at.token_index, &token_index);
+        (at, mem)
+    }
+
+    fn reader(mem: &[u8]) -> impl FnMut(u64, &mut [u8]) -> Result<(), String> + '_ {
+        move |addr, buf| {
+            let o = addr.checked_sub(0xffff_0000).ok_or("below")? as usize;
+            buf.copy_from_slice(mem.get(o..o + buf.len()).ok_or("beyond")?);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn decodes_names_types_and_absolute_percpu_addresses() {
+        let (at, mem) = layout(&[
+            (0x2000, "Dfixed_percpu_data"),
+            (-1, "T_stext"),
+            (-0x101, "tdo_one"),
+        ]);
+        let syms = decode(&at, &mut reader(&mem)).unwrap();
+        let got: Vec<(u64, char, &str)> = syms
+            .iter()
+            .map(|s| (s.address, s.kind, s.name.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (0x2000, 'D', "fixed_percpu_data"),
+                (0xffffffff81000000, 'T', "_stext"),
+                (0xffffffff81000100, 't', "do_one")
+            ]
+        );
+    }
+
+    #[test]
+    fn corrupt_tables_are_errors() {
+        let (at, mut mem) = layout(&[(-1, "T_stext")]);
+        mem[0x108..0x10c].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(matches!(
+            decode(&at, &mut reader(&mem)),
+            Err(KallsymsError::Corrupt(_))
+        ));
+        let (at, mut mem) = layout(&[(-1, "T_stext")]);
+        mem[0x200] = 200; // a name longer than the table
+        assert!(decode(&at, &mut reader(&mem)).is_err());
+        let (mut at, mem) = layout(&[(-1, "T_stext")]);
+        at.names = 0x10;
+        assert!(matches!(
+            decode(&at, &mut reader(&mem)),
+            Err(KallsymsError::Corrupt(_))
+        ));
+        let (mut at, mem) = layout(&[(-1, "T_stext")]);
+        at.offsets = 0x10;
+        assert!(matches!(
+            decode(&at, &mut reader(&mem)),
+            Err(KallsymsError::Read { .. })
+        ));
+    }
+}

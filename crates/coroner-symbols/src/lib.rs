@@ -1,0 +1,13 @@
+//! Kernel symbol and type formats, decoded from bytes: the kallsyms tables a kernel
+//! keeps in its own memory, `System.map` text, and (in their own modules) BTF type
+//! information and ORC unwind tables. Nothing here knows how memory is read: callers
+//! pass a read function, so the same decoders serve dumps, live kernels and tests.
+
+pub mod kallsyms;
+pub mod symbols;
+pub mod system_map;
+
+pub use symbols::{Symbol, SymbolTable};
+
+/// Reads `buf.len()` bytes of kernel virtual memory at an address.
+pub type ReadFn<'a> = &'a mut dyn FnMut(u64, &mut [u8]) -> Result<(), String>;

@@ -1,0 +1,109 @@
+//! A table of kernel symbols: address to `name+offset`, name to address.
+
+use std::collections::HashMap;
+
+/// One symbol: its address, name, `nm`-style type letter and owning module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Symbol {
+    pub address: u64,
+    pub name: String,
+    /// `T`/`t` text, `D`/`d` data, `B`/`b` bss, `R`/`r` read-only, ...
+    pub kind: char,
+    /// `None` for the kernel image itself.
+    pub module: Option<String>,
+}
+
+impl Symbol {
+    pub fn is_text(&self) -> bool {
+        matches!(self.kind, 'T' | 't' | 'W' | 'w')
+    }
+}
+
+/// Symbols sorted by address. Sizes are not stored by kallsyms; a symbol is taken to
+/// extend to the next higher address, as crash and the kernel's own lookup do.
+#[derive(Debug, Clone, Default)]
+pub struct SymbolTable {
+    by_address: Vec<Symbol>,
+    by_name: HashMap<String, usize>,
+}
+
+impl SymbolTable {
+    pub fn new(mut symbols: Vec<Symbol>) -> SymbolTable {
+        symbols.sort_by(|a, b| a.address.cmp(&b.address).then_with(|| a.name.cmp(&b.name)));
+        let mut by_name = HashMap::with_capacity(symbols.len());
+        for (i, s) in symbols.iter().enumerate() {
+            // Local symbols repeat across files; the first (lowest) address answers.
+            by_name.entry(s.name.clone()).or_insert(i);
+        }
+        SymbolTable {
+            by_address: symbols,
+            by_name,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_address.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_address.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Symbol> {
+        self.by_address.iter()
+    }
+
+    pub fn by_name(&self, name: &str) -> Option<&Symbol> {
+        self.by_name.get(name).map(|&i| &self.by_address[i])
+    }
+
+    /// The symbol containing `address` and the offset into it. An address past the
+    /// last symbol of a region still resolves to it; callers that know where text
+    /// ends should check `size`.
+    pub fn lookup(&self, address: u64) -> Option<(&Symbol, u64)> {
+        let i = self.by_address.partition_point(|s| s.address <= address);
+        let s = self.by_address.get(i.checked_sub(1)?)?;
+        Some((s, address - s.address))
+    }
+
+    /// Distance to the next symbol at a higher address (the symbol's extent).
+    pub fn size(&self, symbol: &Symbol) -> Option<u64> {
+        let i = self
+            .by_address
+            .partition_point(|s| s.address <= symbol.address);
+        self.by_address
+            .get(i)
+            .map(|next| next.address - symbol.address)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sym(address: u64, name: &str) -> Symbol {
+        Symbol {
+            address,
+            name: name.into(),
+            kind: 't',
+            module: None,
+        }
+    }
+
+    #[test]
+    fn lookup_finds_the_containing_symbol() {
+        let t = SymbolTable::new(vec![sym(0x300, "c"), sym(0x100, "a"), sym(0x200, "b")]);
+        assert_eq!(
+            t.lookup(0x250).map(|(s, o)| (s.name.as_str(), o)),
+            Some(("b", 0x50))
+        );
+        assert_eq!(
+            t.lookup(0x100).map(|(s, o)| (s.name.as_str(), o)),
+            Some(("a", 0))
+        );
+        assert!(t.lookup(0xff).is_none());
+        assert_eq!(t.by_name("c").map(|s| s.address), Some(0x300));
+        assert_eq!(t.size(t.by_name("a").unwrap()), Some(0x100));
+        assert_eq!(t.size(t.by_name("c").unwrap()), None);
+    }
+}
