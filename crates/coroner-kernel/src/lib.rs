@@ -1,9 +1,12 @@
 //! The kernel's view of a dump's physical memory: VMCOREINFO, and (built on it)
 //! address translation and kernel objects. Independent of the container format.
 
+pub mod arch;
 pub mod dmesg;
+mod kernel;
 pub mod memory;
 pub mod vmcoreinfo;
 
+pub use kernel::{Kernel, KernelError};
 pub use memory::{KernelMemory, VirtError};
 pub use vmcoreinfo::VmcoreInfo;

@@ -187,3 +187,16 @@ pub fn makedumpfile_report(crash: &str) -> Option<PageReport> {
         remaining: field("Remaining pages"),
     })
 }
+
+/// Every container variant of a crash: the shipped files, and for crashes shipped
+/// with a QEMU ELF, that ELF unpacked plus the variants makedumpfile derives from it.
+pub fn all_variants(crash: &str) -> Vec<PathBuf> {
+    let mut files = shipped_dumps(crash);
+    if let Some(elf) = qemu_elf(crash) {
+        files.push(elf);
+        for variant in [Derived::Elf, Derived::NoCompress, Derived::Reassembled] {
+            files.extend(derived(crash, variant));
+        }
+    }
+    files
+}
