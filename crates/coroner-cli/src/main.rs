@@ -17,12 +17,15 @@ struct Cli {
 enum Command {
     /// Say what a dump is: format, kernel, memory, pages.
     Info(commands::info::Args),
+    /// Print the kernel log (as `makedumpfile --dump-dmesg`), no debuginfo needed.
+    Dmesg(commands::dmesg::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Info(args) => commands::info::run(&args),
+        Command::Dmesg(args) => commands::dmesg::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -6,7 +6,19 @@
 //!
 //! [`text`] renders records exactly as `makedumpfile --dump-dmesg` does.
 
+pub mod lockless;
 pub mod text;
+
+use crate::memory::KernelMemory;
+use crate::VmcoreInfo;
+
+/// Reads the kernel log in whichever format VMCOREINFO describes.
+pub fn read_log(mem: &dyn KernelMemory, info: &VmcoreInfo) -> Result<LogRead, LogError> {
+    if info.symbol("prb").is_some() {
+        return lockless::read(mem, info);
+    }
+    Err(LogError::NoLog)
+}
 
 /// One message of a structured log (the lockless and `printk_log` generations).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -5,11 +5,21 @@ use super::{Log, LogRecord};
 /// Renders a whole log. Records become `[seconds.micros] text` lines; the pre-3.5
 /// character buffer is written as it is stored.
 pub fn render(log: &Log) -> Vec<u8> {
+    render_log(log, false)
+}
+
+/// As [`render`], with each record's caller id after the timestamp, as makedumpfile
+/// 1.7.5 and later print it (`[    1.234567] [     T42] text`).
+pub fn render_with_callers(log: &Log) -> Vec<u8> {
+    render_log(log, true)
+}
+
+fn render_log(log: &Log, callers: bool) -> Vec<u8> {
     match log {
         Log::Records(records) => {
             let mut out = Vec::new();
             for r in records {
-                render_record(r, &mut out);
+                render_record(r, callers, &mut out);
             }
             out
         }
@@ -19,12 +29,15 @@ pub fn render(log: &Log) -> Vec<u8> {
 
 /// One record: the timestamp prefix, then the text with each embedded newline
 /// indented to the prefix's width, unprintable bytes as `\xNN`, and a final newline.
-pub fn render_record(r: &LogRecord, out: &mut Vec<u8>) {
-    let prefix = format!(
+pub fn render_record(r: &LogRecord, callers: bool, out: &mut Vec<u8>) {
+    let mut prefix = format!(
         "[{:5}.{:06}] ",
         r.ts_nsec / 1_000_000_000,
         r.ts_nsec % 1_000_000_000 / 1000
     );
+    if let (true, Some(caller)) = (callers, &r.caller) {
+        prefix.push_str(&format!("[{caller:>8}] "));
+    }
     out.extend_from_slice(prefix.as_bytes());
     for &b in &r.text {
         match b {
@@ -54,8 +67,22 @@ mod tests {
             ..LogRecord::default()
         };
         let mut out = Vec::new();
-        render_record(&r, &mut out);
+        render_record(&r, false, &mut out);
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn caller_ids_are_right_aligned_in_eight_columns() {
+        let r = LogRecord {
+            ts_nsec: 1_500_000_000,
+            caller: Some("T42".into()),
+            text: b"a\nb".to_vec(),
+            ..LogRecord::default()
+        };
+        let mut out = Vec::new();
+        render_record(&r, true, &mut out);
+        let expected = "[    1.500000] [     T42] a\n                          b\n";
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
     }
 
     #[test]

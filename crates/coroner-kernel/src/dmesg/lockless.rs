@@ -1,0 +1,338 @@
+//! The lockless printk ringbuffer (Linux 5.10 and later): a ring of descriptors, a
+//! parallel array of `printk_info` records and a text data ring, all located by
+//! VMCOREINFO (kernel/printk/printk_ringbuffer.h). Records are read one by one from
+//! the tail id to the head id, as makedumpfile does, so a page the dump lacks costs
+//! only the records in it.
+
+use super::{Log, LogError, LogRead, LogRecord};
+use crate::memory::KernelMemory;
+use crate::VmcoreInfo;
+
+/// A descriptor's state sits in the top two bits of its `state_var`; the rest is its id.
+const STATE_SHIFT: u32 = 62;
+const ID_MASK: u64 = !(3 << STATE_SHIFT);
+const COMMITTED: u64 = 1;
+const FINALIZED: u64 = 2;
+/// Each text block starts with the id of the descriptor that owns it.
+const BLOCK_ID_SIZE: u64 = 8;
+/// Larger rings than the kernel allows (log_buf_len is at most 2^31) mean corruption.
+const MAX_RING_BITS: u32 = 31;
+/// Struct sizes beyond this are garbage, not a kernel's layout.
+const MAX_STRUCT_SIZE: u64 = 4096;
+/// After this many unreadable descriptors in a row the ring is not where VMCOREINFO
+/// says (or not in the dump): stop rather than fail 2^31 times.
+const MAX_CONSECUTIVE_FAILURES: usize = 1 << 16;
+
+/// Field offsets and sizes, all from VMCOREINFO.
+struct Layout {
+    desc_ring: u64,
+    text_ring: u64,
+    count_bits: u64,
+    descs: u64,
+    infos: u64,
+    head_id: u64,
+    tail_id: u64,
+    counter: u64,
+    desc_size: u64,
+    state_var: u64,
+    text_blk_lpos: u64,
+    lpos_begin: u64,
+    lpos_next: u64,
+    size_bits: u64,
+    data: u64,
+    info_size: u64,
+    seq: u64,
+    ts_nsec: u64,
+    text_len: u64,
+    caller_id: Option<u64>,
+    dev_info: Option<DevInfo>,
+}
+
+struct DevInfo {
+    offset: u64,
+    subsystem: u64,
+    subsystem_len: u64,
+    device: u64,
+    device_len: u64,
+}
+
+impl Layout {
+    fn from(info: &VmcoreInfo) -> Result<Layout, LogError> {
+        let off = |t: &str, m: &str| {
+            info.offset(t, m)
+                .ok_or_else(|| LogError::MissingInfo(format!("OFFSET({t}.{m})")))
+        };
+        let size = |t: &str| {
+            info.size(t)
+                .ok_or_else(|| LogError::MissingInfo(format!("SIZE({t})")))
+        };
+        let dev_info = match (
+            info.offset("printk_info", "dev_info"),
+            info.offset("dev_printk_info", "subsystem"),
+            info.length("printk_info_subsystem"),
+            info.offset("dev_printk_info", "device"),
+            info.length("printk_info_device"),
+        ) {
+            (Some(offset), Some(subsystem), Some(subsystem_len), Some(device), Some(device_len)) => {
+                Some(DevInfo {
+                    offset,
+                    subsystem,
+                    subsystem_len,
+                    device,
+                    device_len,
+                })
+            }
+            _ => None,
+        };
+        let layout = Layout {
+            desc_ring: off("printk_ringbuffer", "desc_ring")?,
+            text_ring: off("printk_ringbuffer", "text_data_ring")?,
+            count_bits: off("prb_desc_ring", "count_bits")?,
+            descs: off("prb_desc_ring", "descs")?,
+            infos: off("prb_desc_ring", "infos")?,
+            head_id: off("prb_desc_ring", "head_id")?,
+            tail_id: off("prb_desc_ring", "tail_id")?,
+            counter: off("atomic_long_t", "counter")?,
+            desc_size: size("prb_desc")?,
+            state_var: off("prb_desc", "state_var")?,
+            text_blk_lpos: off("prb_desc", "text_blk_lpos")?,
+            lpos_begin: off("prb_data_blk_lpos", "begin")?,
+            lpos_next: off("prb_data_blk_lpos", "next")?,
+            size_bits: off("prb_data_ring", "size_bits")?,
+            data: off("prb_data_ring", "data")?,
+            info_size: size("printk_info")?,
+            seq: off("printk_info", "seq")?,
+            ts_nsec: off("printk_info", "ts_nsec")?,
+            text_len: off("printk_info", "text_len")?,
+            caller_id: info.offset("printk_info", "caller_id"),
+            dev_info,
+        };
+        for (name, size) in [("prb_desc", layout.desc_size), ("printk_info", layout.info_size)] {
+            if size > MAX_STRUCT_SIZE {
+                return Err(LogError::Corrupt(format!("SIZE({name})={size} is not plausible")));
+            }
+        }
+        Ok(layout)
+    }
+}
+
+/// The ring as found in memory.
+struct Ring {
+    count: u64,
+    descs: u64,
+    infos: u64,
+    data_size: u64,
+    data: u64,
+}
+
+/// Reads every committed or finalized record from the tail to the head.
+pub fn read(mem: &dyn KernelMemory, info: &VmcoreInfo) -> Result<LogRead, LogError> {
+    let prb_var = info
+        .symbol("prb")
+        .ok_or_else(|| LogError::MissingInfo("SYMBOL(prb)".into()))?;
+    let l = Layout::from(info)?;
+    let read = |what: &str, vaddr: u64| {
+        mem.read_u64(vaddr).map_err(|source| LogError::Read {
+            what: what.to_string(),
+            source,
+        })
+    };
+    let prb = read("the prb pointer", prb_var)?;
+    let desc_ring = prb + l.desc_ring;
+    let text_ring = prb + l.text_ring;
+    let count_bits = read("prb desc_ring.count_bits", desc_ring + l.count_bits)? as u32;
+    let size_bits = read("prb text_data_ring.size_bits", text_ring + l.size_bits)? as u32;
+    if count_bits > MAX_RING_BITS || size_bits > MAX_RING_BITS {
+        return Err(LogError::Corrupt(format!(
+            "ring sizes 2^{count_bits} descriptors, 2^{size_bits} text bytes"
+        )));
+    }
+    let ring = Ring {
+        count: 1 << count_bits,
+        descs: read("prb desc_ring.descs", desc_ring + l.descs)?,
+        infos: read("prb desc_ring.infos", desc_ring + l.infos)?,
+        data_size: 1 << size_bits,
+        data: read("prb text_data_ring.data", text_ring + l.data)?,
+    };
+    let head = read("prb head_id", desc_ring + l.head_id + l.counter)? & ID_MASK;
+    let mut tail = read("prb tail_id", desc_ring + l.tail_id + l.counter)? & ID_MASK;
+    let mut warnings = Vec::new();
+    let span = head.wrapping_sub(tail) & ID_MASK;
+    if span >= ring.count {
+        warnings.push(format!(
+            "descriptor ids run from {tail} to {head}, more than the ring's {} slots: \
+             reading only the last {}",
+            ring.count, ring.count
+        ));
+        tail = head.wrapping_sub(ring.count - 1) & ID_MASK;
+    }
+
+    let mut records = Vec::new();
+    let mut unreadable = Unreadable::default();
+    let mut id = tail;
+    let mut failures_in_a_row = 0;
+    loop {
+        match read_record(mem, &l, &ring, id) {
+            Ok(Some(record)) => records.push(record),
+            Ok(None) => {}
+            Err(e) => unreadable.note(id, e),
+        }
+        failures_in_a_row = if unreadable.last_failed(id) { failures_in_a_row + 1 } else { 0 };
+        if failures_in_a_row == MAX_CONSECUTIVE_FAILURES {
+            warnings.push(format!(
+                "gave up after {MAX_CONSECUTIVE_FAILURES} unreadable descriptors in a row \
+                 (last id {id})"
+            ));
+            break;
+        }
+        if id == head {
+            break;
+        }
+        id = (id + 1) & ID_MASK;
+    }
+    warnings.extend(unreadable.warning());
+    Ok(LogRead {
+        log: Log::Records(records),
+        warnings,
+    })
+}
+
+/// Records that could not be read, summarised into one warning.
+#[derive(Default)]
+struct Unreadable {
+    count: usize,
+    first: Option<(u64, String)>,
+    last: Option<u64>,
+}
+
+impl Unreadable {
+    fn note(&mut self, id: u64, error: String) {
+        self.count += 1;
+        self.last = Some(id);
+        self.first.get_or_insert((id, error));
+    }
+
+    fn last_failed(&self, id: u64) -> bool {
+        self.last == Some(id)
+    }
+
+    fn warning(self) -> Option<String> {
+        let (id, error) = self.first?;
+        Some(format!(
+            "{} log record(s) unreadable, first descriptor id {id}: {error}",
+            self.count
+        ))
+    }
+}
+
+/// One descriptor's record; `None` when the slot holds no finished message (being
+/// written, reused, or data-less), as makedumpfile skips them.
+fn read_record(
+    mem: &dyn KernelMemory,
+    l: &Layout,
+    ring: &Ring,
+    id: u64,
+) -> Result<Option<LogRecord>, String> {
+    let slot = id % ring.count;
+    let desc = ring.descs + slot * l.desc_size;
+    let mut d = vec![0u8; l.desc_size as usize];
+    mem.read_virt(desc, &mut d).map_err(|e| e.to_string())?;
+    let state_var = field_u64(&d, l.state_var)?;
+    let state = state_var >> STATE_SHIFT;
+    if state_var & ID_MASK != id || (state != COMMITTED && state != FINALIZED) {
+        return Ok(None);
+    }
+    let lpos = l.text_blk_lpos;
+    let mut begin = field_u64(&d, lpos + l.lpos_begin)? % ring.data_size;
+    let next = field_u64(&d, lpos + l.lpos_next)? % ring.data_size;
+    if begin == next {
+        return Ok(None);
+    }
+
+    let mut inf = vec![0u8; l.info_size as usize];
+    mem.read_virt(ring.infos + slot * l.info_size, &mut inf)
+        .map_err(|e| e.to_string())?;
+    let mut text_len = u64::from(field_u16(&inf, l.text_len)?);
+    // A block that wraps is stored whole at the start of the data ring.
+    if begin > next {
+        begin = 0;
+    }
+    begin += BLOCK_ID_SIZE;
+    // The text may have been truncated to fit its block (unsigned, as in makedumpfile).
+    text_len = text_len.min(next.wrapping_sub(begin));
+    if begin + text_len > ring.data_size {
+        return Err(format!("text block {begin}+{text_len} runs past the data ring"));
+    }
+    let mut text = vec![0u8; text_len as usize];
+    mem.read_virt(ring.data + begin, &mut text)
+        .map_err(|e| e.to_string())?;
+
+    // After text_len come `u8 facility` and a byte holding `flags:5, level:3`;
+    // VMCOREINFO does not list them, but their place has not moved since 5.10.
+    let level_byte = field_u8(&inf, l.text_len + 3)?;
+    let (subsystem, device) = match &l.dev_info {
+        Some(dev) => (
+            c_string(&inf, dev.offset + dev.subsystem, dev.subsystem_len)?,
+            c_string(&inf, dev.offset + dev.device, dev.device_len)?,
+        ),
+        None => (None, None),
+    };
+    Ok(Some(LogRecord {
+        seq: field_u64(&inf, l.seq)?,
+        ts_nsec: field_u64(&inf, l.ts_nsec)?,
+        level: level_byte >> 5,
+        facility: field_u8(&inf, l.text_len + 2)?,
+        caller: l
+            .caller_id
+            .map(|off| field_u32(&inf, off).map(caller_name))
+            .transpose()?,
+        text,
+        subsystem,
+        device,
+    }))
+}
+
+/// The kernel's caller id: a task id, or a CPU number with the top bit set.
+pub fn caller_name(id: u32) -> String {
+    const CPU: u32 = 0x8000_0000;
+    if id & CPU != 0 {
+        format!("C{}", id & !CPU)
+    } else {
+        format!("T{id}")
+    }
+}
+
+fn field<const N: usize>(buf: &[u8], off: u64) -> Result<[u8; N], String> {
+    usize::try_from(off)
+        .ok()
+        .and_then(|o| buf.get(o..o.checked_add(N)?))
+        .map(|b| b.try_into().expect("slice of length N"))
+        .ok_or_else(|| format!("field at offset {off} lies outside its {}-byte struct", buf.len()))
+}
+
+fn field_u64(buf: &[u8], off: u64) -> Result<u64, String> {
+    field::<8>(buf, off).map(u64::from_le_bytes)
+}
+
+fn field_u32(buf: &[u8], off: u64) -> Result<u32, String> {
+    field::<4>(buf, off).map(u32::from_le_bytes)
+}
+
+fn field_u16(buf: &[u8], off: u64) -> Result<u16, String> {
+    field::<2>(buf, off).map(u16::from_le_bytes)
+}
+
+fn field_u8(buf: &[u8], off: u64) -> Result<u8, String> {
+    field::<1>(buf, off).map(|b| b[0])
+}
+
+/// A NUL-padded `char[len]` field; empty means absent.
+fn c_string(buf: &[u8], off: u64, len: u64) -> Result<Option<String>, String> {
+    let bytes = usize::try_from(off)
+        .ok()
+        .zip(usize::try_from(len).ok())
+        .and_then(|(o, n)| buf.get(o..o.checked_add(n)?))
+        .ok_or_else(|| format!("string field at offset {off} lies outside its struct"))?;
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    Ok((end > 0).then(|| String::from_utf8_lossy(&bytes[..end]).into_owned()))
+}
