@@ -1,10 +1,12 @@
 //! Writes large synthetic dumps for the benchmarks: a sparse ELF and a kdump-compressed
-//! file describing `GIB` GiB of RAM, with the VMCOREINFO text of a real dump, so that
-//! `coroner info` on them can be compared with the same command on a small real dump.
+//! file describing `GIB` GiB of RAM that hold a real dump's VMCOREINFO and every page
+//! it stores, at the same physical addresses. `coroner info` and `coroner dmesg` on
+//! them can then be compared with the same commands on the small real dump (and with
+//! makedumpfile on both): the kernel is the same, only the machine is larger.
 //!
 //! usage: make_large_dump REAL_DUMP OUT_DIR [GIB]
 
-use coroner_dump::Dump;
+use coroner_dump::{Dump, PhysMemory};
 use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
@@ -26,7 +28,7 @@ fn note(name: &[u8], kind: u32, desc: &[u8]) -> Vec<u8> {
 }
 
 /// A sparse ELF: one PT_LOAD per GiB, data never written (holes read as zeros).
-fn write_elf(path: &Path, gib: u64, notes: &[u8]) -> std::io::Result<()> {
+fn write_elf(path: &Path, gib: u64, notes: &[u8], real: &Dump) -> std::io::Result<()> {
     let phnum = gib + 1;
     let notes_off = 64 + 56 * phnum;
     let data_off = (notes_off + notes.len() as u64).div_ceil(PAGE) * PAGE;
@@ -58,12 +60,29 @@ fn write_elf(path: &Path, gib: u64, notes: &[u8]) -> std::io::Result<()> {
     h.extend(notes);
     let mut f = File::create(path)?;
     f.write_all(&h)?;
-    f.set_len(data_off + (gib << 30))
+    f.set_len(data_off + (gib << 30))?;
+    let mut page = vec![0u8; PAGE as usize];
+    for pfn in real_pfns(real, gib) {
+        if real.read_phys(pfn * PAGE, &mut page).is_ok() {
+            f.seek(SeekFrom::Start(data_off + pfn * PAGE))?;
+            f.write_all(&page)?;
+        }
+    }
+    Ok(())
 }
 
-/// A kdump-compressed file: full RAM bitmap, one page in STORED_EVERY stored, all of
-/// them pointing at the shared zero page (the layout makedumpfile writes).
-fn write_kdump(path: &Path, gib: u64, vmcoreinfo: &[u8]) -> std::io::Result<()> {
+/// The page frames the real dump stores, below `gib` GiB.
+fn real_pfns(real: &Dump, gib: u64) -> Vec<u64> {
+    real.stored_ranges()
+        .into_iter()
+        .flat_map(|(start, end)| start / PAGE..end.min(gib << 30) / PAGE)
+        .collect()
+}
+
+/// A kdump-compressed file: full RAM bitmap; stored are the real dump's pages (raw)
+/// and one page in STORED_EVERY of the rest, pointing at the shared zero page (the
+/// layout makedumpfile writes).
+fn write_kdump(path: &Path, gib: u64, vmcoreinfo: &[u8], real: &Dump) -> std::io::Result<()> {
     let pages = (gib << 30) / PAGE;
     let bitmap_half = (pages / 8).div_ceil(PAGE) * PAGE;
     let mut header = vec![0u8; PAGE as usize];
@@ -93,34 +112,45 @@ fn write_kdump(path: &Path, gib: u64, vmcoreinfo: &[u8]) -> std::io::Result<()> 
     f.write_all(&header)?;
     f.write_all(&sub)?;
     f.write_all(&vec![0xffu8; bitmap_half as usize])?;
-    let stored_byte = 1u8; // pfn % 8 == 0 within every 32-page group
-    let stored: Vec<u8> = (0..bitmap_half)
-        .map(|i| {
-            if i % (STORED_EVERY / 8) == 0 {
-                stored_byte
-            } else {
-                0
-            }
-        })
-        .collect();
+    let mut stored = vec![0u8; bitmap_half as usize];
+    for pfn in (0..pages).step_by(STORED_EVERY as usize) {
+        stored[(pfn / 8) as usize] |= 1 << (pfn % 8);
+    }
+    let mut real_pages = std::collections::BTreeMap::new();
+    let mut page = vec![0u8; PAGE as usize];
+    for pfn in real_pfns(real, gib) {
+        if real.read_phys(pfn * PAGE, &mut page).is_ok() {
+            stored[(pfn / 8) as usize] |= 1 << (pfn % 8);
+            real_pages.insert(pfn, page.clone());
+        }
+    }
     f.write_all(&stored)?;
-    let stored_pages = pages.div_ceil(STORED_EVERY);
+    let stored_pages: u64 = stored.iter().map(|b| u64::from(b.count_ones())).sum();
     let desc_start = 2 * PAGE + 2 * bitmap_half;
     let zero_page = desc_start + 24 * stored_pages;
+    let mut data_at = zero_page + PAGE;
     let mut desc = Vec::with_capacity(24 * 4096);
-    let mut left = stored_pages;
-    while left > 0 {
-        desc.clear();
-        for _ in 0..left.min(4096) {
-            desc.extend(zero_page.to_le_bytes());
-            desc.extend((PAGE as u32).to_le_bytes());
-            desc.extend([0u8; 12]);
+    for pfn in (0..pages).filter(|p| stored[(p / 8) as usize] & (1 << (p % 8)) != 0) {
+        let at = if real_pages.contains_key(&pfn) {
+            data_at += PAGE;
+            data_at - PAGE
+        } else {
+            zero_page
+        };
+        desc.extend(at.to_le_bytes());
+        desc.extend((PAGE as u32).to_le_bytes());
+        desc.extend([0u8; 12]);
+        if desc.len() >= 24 * 4096 {
+            f.write_all(&desc)?;
+            desc.clear();
         }
-        left -= left.min(4096);
-        f.write_all(&desc)?;
     }
-    f.seek(SeekFrom::Start(zero_page))?;
-    f.write_all(&[0u8; PAGE as usize])
+    f.write_all(&desc)?;
+    f.write_all(&[0u8; PAGE as usize])?;
+    for bytes in real_pages.values() {
+        f.write_all(bytes)?;
+    }
+    Ok(())
 }
 
 fn main() {
@@ -142,7 +172,7 @@ fn main() {
     let notes = note(b"VMCOREINFO\0", 0, &vmcoreinfo);
     let elf = out.join(format!("synthetic-{gib}g.elf"));
     let kdump = out.join(format!("synthetic-{gib}g.kdump"));
-    write_elf(&elf, gib, &notes).expect("write ELF");
-    write_kdump(&kdump, gib, &vmcoreinfo).expect("write kdump");
+    write_elf(&elf, gib, &notes, &real).expect("write ELF");
+    write_kdump(&kdump, gib, &vmcoreinfo, &real).expect("write kdump");
     println!("{}\n{}", elf.display(), kdump.display());
 }

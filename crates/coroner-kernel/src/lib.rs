@@ -3,6 +3,8 @@
 
 pub mod arch;
 pub mod dmesg;
+#[doc(hidden)]
+pub mod fuzzing;
 mod kernel;
 pub mod memory;
 pub mod vmcoreinfo;

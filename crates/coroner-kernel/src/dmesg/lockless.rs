@@ -22,6 +22,9 @@ const MAX_STRUCT_SIZE: u64 = 4096;
 /// After this many unreadable descriptors in a row the ring is not where VMCOREINFO
 /// says (or not in the dump): stop rather than fail 2^31 times.
 const MAX_CONSECUTIVE_FAILURES: usize = 1 << 16;
+/// Live text blocks are disjoint, so their total cannot exceed the data ring; past
+/// 256 MiB (8 times the largest CONFIG_LOG_BUF_SHIFT) it is corruption, not a log.
+const MAX_TEXT_TOTAL: u64 = 256 << 20;
 
 /// Field offsets and sizes, all from VMCOREINFO.
 struct Layout {
@@ -73,15 +76,19 @@ impl Layout {
             info.offset("dev_printk_info", "device"),
             info.length("printk_info_device"),
         ) {
-            (Some(offset), Some(subsystem), Some(subsystem_len), Some(device), Some(device_len)) => {
-                Some(DevInfo {
-                    offset,
-                    subsystem,
-                    subsystem_len,
-                    device,
-                    device_len,
-                })
-            }
+            (
+                Some(offset),
+                Some(subsystem),
+                Some(subsystem_len),
+                Some(device),
+                Some(device_len),
+            ) => Some(DevInfo {
+                offset,
+                subsystem,
+                subsystem_len,
+                device,
+                device_len,
+            }),
             _ => None,
         };
         let layout = Layout {
@@ -107,9 +114,14 @@ impl Layout {
             caller_id: info.offset("printk_info", "caller_id"),
             dev_info,
         };
-        for (name, size) in [("prb_desc", layout.desc_size), ("printk_info", layout.info_size)] {
+        for (name, size) in [
+            ("prb_desc", layout.desc_size),
+            ("printk_info", layout.info_size),
+        ] {
             if size > MAX_STRUCT_SIZE {
-                return Err(LogError::Corrupt(format!("SIZE({name})={size} is not plausible")));
+                return Err(LogError::Corrupt(format!(
+                    "SIZE({name})={size} is not plausible"
+                )));
             }
         }
         Ok(layout)
@@ -171,13 +183,29 @@ pub fn read(mem: &dyn KernelMemory, info: &VmcoreInfo) -> Result<LogRead, LogErr
     let mut unreadable = Unreadable::default();
     let mut id = tail;
     let mut failures_in_a_row = 0;
+    let mut text_total = 0u64;
+    let text_limit = ring.data_size.min(MAX_TEXT_TOTAL);
     loop {
         match read_record(mem, &l, &ring, id) {
-            Ok(Some(record)) => records.push(record),
+            Ok(Some(record)) => {
+                text_total += record.text.len() as u64;
+                if text_total > text_limit {
+                    warnings.push(format!(
+                        "records up to descriptor id {id} hold more text than the \
+                         {text_limit}-byte data ring: the descriptors are corrupt, stopping"
+                    ));
+                    break;
+                }
+                records.push(record);
+            }
             Ok(None) => {}
             Err(e) => unreadable.note(id, e),
         }
-        failures_in_a_row = if unreadable.last_failed(id) { failures_in_a_row + 1 } else { 0 };
+        failures_in_a_row = if unreadable.last_failed(id) {
+            failures_in_a_row + 1
+        } else {
+            0
+        };
         if failures_in_a_row == MAX_CONSECUTIVE_FAILURES {
             warnings.push(format!(
                 "gave up after {MAX_CONSECUTIVE_FAILURES} unreadable descriptors in a row \
@@ -261,7 +289,9 @@ fn read_record(
     // The text may have been truncated to fit its block (unsigned, as in makedumpfile).
     text_len = text_len.min(next.wrapping_sub(begin));
     if begin + text_len > ring.data_size {
-        return Err(format!("text block {begin}+{text_len} runs past the data ring"));
+        return Err(format!(
+            "text block {begin}+{text_len} runs past the data ring"
+        ));
     }
     let mut text = vec![0u8; text_len as usize];
     mem.read_virt(ring.data + begin, &mut text)
@@ -307,7 +337,12 @@ fn field<const N: usize>(buf: &[u8], off: u64) -> Result<[u8; N], String> {
         .ok()
         .and_then(|o| buf.get(o..o.checked_add(N)?))
         .map(|b| b.try_into().expect("slice of length N"))
-        .ok_or_else(|| format!("field at offset {off} lies outside its {}-byte struct", buf.len()))
+        .ok_or_else(|| {
+            format!(
+                "field at offset {off} lies outside its {}-byte struct",
+                buf.len()
+            )
+        })
 }
 
 fn field_u64(buf: &[u8], off: u64) -> Result<u64, String> {
