@@ -2,8 +2,13 @@
 
 use crate::symbols::Symbol;
 
+/// Per-CPU symbols sit below this (the per-CPU area is a few hundred KiB at most).
+const PER_CPU_END: u64 = 1 << 32;
+
 /// Parses System.map text; lines that are not `ADDRESS TYPE NAME` are skipped and
-/// counted. `slide` is added to every address (the KASLR offset of the running kernel).
+/// counted. `slide` (the KASLR offset of the running kernel) is added to addresses in
+/// the kernel image; per-CPU symbols are offsets into each CPU's area (System.map
+/// lists them near zero) and KASLR does not move them.
 pub fn parse(text: &str, slide: u64) -> (Vec<Symbol>, usize) {
     let mut symbols = Vec::new();
     let mut skipped = 0;
@@ -17,7 +22,11 @@ pub fn parse(text: &str, slide: u64) -> (Vec<Symbol>, usize) {
                 .next()
                 .map(|m| m.trim_matches(|c| c == '[' || c == ']').to_string());
             Some(Symbol {
-                address: address.wrapping_add(slide),
+                address: if address < PER_CPU_END {
+                    address
+                } else {
+                    address.wrapping_add(slide)
+                },
                 name: name.to_string(),
                 kind,
                 module,
@@ -41,6 +50,7 @@ mod tests {
         assert_eq!(syms.len(), 3);
         assert_eq!(syms[0].address, 0xffffffff81001000);
         assert_eq!(syms[0].kind, 'T');
+        assert_eq!(syms[1].address, 0, "per-CPU offsets do not slide");
         assert_eq!(syms[2].module.as_deref(), Some("mod"));
     }
 }

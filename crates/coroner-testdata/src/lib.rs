@@ -200,3 +200,15 @@ pub fn all_variants(crash: &str) -> Vec<PathBuf> {
     }
     files
 }
+
+/// The fixture kernel's real `System.map` (Debian ships it only in the 860 MB -dbg
+/// package, so a zstd copy is kept in `data/`; see `data/README.md`), unpacked.
+pub fn system_map() -> PathBuf {
+    let name = "System.map-6.1.0-56-amd64";
+    let packed = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("data/{name}.zst"));
+    produce(&cache_dir("kernel").join(name), |tmp| {
+        let input = std::fs::File::open(&packed).expect("open packed System.map");
+        let mut output = std::fs::File::create(tmp).expect("create System.map");
+        zstd::stream::copy_decode(input, &mut output).expect("unpack System.map");
+    })
+}

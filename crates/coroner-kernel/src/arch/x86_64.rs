@@ -58,7 +58,7 @@ impl X86_64 {
     /// The fixed translations, used when no page table is known.
     fn fixed(&self, vaddr: u64) -> Result<u64, VirtError> {
         if vaddr >= START_KERNEL_MAP {
-            Ok(vaddr - START_KERNEL_MAP + self.phys_base)
+            Ok((vaddr - START_KERNEL_MAP).wrapping_add(self.phys_base))
         } else if vaddr >= self.page_offset {
             Ok(vaddr - self.page_offset)
         } else {

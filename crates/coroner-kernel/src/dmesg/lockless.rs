@@ -150,10 +150,10 @@ pub fn read(mem: &dyn KernelMemory, info: &VmcoreInfo) -> Result<LogRead, LogErr
         })
     };
     let prb = read("the prb pointer", prb_var)?;
-    let desc_ring = prb + l.desc_ring;
-    let text_ring = prb + l.text_ring;
-    let count_bits = read("prb desc_ring.count_bits", desc_ring + l.count_bits)? as u32;
-    let size_bits = read("prb text_data_ring.size_bits", text_ring + l.size_bits)? as u32;
+    let desc_ring = prb.wrapping_add(l.desc_ring);
+    let text_ring = prb.wrapping_add(l.text_ring);
+    let count_bits = read("prb desc_ring.count_bits", desc_ring.wrapping_add(l.count_bits))? as u32;
+    let size_bits = read("prb text_data_ring.size_bits", text_ring.wrapping_add(l.size_bits))? as u32;
     if count_bits > MAX_RING_BITS || size_bits > MAX_RING_BITS {
         return Err(LogError::Corrupt(format!(
             "ring sizes 2^{count_bits} descriptors, 2^{size_bits} text bytes"
@@ -161,13 +161,13 @@ pub fn read(mem: &dyn KernelMemory, info: &VmcoreInfo) -> Result<LogRead, LogErr
     }
     let ring = Ring {
         count: 1 << count_bits,
-        descs: read("prb desc_ring.descs", desc_ring + l.descs)?,
-        infos: read("prb desc_ring.infos", desc_ring + l.infos)?,
+        descs: read("prb desc_ring.descs", desc_ring.wrapping_add(l.descs))?,
+        infos: read("prb desc_ring.infos", desc_ring.wrapping_add(l.infos))?,
         data_size: 1 << size_bits,
-        data: read("prb text_data_ring.data", text_ring + l.data)?,
+        data: read("prb text_data_ring.data", text_ring.wrapping_add(l.data))?,
     };
-    let head = read("prb head_id", desc_ring + l.head_id + l.counter)? & ID_MASK;
-    let mut tail = read("prb tail_id", desc_ring + l.tail_id + l.counter)? & ID_MASK;
+    let head = read("prb head_id", desc_ring.wrapping_add(l.head_id).wrapping_add(l.counter))? & ID_MASK;
+    let mut tail = read("prb tail_id", desc_ring.wrapping_add(l.tail_id).wrapping_add(l.counter))? & ID_MASK;
     let mut warnings = Vec::new();
     let span = head.wrapping_sub(tail) & ID_MASK;
     if span >= ring.count {
@@ -262,7 +262,7 @@ fn read_record(
     id: u64,
 ) -> Result<Option<LogRecord>, String> {
     let slot = id % ring.count;
-    let desc = ring.descs + slot * l.desc_size;
+    let desc = ring.descs.wrapping_add(slot * l.desc_size);
     let mut d = vec![0u8; l.desc_size as usize];
     mem.read_virt(desc, &mut d).map_err(|e| e.to_string())?;
     let state_var = field_u64(&d, l.state_var)?;
@@ -271,14 +271,14 @@ fn read_record(
         return Ok(None);
     }
     let lpos = l.text_blk_lpos;
-    let mut begin = field_u64(&d, lpos + l.lpos_begin)? % ring.data_size;
-    let next = field_u64(&d, lpos + l.lpos_next)? % ring.data_size;
+    let mut begin = field_u64(&d, lpos.saturating_add(l.lpos_begin))? % ring.data_size;
+    let next = field_u64(&d, lpos.saturating_add(l.lpos_next))? % ring.data_size;
     if begin == next {
         return Ok(None);
     }
 
     let mut inf = vec![0u8; l.info_size as usize];
-    mem.read_virt(ring.infos + slot * l.info_size, &mut inf)
+    mem.read_virt(ring.infos.wrapping_add(slot * l.info_size), &mut inf)
         .map_err(|e| e.to_string())?;
     let mut text_len = u64::from(field_u16(&inf, l.text_len)?);
     // A block that wraps is stored whole at the start of the data ring.
@@ -294,16 +294,16 @@ fn read_record(
         ));
     }
     let mut text = vec![0u8; text_len as usize];
-    mem.read_virt(ring.data + begin, &mut text)
+    mem.read_virt(ring.data.wrapping_add(begin), &mut text)
         .map_err(|e| e.to_string())?;
 
     // After text_len come `u8 facility` and a byte holding `flags:5, level:3`;
     // VMCOREINFO does not list them, but their place has not moved since 5.10.
-    let level_byte = field_u8(&inf, l.text_len + 3)?;
+    let level_byte = field_u8(&inf, l.text_len.saturating_add(3))?;
     let (subsystem, device) = match &l.dev_info {
         Some(dev) => (
-            c_string(&inf, dev.offset + dev.subsystem, dev.subsystem_len)?,
-            c_string(&inf, dev.offset + dev.device, dev.device_len)?,
+            c_string(&inf, dev.offset.saturating_add(dev.subsystem), dev.subsystem_len)?,
+            c_string(&inf, dev.offset.saturating_add(dev.device), dev.device_len)?,
         ),
         None => (None, None),
     };
@@ -311,7 +311,7 @@ fn read_record(
         seq: field_u64(&inf, l.seq)?,
         ts_nsec: field_u64(&inf, l.ts_nsec)?,
         level: level_byte >> 5,
-        facility: field_u8(&inf, l.text_len + 2)?,
+        facility: field_u8(&inf, l.text_len.saturating_add(2))?,
         caller: l
             .caller_id
             .map(|off| field_u32(&inf, off).map(caller_name))

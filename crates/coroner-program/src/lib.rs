@@ -1,0 +1,9 @@
+//! The crashed kernel as a program, the one object model every analysis command and
+//! the triage pipeline share: [`Program`] (memory, symbols and, as they land, types,
+//! tasks and stacks), opened from a dump with no debuginfo.
+
+mod program;
+mod symbols;
+
+pub use program::{Program, ProgramError};
+pub use symbols::SymbolSource;

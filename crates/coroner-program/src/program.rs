@@ -1,0 +1,73 @@
+//! [`Program`]: a dump, its kernel view and the kernel's symbols.
+
+use crate::symbols::{load_symbols, SymbolSource};
+use coroner_dump::Dump;
+use coroner_kernel::{Kernel, KernelMemory, VirtError};
+use coroner_symbols::{Symbol, SymbolTable};
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProgramError {
+    #[error(transparent)]
+    Dump(#[from] coroner_dump::DumpError),
+    #[error(transparent)]
+    Kernel(#[from] coroner_kernel::KernelError),
+    #[error("{0}")]
+    Symbols(String),
+}
+
+/// An opened crash dump seen as the kernel program it holds.
+pub struct Program {
+    kernel: Kernel,
+    symbols: SymbolTable,
+    symbol_source: SymbolSource,
+    warnings: Vec<String>,
+}
+
+impl Program {
+    /// Opens a dump; `system_map` overrides the symbols found in the dump.
+    pub fn open(path: &Path, system_map: Option<&Path>) -> Result<Program, ProgramError> {
+        let kernel = Kernel::new(Dump::open(path)?)?;
+        let mut warnings = Vec::new();
+        let (symbols, symbol_source) = load_symbols(&kernel, system_map, &mut warnings)?;
+        Ok(Program {
+            kernel,
+            symbols: SymbolTable::new(symbols),
+            symbol_source,
+            warnings,
+        })
+    }
+
+    pub fn kernel(&self) -> &Kernel {
+        &self.kernel
+    }
+
+    pub fn symbols(&self) -> &SymbolTable {
+        &self.symbols
+    }
+
+    /// Where the symbols came from.
+    pub fn symbol_source(&self) -> &SymbolSource {
+        &self.symbol_source
+    }
+
+    /// Things that did not load but did not stop the program from opening.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// The address of a named symbol.
+    pub fn address_of(&self, name: &str) -> Option<u64> {
+        self.symbols.by_name(name).map(|s| s.address)
+    }
+
+    /// The symbol containing `address`, and the offset into it.
+    pub fn symbolize(&self, address: u64) -> Option<(&Symbol, u64)> {
+        self.symbols.lookup(address)
+    }
+
+    /// Reads kernel virtual memory.
+    pub fn read(&self, vaddr: u64, buf: &mut [u8]) -> Result<(), VirtError> {
+        self.kernel.read_virt(vaddr, buf)
+    }
+}
