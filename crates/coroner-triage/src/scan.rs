@@ -1,0 +1,109 @@
+//! Finding the lines that start crash reports. One Aho-Corasick pass over the raw
+//! bytes finds every catalog header; only lines holding one are parsed further, so
+//! scanning runs at memory speed whatever the log's size.
+
+use crate::catalog::CATALOG;
+use crate::log::{self, Line};
+use aho_corasick::AhoCorasick;
+use std::sync::LazyLock;
+
+static HEADERS: LazyLock<AhoCorasick> =
+    LazyLock::new(|| AhoCorasick::new(CATALOG.iter().map(|k| k.header)).expect("catalog headers"));
+
+/// A line that starts a report.
+pub struct Hit {
+    /// Byte offset of the line in the input.
+    pub start: usize,
+    pub line: Line,
+    /// Index of the report's kind in the catalog.
+    pub kind: usize,
+}
+
+/// The kind of report `line` starts, if any.
+pub fn kind_of(line: &Line) -> Option<usize> {
+    if !line.from_kernel {
+        return None;
+    }
+    CATALOG.iter().position(|kind| {
+        line.body.contains(kind.header)
+            && kind.gate.as_ref().map_or(true, |g| g.is_match(&line.body))
+            && !kind.benign.as_ref().is_some_and(|b| b.is_match(&line.body))
+    })
+}
+
+/// The first report-starting line at or after byte `from` (a line start).
+pub fn next_hit(text: &[u8], from: usize) -> Option<Hit> {
+    let mut checked_to = from;
+    for m in HEADERS.find_iter(&text[from..]) {
+        let at = from + m.start();
+        if at < checked_to {
+            continue;
+        }
+        let start = line_start(text, at, from);
+        let end = line_end(text, at);
+        checked_to = end + 1;
+        let line = log::parse(&text[start..end]);
+        if let Some(kind) = kind_of(&line) {
+            if !replayed_next(text, end) {
+                return Some(Hit { start, line, kind });
+            }
+        }
+    }
+    None
+}
+
+/// When printk replays a message after a console hiccup, the line before the
+/// replay is a truncated copy: the replay, not the fragment, starts the report.
+pub fn replayed_next(text: &[u8], end: usize) -> bool {
+    const REPLAY: &[u8] = b"** replaying previous printk message **";
+    if end >= text.len() {
+        return false;
+    }
+    let next = &text[end + 1..line_end(text, end + 1)];
+    next.windows(REPLAY.len()).any(|w| w == REPLAY)
+}
+
+pub fn line_start(text: &[u8], at: usize, floor: usize) -> usize {
+    text[floor..at]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(floor, |p| floor + p + 1)
+}
+
+pub fn line_end(text: &[u8], at: usize) -> usize {
+    text[at..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(text.len(), |p| at + p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_first_real_report() {
+        let text =
+            b"[ 1.0] INFO: lockdep is turned off.\n[ 2.0] ok\n[ 3.0] BUG: soft lockup - CPU#0\n";
+        let hit = next_hit(text, 0).unwrap();
+        assert_eq!(hit.line.body, "BUG: soft lockup - CPU#0");
+        assert_eq!(&text[hit.start..hit.start + 6], b"[ 3.0]");
+        assert!(next_hit(text, line_end(text, hit.start) + 1).is_none());
+    }
+
+    #[test]
+    fn replayed_fragments_and_other_programs_are_skipped() {
+        let text = b"[ 1.0] INFO: t\n** replaying previous printk message **\n[ 1.0] INFO: task a:1 blocked for more than 1 seconds.\n";
+        let hit = next_hit(text, 0).unwrap();
+        assert!(hit.line.body.starts_with("INFO: task a:1"));
+        let syslog = b"Jan  1 00:00:00 h sshd[1]: WARNING: foo at a.c:1 f+0x1/0x2\n";
+        assert!(next_hit(syslog, 0).is_none());
+    }
+
+    #[test]
+    fn generic_headers_need_their_gate() {
+        let text = b"DEBUG something\nBUG dentry (Not tainted): Poison overwritten\n";
+        let hit = next_hit(text, 0).unwrap();
+        assert!(hit.line.body.starts_with("BUG dentry"));
+    }
+}
