@@ -19,6 +19,12 @@ enum Command {
     Info(commands::info::Args),
     /// Print the kernel log (as `makedumpfile --dump-dmesg`), no debuginfo needed.
     Dmesg(commands::dmesg::Args),
+    /// Look up symbols by address or name (kallsyms from the dump).
+    Sym(commands::sym::Args),
+    /// Show memory as hex words and ASCII, like crash's `rd`.
+    Rd(commands::rd::Args),
+    /// Say what crashed, where, and whether it is a known issue (from a dump or a log).
+    Triage(commands::triage::Args),
 }
 
 fn main() -> ExitCode {
@@ -26,6 +32,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Info(args) => commands::info::run(&args),
         Command::Dmesg(args) => commands::dmesg::run(&args),
+        Command::Sym(args) => commands::sym::run(&args),
+        Command::Rd(args) => commands::rd::run(&args),
+        Command::Triage(args) => commands::triage::run(&args),
     };
     match result {
         Ok(code) => code,

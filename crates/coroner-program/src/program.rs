@@ -61,9 +61,13 @@ impl Program {
         self.symbols.by_name(name).map(|s| s.address)
     }
 
-    /// The symbol containing `address`, and the offset into it.
+    /// The symbol containing `address`, and the offset into it. Kernel-image
+    /// symbols end at `_end`: past it an address belongs to a module or to nothing.
     pub fn symbolize(&self, address: u64) -> Option<(&Symbol, u64)> {
-        self.symbols.lookup(address)
+        let (symbol, offset) = self.symbols.lookup(address)?;
+        let past_image =
+            symbol.module.is_none() && self.address_of("_end").is_some_and(|end| address > end);
+        (!past_image).then_some((symbol, offset))
     }
 
     /// Reads kernel virtual memory.

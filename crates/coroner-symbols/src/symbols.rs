@@ -57,13 +57,14 @@ impl SymbolTable {
         self.by_name.get(name).map(|&i| &self.by_address[i])
     }
 
-    /// The symbol containing `address` and the offset into it. An address past the
-    /// last symbol of a region still resolves to it; callers that know where text
-    /// ends should check `size`.
+    /// The symbol containing `address` and the offset into it. The last symbol has
+    /// no known extent, so only its own address resolves to it; callers that know
+    /// where a region ends (the kernel image's `_end`) check that themselves.
     pub fn lookup(&self, address: u64) -> Option<(&Symbol, u64)> {
         let i = self.by_address.partition_point(|s| s.address <= address);
         let s = self.by_address.get(i.checked_sub(1)?)?;
-        Some((s, address - s.address))
+        let last = i == self.by_address.len();
+        (!last || s.address == address).then(|| (s, address - s.address))
     }
 
     /// Distance to the next symbol at a higher address (the symbol's extent).
@@ -102,6 +103,8 @@ mod tests {
             Some(("a", 0))
         );
         assert!(t.lookup(0xff).is_none());
+        assert!(t.lookup(0x301).is_none(), "past the last symbol");
+        assert_eq!(t.lookup(0x300).map(|(s, _)| s.name.as_str()), Some("c"));
         assert_eq!(t.by_name("c").map(|s| s.address), Some(0x300));
         assert_eq!(t.size(t.by_name("a").unwrap()), Some(0x100));
         assert_eq!(t.size(t.by_name("c").unwrap()), None);

@@ -1,4 +1,8 @@
 //! One module per subcommand. Each exposes `Args` (clap) and `run(&Args) -> Result<ExitCode, String>`.
 
+pub mod address;
 pub mod dmesg;
 pub mod info;
+pub mod rd;
+pub mod sym;
+pub mod triage;
