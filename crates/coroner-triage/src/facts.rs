@@ -20,7 +20,7 @@ pub struct Facts {
 /// since 6.10 and RHEL's `-----------` before the release.
 static CPU_LINE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"CPU: (\d+) (?:UID: \d+ )?PID: (\d+) Comm: (.{1,20}?) (?:Not tainted|Tainted: ([A-Z ]+?)) +(?:-+ +)?(\d+\.\d+\S*)",
+        r"CPU: (\d+) (?:UID: \d+ )?PID: (\d+) Comm: (.{1,20}?) (?:Kdump: loaded )?(?:Not tainted|Tainted: ([A-Z ]+?)) +(?:-+ +)?(\d+\.\d+\S*)",
     )
     .expect("cpu line pattern")
 });

@@ -135,7 +135,9 @@ fn strip_timestamp(line: &[u8]) -> (Context, &[u8]) {
         return (Context::None, line);
     }
     if let Some(rest) = seconds_stamp(line) {
-        if let Some((context, after)) = caller_id(rest) {
+        // Consoles print the caller id right after the time, makedumpfile a space apart.
+        let caller = caller_id(rest).or_else(|| caller_id(rest.strip_prefix(b" ")?));
+        if let Some((context, after)) = caller {
             if let Some(body) = after.strip_prefix(b" ") {
                 return (context, body);
             }
@@ -227,6 +229,10 @@ mod tests {
         assert_eq!(
             body("[  584.319520][   T31] INFO: task"),
             (Context::Task(31), "INFO: task".into(), true)
+        );
+        assert_eq!(
+            body("[    1.234567] [     T42] hi"),
+            (Context::Task(42), "hi".into(), true)
         );
         assert_eq!(
             body("[ 1.0][    C1] hi"),

@@ -73,7 +73,7 @@ mod tests {
             title("WARNING in f at a/b.c:12:3"),
             "WARNING in f at a/b.c:LINE"
         );
-        assert_eq!(title("x foo.isra.0+0x1f/0x280 y"), "x foo.isra.0 y");
+        assert_eq!(title("x foo.isra.0+0x1f/0x280 y"), "x foo.isra.NUM y");
         assert_eq!(title("stuck on CPU#3 1,2,3"), "stuck on CPU NUM,NUM,NUM");
         assert_eq!(title("in cfg80211_foo"), "in cfg80211_foo");
         assert_eq!(
