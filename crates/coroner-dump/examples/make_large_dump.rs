@@ -101,6 +101,8 @@ fn write_kdump(path: &Path, gib: u64, vmcoreinfo: &[u8], real: &Dump) -> std::io
     }
     let vmci_off = 2 * PAGE - vmcoreinfo.len() as u64 - 8;
     let mut sub = vec![0u8; PAGE as usize];
+    // makedumpfile translates kernel-text addresses with the sub-header's phys_base.
+    sub[..8].copy_from_slice(&real.info().phys_base.unwrap_or(0).to_le_bytes());
     sub[8..12].copy_from_slice(&31u32.to_le_bytes());
     sub[32..40].copy_from_slice(&vmci_off.to_le_bytes());
     sub[40..48].copy_from_slice(&(vmcoreinfo.len() as u64).to_le_bytes());
