@@ -50,14 +50,21 @@ static BANNER: LazyLock<Regex> =
 /// Collects the facts from a report's lines (prefix lines first).
 pub fn collect<'a>(lines: impl IntoIterator<Item = &'a str>) -> Facts {
     let mut facts = Facts::default();
+    // A task named in the header (the hung or stuck one) is the report's task; the
+    // CPU line may come from the task that reports it (khungtaskd).
+    let mut cpu_line_seen = false;
+    let mut header_task = false;
     for line in lines {
-        if facts.pid.is_none() {
+        if !cpu_line_seen {
             if let Some(caps) = CPU_LINE.captures(line) {
                 facts.cpu = caps[1].parse().ok();
-                facts.pid = caps[2].parse().ok();
-                facts.comm = Some(caps[3].trim().to_string());
+                if !header_task {
+                    facts.pid = caps[2].parse().ok();
+                    facts.comm = Some(caps[3].trim().to_string());
+                }
                 facts.taint = Some(taint::decode(caps.get(4).map_or("", |m| m.as_str())));
                 facts.release = Some(caps[5].to_string());
+                cpu_line_seen = true;
                 continue;
             }
             if let Some(caps) = PID_LINE.captures(line) {
@@ -65,17 +72,17 @@ pub fn collect<'a>(lines: impl IntoIterator<Item = &'a str>) -> Facts {
                 facts.comm = Some(caps[2].trim().to_string());
                 facts.taint = Some(taint::decode(caps.get(3).map_or("", |m| m.as_str())));
                 facts.release = Some(caps[4].to_string());
+                cpu_line_seen = true;
                 continue;
             }
-            if let Some(caps) = TASK_IN_HEADER.captures(line) {
-                let comm = caps.get(1).or(caps.get(3)).map(|m| m.as_str().to_string());
-                let pid = caps
-                    .get(2)
-                    .or(caps.get(4))
-                    .and_then(|m| m.as_str().parse().ok());
-                if facts.comm.is_none() {
-                    facts.comm = comm;
-                    facts.pid = pid;
+            if !header_task {
+                if let Some(caps) = TASK_IN_HEADER.captures(line) {
+                    facts.comm = caps.get(1).or(caps.get(3)).map(|m| m.as_str().to_string());
+                    facts.pid = caps
+                        .get(2)
+                        .or(caps.get(4))
+                        .and_then(|m| m.as_str().parse().ok());
+                    header_task = true;
                 }
             }
         }
