@@ -7,6 +7,7 @@
 //! [`text`] renders records exactly as `makedumpfile --dump-dmesg` does.
 
 pub mod lockless;
+pub mod panic;
 pub mod text;
 
 use crate::memory::KernelMemory;
