@@ -3,6 +3,8 @@
 //! real Debian `makedumpfile` (as the factory's 40-makedumpfile-derive.sh does).
 //! Unpacked and derived files are cached under `target/fixture-cache/`.
 
+pub mod qemu;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
