@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 
 /// How far a report is followed: enough for the longest real reports (lockdep
 /// chains, all-CPU backtraces), small enough to bound the work on any input.
-const MAX_LINES: usize = 8000;
+pub const MAX_LINES: usize = 8000;
 const MAX_BYTES: usize = 2 << 20;
 /// Lines of the same context kept from before the report (more with caller ids,
 /// where they surely come from the same task).
@@ -61,7 +61,8 @@ fn unreliable(line: &Line) -> bool {
             || line.body.ends_with(" (unreliable)"))
 }
 
-pub fn extract(text: &[u8], hit: &Hit) -> Extracted {
+/// Cuts out the report `hit` starts, following it for at most `max_lines` lines.
+pub fn extract(text: &[u8], hit: &Hit, max_lines: usize) -> Extracted {
     let context = hit.line.context;
     let own_task = matches!(context, Context::Task(_) | Context::Cpu(_));
     let first_is_kmsan = hit.line.body.contains("BUG: KMSAN:");
@@ -81,7 +82,7 @@ pub fn extract(text: &[u8], hit: &Hit) -> Extracted {
     let mut bytes = hit.line.body.len();
     let mut pos = scan::line_end(text, hit.start) + 1;
     let mut seen = 0;
-    while pos < text.len() && seen < MAX_LINES && bytes < MAX_BYTES {
+    while pos < text.len() && seen < max_lines && bytes < MAX_BYTES {
         let end = scan::line_end(text, pos);
         let line = log::parse(&text[pos..end]);
         let line_at = pos;
@@ -176,7 +177,7 @@ mod tests {
 
     fn first(text: &str) -> Extracted {
         let hit = scan::next_hit(text.as_bytes(), 0).unwrap();
-        extract(text.as_bytes(), &hit)
+        extract(text.as_bytes(), &hit, MAX_LINES)
     }
 
     #[test]

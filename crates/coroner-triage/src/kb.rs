@@ -201,24 +201,27 @@ impl Rule {
                 || report.frames.iter().any(|frame| frame == f)
                 || report.rip.as_ref().is_some_and(|r| &r.function == f)
         });
-        let module_ok = self.module.as_ref().map_or(true, |m| {
+        let module_ok = self.module.as_ref().is_none_or(|m| {
             report.module.as_ref() == Some(m)
                 || report.rip.as_ref().and_then(|r| r.module.as_ref()) == Some(m)
                 || report.trace.iter().any(|f| f.module.as_ref() == Some(m))
         });
-        let message_ok = self.message.as_ref().map_or(true, |re| {
+        let message_ok = self.message.as_ref().is_none_or(|re| {
             [&report.title, &report.message, &report.panic]
                 .into_iter()
                 .flatten()
                 .any(|text| re.is_match(text))
         });
-        let release_ok = self.release.as_ref().map_or(true, |range| {
+        let release_ok = self.release.as_ref().is_none_or(|range| {
             report.release.as_deref().is_some_and(|release| {
-                range.from.as_deref().map_or(true, |from| {
-                    compare_releases(release, from) != Ordering::Less
-                }) && range.before.as_deref().map_or(true, |before| {
-                    compare_releases(release, before) == Ordering::Less
-                })
+                range
+                    .from
+                    .as_deref()
+                    .is_none_or(|from| compare_releases(release, from) != Ordering::Less)
+                    && range
+                        .before
+                        .as_deref()
+                        .is_none_or(|before| compare_releases(release, before) == Ordering::Less)
             })
         });
         class_ok && functions_ok && module_ok && message_ok && release_ok

@@ -4,7 +4,7 @@
 use crate::catalog::CATALOG;
 use crate::class::Class;
 use crate::describe::{describe, Description};
-use crate::extract::{extract, Extracted, CONTINUATIONS};
+use crate::extract::{extract, Extracted, CONTINUATIONS, MAX_LINES};
 use crate::facts;
 use crate::kb::KnowledgeBase;
 use crate::scan::{self, Hit};
@@ -20,6 +20,8 @@ use std::sync::LazyLock;
 const MAX_OTHERS: usize = 32;
 /// Further report lines looked at: bounds the work on logs of endless oopses.
 const MAX_OTHER_HITS: usize = 1000;
+/// Further reports are only titled: their first lines are enough.
+const MAX_OTHER_LINES: usize = 400;
 
 /// Everything triage says about a log. Field names are the JSON interface.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -93,7 +95,7 @@ pub fn analyse(text: &[u8]) -> Report {
     let Some(hit) = scan::next_hit(text, 0) else {
         return Report::default();
     };
-    let extracted = extract(text, &hit);
+    let extracted = extract(text, &hit, MAX_LINES);
     let description = describe_extracted(&extracted, &hit);
     let mut report = primary(&hit, &extracted, description);
     if report.release.is_none() {
@@ -223,7 +225,7 @@ fn others(text: &[u8], primary: &Hit, primary_line: usize) -> Vec<Other> {
         }
         line += count_lines(&text[counted_to..hit.start]);
         counted_to = hit.start;
-        let extracted = extract(text, &hit);
+        let extracted = extract(text, &hit, MAX_OTHER_LINES);
         let description = describe_extracted(&extracted, &hit);
         if let Some(seen) = found.iter_mut().find(|o| o.title == description.title) {
             seen.count += 1;

@@ -26,7 +26,7 @@ pub fn kind_of(line: &Line) -> Option<usize> {
     }
     CATALOG.iter().position(|kind| {
         line.body.contains(kind.header)
-            && kind.gate.as_ref().map_or(true, |g| g.is_match(&line.body))
+            && kind.gate.as_ref().is_none_or(|g| g.is_match(&line.body))
             && !kind.benign.as_ref().is_some_and(|b| b.is_match(&line.body))
     })
 }
