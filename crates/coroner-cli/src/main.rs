@@ -23,6 +23,8 @@ enum Command {
     Sym(commands::sym::Args),
     /// Show memory as hex words and ASCII, like crash's `rd`.
     Rd(commands::rd::Args),
+    /// List every task, like crash's `ps` (from BTF; no vmlinux needed).
+    Ps(commands::ps::Args),
     /// Say what crashed, where, and whether it is a known issue (from a dump or a log).
     Triage(commands::triage::Args),
 }
@@ -34,6 +36,7 @@ fn main() -> ExitCode {
         Command::Dmesg(args) => commands::dmesg::run(&args),
         Command::Sym(args) => commands::sym::run(&args),
         Command::Rd(args) => commands::rd::run(&args),
+        Command::Ps(args) => commands::ps::run(&args),
         Command::Triage(args) => commands::triage::run(&args),
     };
     match result {

@@ -2,8 +2,12 @@
 //! the triage pipeline share: [`Program`] (memory, symbols and, as they land, types,
 //! tasks and stacks), opened from a dump with no debuginfo.
 
+mod percpu;
 mod program;
 mod symbols;
+mod tasks;
+mod types;
 
 pub use program::{Program, ProgramError};
 pub use symbols::SymbolSource;
+pub use tasks::Task;

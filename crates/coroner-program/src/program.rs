@@ -1,8 +1,10 @@
 //! [`Program`]: a dump, its kernel view and the kernel's symbols.
 
 use crate::symbols::{load_symbols, SymbolSource};
+use crate::types::load_btf;
 use coroner_dump::Dump;
 use coroner_kernel::{Kernel, KernelMemory, VirtError};
+use coroner_symbols::btf::Btf;
 use coroner_symbols::{Symbol, SymbolTable};
 use std::path::Path;
 
@@ -21,6 +23,8 @@ pub struct Program {
     kernel: Kernel,
     symbols: SymbolTable,
     symbol_source: SymbolSource,
+    /// vmlinux BTF, or why it could not be read.
+    btf: Result<Btf, String>,
     warnings: Vec<String>,
 }
 
@@ -30,10 +34,13 @@ impl Program {
         let kernel = Kernel::new(Dump::open(path)?)?;
         let mut warnings = Vec::new();
         let (symbols, symbol_source) = load_symbols(&kernel, system_map, &mut warnings)?;
+        let symbols = SymbolTable::new(symbols);
+        let btf = load_btf(&kernel, &symbols);
         Ok(Program {
             kernel,
-            symbols: SymbolTable::new(symbols),
+            symbols,
             symbol_source,
+            btf,
             warnings,
         })
     }
@@ -68,6 +75,19 @@ impl Program {
         let past_image =
             symbol.module.is_none() && self.address_of("_end").is_some_and(|end| address > end);
         (!past_image).then_some((symbol, offset))
+    }
+
+    /// The kernel's types, or why there are none.
+    pub fn btf(&self) -> Result<&Btf, String> {
+        self.btf.as_ref().map_err(Clone::clone)
+    }
+
+    pub fn read_u64(&self, vaddr: u64) -> Result<u64, VirtError> {
+        self.kernel.read_u64(vaddr)
+    }
+
+    pub fn read_u32(&self, vaddr: u64) -> Result<u32, VirtError> {
+        self.kernel.read_u32(vaddr)
     }
 
     /// Reads kernel virtual memory.

@@ -3,6 +3,7 @@
 //! information and ORC unwind tables. Nothing here knows how memory is read: callers
 //! pass a read function, so the same decoders serve dumps, live kernels and tests.
 
+pub mod btf;
 pub mod kallsyms;
 pub mod symbols;
 pub mod system_map;

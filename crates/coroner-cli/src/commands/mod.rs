@@ -3,6 +3,7 @@
 pub mod address;
 pub mod dmesg;
 pub mod info;
+pub mod ps;
 pub mod rd;
 pub mod sym;
 pub mod triage;

@@ -1,0 +1,27 @@
+//! The kernel's types, from the BTF it carries in its own image (`__start_BTF` ..
+//! `__stop_BTF`): struct layouts without a debuginfo package.
+
+use coroner_kernel::KernelMemory;
+use coroner_symbols::btf::Btf;
+use coroner_symbols::SymbolTable;
+
+/// More than any kernel's BTF (a distribution kernel's is 5-6 MiB).
+const MAX_BTF: u64 = 64 << 20;
+
+/// Reads and decodes vmlinux BTF, or says why there is none.
+pub(crate) fn load_btf(memory: &dyn KernelMemory, symbols: &SymbolTable) -> Result<Btf, String> {
+    let start = symbols.by_name("__start_BTF").map(|s| s.address);
+    let stop = symbols.by_name("__stop_BTF").map(|s| s.address);
+    let (Some(start), Some(stop)) = (start, stop) else {
+        return Err("the kernel has no BTF (no __start_BTF/__stop_BTF symbols)".into());
+    };
+    let len = stop
+        .checked_sub(start)
+        .filter(|&l| l > 0 && l <= MAX_BTF)
+        .ok_or_else(|| format!("BTF bounds {start:#x}..{stop:#x} are implausible"))?;
+    let mut data = vec![0u8; len as usize];
+    memory
+        .read_virt(start, &mut data)
+        .map_err(|e| format!("reading the kernel's BTF: {e}"))?;
+    Btf::parse(&data).map_err(|e| format!("the kernel's BTF: {e}"))
+}
