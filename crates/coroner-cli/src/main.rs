@@ -25,6 +25,8 @@ enum Command {
     Rd(commands::rd::Args),
     /// List every task, like crash's `ps` (from BTF; no vmlinux needed).
     Ps(commands::ps::Args),
+    /// List loaded modules, like crash's `mod`.
+    Mod(commands::modules::Args),
     /// Say what crashed, where, and whether it is a known issue (from a dump or a log).
     Triage(commands::triage::Args),
 }
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
         Command::Sym(args) => commands::sym::run(&args),
         Command::Rd(args) => commands::rd::run(&args),
         Command::Ps(args) => commands::ps::run(&args),
+        Command::Mod(args) => commands::modules::run(&args),
         Command::Triage(args) => commands::triage::run(&args),
     };
     match result {

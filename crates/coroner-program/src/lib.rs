@@ -2,12 +2,14 @@
 //! the triage pipeline share: [`Program`] (memory, symbols and, as they land, types,
 //! tasks and stacks), opened from a dump with no debuginfo.
 
+mod modules;
 mod percpu;
 mod program;
 mod symbols;
 mod tasks;
 mod types;
 
+pub use modules::Module;
 pub use program::{Program, ProgramError};
 pub use symbols::SymbolSource;
 pub use tasks::Task;

@@ -1,5 +1,6 @@
 //! [`Program`]: a dump, its kernel view and the kernel's symbols.
 
+use crate::modules::{load_modules, Module};
 use crate::symbols::{load_symbols, SymbolSource};
 use crate::types::load_btf;
 use coroner_dump::Dump;
@@ -25,6 +26,7 @@ pub struct Program {
     symbol_source: SymbolSource,
     /// vmlinux BTF, or why it could not be read.
     btf: Result<Btf, String>,
+    modules: Vec<Module>,
     warnings: Vec<String>,
 }
 
@@ -34,13 +36,24 @@ impl Program {
         let kernel = Kernel::new(Dump::open(path)?)?;
         let mut warnings = Vec::new();
         let (symbols, symbol_source) = load_symbols(&kernel, system_map, &mut warnings)?;
-        let symbols = SymbolTable::new(symbols);
-        let btf = load_btf(&kernel, &symbols);
+        let mut table = SymbolTable::new(symbols.clone());
+        let btf = load_btf(&kernel, &table);
+        let mut modules = Vec::new();
+        if let Ok(btf) = &btf {
+            match load_modules(&kernel, btf, &table) {
+                Ok((found, module_symbols)) => {
+                    modules = found;
+                    table = SymbolTable::new(symbols.into_iter().chain(module_symbols).collect());
+                }
+                Err(e) => warnings.push(format!("modules: {e}")),
+            }
+        }
         Ok(Program {
             kernel,
-            symbols,
+            symbols: table,
             symbol_source,
             btf,
+            modules,
             warnings,
         })
     }
@@ -75,6 +88,11 @@ impl Program {
         let past_image =
             symbol.module.is_none() && self.address_of("_end").is_some_and(|end| address > end);
         (!past_image).then_some((symbol, offset))
+    }
+
+    /// Loaded modules, in the kernel's list order (most recently loaded first).
+    pub fn modules(&self) -> &[Module] {
+        &self.modules
     }
 
     /// The kernel's types, or why there are none.

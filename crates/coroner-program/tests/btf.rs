@@ -16,7 +16,10 @@ fn btf_offsets_and_sizes_equal_vmcoreinfo() {
                 Ok(v) => v,
                 Err(_) => continue,
             };
-            if let Some(inner) = key.strip_prefix("OFFSET(").and_then(|k| k.strip_suffix(')')) {
+            if let Some(inner) = key
+                .strip_prefix("OFFSET(")
+                .and_then(|k| k.strip_suffix(')'))
+            {
                 let (ty, member) = inner.split_once('.').unwrap();
                 if let Some(off) = btf.offset_of(ty, member) {
                     assert_eq!(off, value, "{crash}: {key}");
@@ -31,7 +34,10 @@ fn btf_offsets_and_sizes_equal_vmcoreinfo() {
                 }
             }
         }
-        assert!(offsets >= 45 && sizes >= 15, "{crash}: {offsets} offsets, {sizes} sizes");
+        assert!(
+            offsets >= 45 && sizes >= 15,
+            "{crash}: {offsets} offsets, {sizes} sizes"
+        );
         assert!(missed.is_empty(), "{crash}: not in BTF: {missed:?}");
     }
 }

@@ -3,6 +3,7 @@
 pub mod address;
 pub mod dmesg;
 pub mod info;
+pub mod modules;
 pub mod ps;
 pub mod rd;
 pub mod sym;

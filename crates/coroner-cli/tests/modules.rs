@@ -1,0 +1,63 @@
+//! `coroner mod` lists what crash's `mod` lists (address, name, base, size) on every
+//! fixture; module symbols make `sym` name module code as crash's `bt` does.
+
+use coroner_testdata::{all_variants, crash_dir, CRASHES};
+use std::process::Command;
+
+fn coroner(args: &[&str], dump: &std::path::Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_coroner"))
+        .arg(args[0])
+        .arg(dump)
+        .args(&args[1..])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn four_fields(text: &str) -> Vec<String> {
+    text.lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().take(4).collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+#[test]
+fn modules_as_crash_lists_them() {
+    for crash in CRASHES {
+        let refs = crash_dir(crash).join("ref");
+        let dir = std::fs::read_dir(refs)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let expected = four_fields(&std::fs::read_to_string(dir.join("crash-mod.txt")).unwrap());
+        assert!(!expected.is_empty());
+        for dump in all_variants(crash) {
+            assert_eq!(
+                four_fields(&coroner(&["mod"], &dump)),
+                expected,
+                "{}",
+                dump.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn module_code_is_named_as_crash_names_it() {
+    // crash's bt on mod-null: "[exception RIP: fx_null_deref+28]" and
+    // "fx_run.cold at ffffffffc052e343 [crashfixture]".
+    let dump = crash_dir("mod-null").join("vmcore.mdf-d31-zlib");
+    let text = coroner(&["sym", "ffffffffc052e1f0", "ffffffffc052e343"], &dump);
+    assert_eq!(
+        text,
+        "ffffffffc052e1f0 (t) fx_null_deref+28 [crashfixture]\n\
+         ffffffffc052e343 (t) fx_run.cold+45 [crashfixture]\n"
+    );
+}
