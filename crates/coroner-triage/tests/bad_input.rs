@@ -1,0 +1,136 @@
+//! Bad input gives a clear "no crash" (or a best-effort report), never a panic, and
+//! in time and memory bounded by the input: binary garbage, a 100 MB line,
+//! invalid UTF-8, empty input, truncated reports. Also replays the fuzz seeds.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+struct Counting;
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        let now = LIVE.fetch_add(l.size(), Ordering::Relaxed) + l.size();
+        PEAK.fetch_max(now, Ordering::Relaxed);
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
+        unsafe { System.dealloc(p, l) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+/// Tests measuring the heap run one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Peak heap above the input while analysing it, and the time taken.
+fn measure(input: &[u8]) -> (coroner_triage::Report, usize, Duration) {
+    let kb = coroner_triage::KnowledgeBase::builtin().unwrap();
+    let base = LIVE.load(Ordering::Relaxed);
+    PEAK.store(base, Ordering::Relaxed);
+    let start = Instant::now();
+    let report = coroner_triage::triage(input, &kb);
+    let took = start.elapsed();
+    (report, PEAK.load(Ordering::Relaxed) - base, took)
+}
+
+/// xorshift: reproducible garbage without a dependency.
+fn garbage(len: usize, mut seed: u64) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as u8
+        })
+        .collect()
+}
+
+#[test]
+fn binary_garbage_and_empty_input() {
+    let _serial = SERIAL.lock().unwrap();
+    for input in [
+        Vec::new(),
+        vec![0u8; 1 << 20],
+        garbage(8 << 20, 7),
+        vec![b'\n'; 1 << 20],
+    ] {
+        let (report, peak, took) = measure(&input);
+        assert!(!report.crashed);
+        assert!(peak < (1 << 20), "peak heap {peak}");
+        assert!(took < Duration::from_secs(5), "{took:?}");
+    }
+}
+
+#[test]
+fn a_100_mb_line_is_bounded() {
+    let _serial = SERIAL.lock().unwrap();
+    // Headers everywhere in one endless line, then a real report after it.
+    let mut input = b"BUG: soft lockup ".repeat(100 << 20 >> 4);
+    input.extend_from_slice(b"\nkernel BUG at mm/slub.c:1!\nRIP: 0010:kfree+0x1/0x2\n");
+    let (report, peak, took) = measure(&input);
+    assert!(report.crashed);
+    assert!(peak < (16 << 20), "peak heap {peak}");
+    assert!(took < Duration::from_secs(20), "{took:?}");
+
+    let mut plain = vec![b'x'; 100 << 20];
+    plain.extend_from_slice(b" WARNING: CPU: 0 PID: 1 at a.c:1 f+0x1/0x2\n");
+    let (report, peak, _) = measure(&plain);
+    assert!(
+        !report.crashed,
+        "a header past the line limit is not a report"
+    );
+    assert!(peak < (16 << 20), "peak heap {peak}");
+}
+
+#[test]
+fn invalid_utf8_and_truncated_reports() {
+    let _serial = SERIAL.lock().unwrap();
+    let mut input = b"[ 1.0] \xff\xfeBUG: kernel NULL pointer dereference, address: 0\n[ 1.0] RIP: 0010:\xc3(f+0x1/0x2\n".to_vec();
+    let (report, _, _) = measure(&input);
+    assert!(report.crashed);
+    assert!(report.title.unwrap().is_ascii());
+    // Every prefix of a real report is handled.
+    input = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/mod-null/console.log"),
+    )
+    .unwrap();
+    let start = input.windows(4).position(|w| w == b"BUG:").unwrap() - 15;
+    for cut in (start..input.len()).step_by(37) {
+        let (report, _, _) = measure(&input[..cut]);
+        if cut > start + 20 {
+            assert!(report.crashed, "cut at {cut}");
+        }
+    }
+}
+
+#[test]
+fn fuzz_seeds_replay() {
+    let _serial = SERIAL.lock().unwrap();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds/triage");
+    let mut replayed = 0;
+    for entry in std::fs::read_dir(&dir).expect("fuzz/seeds/triage") {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        let (_, peak, took) = measure(&bytes);
+        assert!(
+            peak < 8 * bytes.len() + (8 << 20),
+            "{}: peak heap {peak}",
+            path.display()
+        );
+        assert!(
+            took < Duration::from_secs(5),
+            "{}: {took:?}",
+            path.display()
+        );
+        replayed += 1;
+    }
+    assert!(replayed >= 20, "only {replayed} seeds");
+}
