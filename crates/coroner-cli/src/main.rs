@@ -27,6 +27,8 @@ enum Command {
     Ps(commands::ps::Args),
     /// List loaded modules, like crash's `mod`.
     Mod(commands::modules::Args),
+    /// System summary, like crash's `sys` (kernel data read with kallsyms and BTF).
+    Sys(commands::sys::Args),
     /// Say what crashed, where, and whether it is a known issue (from a dump or a log).
     Triage(commands::triage::Args),
 }
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
         Command::Rd(args) => commands::rd::run(&args),
         Command::Ps(args) => commands::ps::run(&args),
         Command::Mod(args) => commands::modules::run(&args),
+        Command::Sys(args) => commands::sys::run(&args),
         Command::Triage(args) => commands::triage::run(&args),
     };
     match result {

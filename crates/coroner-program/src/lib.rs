@@ -6,10 +6,12 @@ mod modules;
 mod percpu;
 mod program;
 mod symbols;
+mod system;
 mod tasks;
 mod types;
 
 pub use modules::Module;
 pub use program::{Program, ProgramError};
 pub use symbols::SymbolSource;
+pub use system::SystemInfo;
 pub use tasks::Task;

@@ -7,4 +7,5 @@ pub mod modules;
 pub mod ps;
 pub mod rd;
 pub mod sym;
+pub mod sys;
 pub mod triage;
