@@ -152,8 +152,14 @@ pub fn read(mem: &dyn KernelMemory, info: &VmcoreInfo) -> Result<LogRead, LogErr
     let prb = read("the prb pointer", prb_var)?;
     let desc_ring = prb.wrapping_add(l.desc_ring);
     let text_ring = prb.wrapping_add(l.text_ring);
-    let count_bits = read("prb desc_ring.count_bits", desc_ring.wrapping_add(l.count_bits))? as u32;
-    let size_bits = read("prb text_data_ring.size_bits", text_ring.wrapping_add(l.size_bits))? as u32;
+    let count_bits = read(
+        "prb desc_ring.count_bits",
+        desc_ring.wrapping_add(l.count_bits),
+    )? as u32;
+    let size_bits = read(
+        "prb text_data_ring.size_bits",
+        text_ring.wrapping_add(l.size_bits),
+    )? as u32;
     if count_bits > MAX_RING_BITS || size_bits > MAX_RING_BITS {
         return Err(LogError::Corrupt(format!(
             "ring sizes 2^{count_bits} descriptors, 2^{size_bits} text bytes"
@@ -166,8 +172,14 @@ pub fn read(mem: &dyn KernelMemory, info: &VmcoreInfo) -> Result<LogRead, LogErr
         data_size: 1 << size_bits,
         data: read("prb text_data_ring.data", text_ring.wrapping_add(l.data))?,
     };
-    let head = read("prb head_id", desc_ring.wrapping_add(l.head_id).wrapping_add(l.counter))? & ID_MASK;
-    let mut tail = read("prb tail_id", desc_ring.wrapping_add(l.tail_id).wrapping_add(l.counter))? & ID_MASK;
+    let head = read(
+        "prb head_id",
+        desc_ring.wrapping_add(l.head_id).wrapping_add(l.counter),
+    )? & ID_MASK;
+    let mut tail = read(
+        "prb tail_id",
+        desc_ring.wrapping_add(l.tail_id).wrapping_add(l.counter),
+    )? & ID_MASK;
     let mut warnings = Vec::new();
     let span = head.wrapping_sub(tail) & ID_MASK;
     if span >= ring.count {
@@ -302,7 +314,11 @@ fn read_record(
     let level_byte = field_u8(&inf, l.text_len.saturating_add(3))?;
     let (subsystem, device) = match &l.dev_info {
         Some(dev) => (
-            c_string(&inf, dev.offset.saturating_add(dev.subsystem), dev.subsystem_len)?,
+            c_string(
+                &inf,
+                dev.offset.saturating_add(dev.subsystem),
+                dev.subsystem_len,
+            )?,
             c_string(&inf, dev.offset.saturating_add(dev.device), dev.device_len)?,
         ),
         None => (None, None),
