@@ -8,6 +8,8 @@
 
 pub mod lockless;
 pub mod panic;
+pub mod plain;
+pub mod structured;
 pub mod text;
 
 use crate::memory::KernelMemory;
@@ -17,6 +19,12 @@ use crate::VmcoreInfo;
 pub fn read_log(mem: &dyn KernelMemory, info: &VmcoreInfo) -> Result<LogRead, LogError> {
     if info.symbol("prb").is_some() {
         return lockless::read(mem, info);
+    }
+    if info.symbol("log_first_idx").is_some() {
+        return structured::read(mem, info);
+    }
+    if info.symbol("log_end").is_some() {
+        return plain::read(mem, info);
     }
     Err(LogError::NoLog)
 }
