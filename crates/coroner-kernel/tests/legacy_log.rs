@@ -156,8 +156,8 @@ fn segment(log: &[u8], vars: &[(u64, u64)], release: &str) -> Vec<u8> {
     };
     entry(VARS, MEM_MAP_VAR / 8, SEG_VIRT + MEM_MAP);
     let index = |shift: u32| (SEG_VIRT >> shift) & 0x1ff;
-    entry(PGT, index(39), SEG_PHYS + PGT + 0x1000 | 0x63);
-    entry(PGT + 0x1000, index(30), SEG_PHYS + PGT + 0x2000 | 0x63);
+    entry(PGT, index(39), (SEG_PHYS + PGT + 0x1000) | 0x63);
+    entry(PGT + 0x1000, index(30), (SEG_PHYS + PGT + 0x2000) | 0x63);
     entry(PGT + 0x2000, index(21), SEG_PHYS | 0xe3); // present, writable, 2 MiB page
     for (i, field) in ["Linux", "(none)", release, "#1 SMP", "x86_64"]
         .iter()
