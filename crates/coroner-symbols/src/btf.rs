@@ -42,24 +42,69 @@ pub struct Member {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Type {
     Void,
-    Int { name: String, size: u32, signed: bool, bits: u32 },
+    Int {
+        name: String,
+        size: u32,
+        signed: bool,
+        bits: u32,
+    },
     Ptr(TypeId),
-    Array { elem: TypeId, len: u32 },
-    Struct { name: Option<String>, size: u32, members: Vec<Member> },
-    Union { name: Option<String>, size: u32, members: Vec<Member> },
-    Enum { name: Option<String>, size: u32, values: Vec<(String, i64)> },
-    Fwd { name: String, is_union: bool },
-    Typedef { name: String, target: TypeId },
+    Array {
+        elem: TypeId,
+        len: u32,
+    },
+    Struct {
+        name: Option<String>,
+        size: u32,
+        members: Vec<Member>,
+    },
+    Union {
+        name: Option<String>,
+        size: u32,
+        members: Vec<Member>,
+    },
+    Enum {
+        name: Option<String>,
+        size: u32,
+        values: Vec<(String, i64)>,
+    },
+    Fwd {
+        name: String,
+        is_union: bool,
+    },
+    Typedef {
+        name: String,
+        target: TypeId,
+    },
     Volatile(TypeId),
     Const(TypeId),
     Restrict(TypeId),
-    Func { name: String, proto: TypeId },
-    FuncProto { ret: TypeId, params: Vec<(Option<String>, TypeId)> },
-    Var { name: String, target: TypeId },
-    Datasec { name: String, size: u32 },
-    Float { name: String, size: u32 },
-    DeclTag { target: TypeId },
-    TypeTag { target: TypeId },
+    Func {
+        name: String,
+        proto: TypeId,
+    },
+    FuncProto {
+        ret: TypeId,
+        params: Vec<(Option<String>, TypeId)>,
+    },
+    Var {
+        name: String,
+        target: TypeId,
+    },
+    Datasec {
+        name: String,
+        size: u32,
+    },
+    Float {
+        name: String,
+        size: u32,
+    },
+    DeclTag {
+        target: TypeId,
+    },
+    TypeTag {
+        target: TypeId,
+    },
 }
 
 /// A decoded BTF blob (or a module's blob on top of the kernel's).
@@ -85,10 +130,12 @@ struct Strings<'a> {
 
 impl Strings<'_> {
     fn get(&self, off: u32) -> Result<Option<String>, BtfError> {
-        let rest = self
-            .bytes
-            .get(off as usize..)
-            .ok_or_else(|| corrupt(self.base, format!("string offset {off} past the string section")))?;
+        let rest = self.bytes.get(off as usize..).ok_or_else(|| {
+            corrupt(
+                self.base,
+                format!("string offset {off} past the string section"),
+            )
+        })?;
         let end = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
         Ok((end > 0).then(|| String::from_utf8_lossy(&rest[..end]).into_owned()))
     }
@@ -117,14 +164,18 @@ impl Btf {
         }
         let magic = u16::from_le_bytes([data[0], data[1]]);
         if magic != MAGIC {
-            return Err(corrupt(0, format!("magic {magic:#06x}, expected {MAGIC:#06x}")));
+            return Err(corrupt(
+                0,
+                format!("magic {magic:#06x}, expected {MAGIC:#06x}"),
+            ));
         }
         if data[2] != 1 {
             return Err(corrupt(2, format!("version {}, expected 1", data[2])));
         }
         let hdr_len = u32_at(data, 4, "header length")? as usize;
         let field = |at: usize| u32_at(data, at, "header").map(|v| v as usize);
-        let (type_off, type_len, str_off, str_len) = (field(8)?, field(12)?, field(16)?, field(20)?);
+        let (type_off, type_len, str_off, str_len) =
+            (field(8)?, field(12)?, field(16)?, field(20)?);
         let section = |off: usize, len: usize, what: &str| {
             hdr_len
                 .checked_add(off)
@@ -143,7 +194,11 @@ impl Btf {
         while at < types.len() {
             let (ty, next) = decode_type(types, at, &strings).map_err(|e| match e {
                 BtfError::Corrupt { offset, what } => BtfError::Corrupt {
-                    offset: if offset < types.len() { types_at + offset } else { offset },
+                    offset: if offset < types.len() {
+                        types_at + offset
+                    } else {
+                        offset
+                    },
                     what,
                 },
             })?;
@@ -208,9 +263,9 @@ impl Btf {
             | Type::Enum { size, .. }
             | Type::Float { size, .. } => Some(u64::from(*size)),
             Type::Ptr(_) => Some(8),
-            Type::Array { elem, len } => {
-                self.size_bounded(*elem, depth + 1)?.checked_mul(u64::from(*len))
-            }
+            Type::Array { elem, len } => self
+                .size_bounded(*elem, depth + 1)?
+                .checked_mul(u64::from(*len)),
             _ => None,
         }
     }
@@ -281,7 +336,9 @@ impl Btf {
                 Type::Void => "void".into(),
                 Type::Int { name, .. } | Type::Float { name, .. } => name.clone(),
                 Type::Ptr(t) => format!("{} *", self.name_bounded(*t, depth + 1)),
-                Type::Array { elem, len } => format!("{} [{len}]", self.name_bounded(*elem, depth + 1)),
+                Type::Array { elem, len } => {
+                    format!("{} [{len}]", self.name_bounded(*elem, depth + 1))
+                }
                 Type::Struct { name, .. } => anon("struct", name),
                 Type::Union { name, .. } => anon("union", name),
                 Type::Enum { name, .. } => anon("enum", name),
@@ -292,10 +349,12 @@ impl Btf {
                 Type::Volatile(t) => format!("volatile {}", self.name_bounded(*t, depth + 1)),
                 Type::Const(t) => format!("const {}", self.name_bounded(*t, depth + 1)),
                 Type::Restrict(t) => self.name_bounded(*t, depth + 1),
-                Type::FuncProto { ret, .. } => format!("{} (*)()", self.name_bounded(*ret, depth + 1)),
-                Type::Func { name, .. }
-                | Type::Var { name, .. }
-                | Type::Datasec { name, .. } => name.clone(),
+                Type::FuncProto { ret, .. } => {
+                    format!("{} (*)()", self.name_bounded(*ret, depth + 1))
+                }
+                Type::Func { name, .. } | Type::Var { name, .. } | Type::Datasec { name, .. } => {
+                    name.clone()
+                }
                 Type::DeclTag { target } | Type::TypeTag { target } => {
                     self.name_bounded(*target, depth + 1)
                 }
@@ -328,7 +387,12 @@ fn decode_type(data: &[u8], at: usize, strings: &Strings) -> Result<(Type, usize
         let total = vlen
             .checked_mul(size)
             .filter(|&t| next + t <= data.len())
-            .ok_or_else(|| corrupt(at, format!("{vlen} records of kind {kind} run past the type section")))?;
+            .ok_or_else(|| {
+                corrupt(
+                    at,
+                    format!("{vlen} records of kind {kind} run past the type section"),
+                )
+            })?;
         let starts = (0..vlen).map(|i| next + i * size).collect();
         next += total;
         Ok(starts)
@@ -372,9 +436,17 @@ fn decode_type(data: &[u8], at: usize, strings: &Strings) -> Result<(Type, usize
             }
             let name = strings.get(name_off)?;
             if kind == 4 {
-                Type::Struct { name, size: size_or_type, members }
+                Type::Struct {
+                    name,
+                    size: size_or_type,
+                    members,
+                }
             } else {
-                Type::Union { name, size: size_or_type, members }
+                Type::Union {
+                    name,
+                    size: size_or_type,
+                    members,
+                }
             }
         }
         6 | 19 => {
@@ -390,14 +462,27 @@ fn decode_type(data: &[u8], at: usize, strings: &Strings) -> Result<(Type, usize
                 };
                 values.push((strings.name(u32_at(data, v, "enum name")?)?, value));
             }
-            Type::Enum { name: strings.get(name_off)?, size: size_or_type, values }
+            Type::Enum {
+                name: strings.get(name_off)?,
+                size: size_or_type,
+                values,
+            }
         }
-        7 => Type::Fwd { name: name()?, is_union: kind_flag },
-        8 => Type::Typedef { name: name()?, target: size_or_type },
+        7 => Type::Fwd {
+            name: name()?,
+            is_union: kind_flag,
+        },
+        8 => Type::Typedef {
+            name: name()?,
+            target: size_or_type,
+        },
         9 => Type::Volatile(size_or_type),
         10 => Type::Const(size_or_type),
         11 => Type::Restrict(size_or_type),
-        12 => Type::Func { name: name()?, proto: size_or_type },
+        12 => Type::Func {
+            name: name()?,
+            proto: size_or_type,
+        },
         13 => {
             let mut params = Vec::with_capacity(vlen);
             for p in records(8)? {
@@ -406,22 +491,38 @@ fn decode_type(data: &[u8], at: usize, strings: &Strings) -> Result<(Type, usize
                     u32_at(data, p + 4, "parameter type")?,
                 ));
             }
-            Type::FuncProto { ret: size_or_type, params }
+            Type::FuncProto {
+                ret: size_or_type,
+                params,
+            }
         }
         14 => {
             next += 4;
-            Type::Var { name: name()?, target: size_or_type }
+            Type::Var {
+                name: name()?,
+                target: size_or_type,
+            }
         }
         15 => {
             records(12)?;
-            Type::Datasec { name: name()?, size: size_or_type }
+            Type::Datasec {
+                name: name()?,
+                size: size_or_type,
+            }
         }
-        16 => Type::Float { name: name()?, size: size_or_type },
+        16 => Type::Float {
+            name: name()?,
+            size: size_or_type,
+        },
         17 => {
             next += 4;
-            Type::DeclTag { target: size_or_type }
+            Type::DeclTag {
+                target: size_or_type,
+            }
         }
-        18 => Type::TypeTag { target: size_or_type },
+        18 => Type::TypeTag {
+            target: size_or_type,
+        },
         other => return Err(corrupt(at, format!("unknown BTF kind {other}"))),
     };
     if next > data.len() {
