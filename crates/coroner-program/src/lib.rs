@@ -6,6 +6,7 @@ mod modules;
 mod percpu;
 mod program;
 mod symbols;
+mod stack;
 mod system;
 mod tasks;
 mod types;
@@ -13,5 +14,9 @@ mod types;
 pub use modules::Module;
 pub use program::{Program, ProgramError};
 pub use symbols::SymbolSource;
+pub use stack::{
+    End, FoundBy, Ist, Registers, SavedRegs, StackFrame, StackKind, StackRange, StackTrace,
+    StackUnwinder,
+};
 pub use system::SystemInfo;
 pub use tasks::Task;
