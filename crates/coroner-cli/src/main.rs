@@ -31,6 +31,10 @@ enum Command {
     Sys(commands::sys::Args),
     /// Say what crashed, where, and whether it is a known issue (from a dump or a log).
     Triage(commands::triage::Args),
+    /// Is this host ready to take a crash dump (crashkernel, kdump, panic settings, dump target)? --fix repairs what it can.
+    Doctor(commands::doctor::Args),
+    /// Send a hung machine an NMI: qmp:SOCKET, libvirt:DOMAIN, ipmi:HOST, aws:INSTANCE_ID, esxi:VMX_PATH, sysrq.
+    Nmi(commands::nmi::Args),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +48,8 @@ fn main() -> ExitCode {
         Command::Mod(args) => commands::modules::run(&args),
         Command::Sys(args) => commands::sys::run(&args),
         Command::Triage(args) => commands::triage::run(&args),
+        Command::Doctor(args) => commands::doctor::run(&args),
+        Command::Nmi(args) => commands::nmi::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -82,6 +82,14 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Ready => "ready",
+            Verdict::Warnings => "warnings",
+            Verdict::NotReady => "not-ready",
+        }
+    }
+
     /// 0 ready, 1 warnings, 2 not ready.
     pub fn exit_code(self) -> u8 {
         match self {

@@ -2,8 +2,10 @@
 
 pub mod address;
 pub mod dmesg;
+pub mod doctor;
 pub mod info;
 pub mod modules;
+pub mod nmi;
 pub mod ps;
 pub mod rd;
 pub mod sym;

@@ -196,21 +196,23 @@ fn reservation(ctx: &Context, arg: Option<&CrashKernelArg>) -> Check {
 pub struct Estimate {
     pub total: u64,
     pub kernel: u64,
-    pub initramfs: u64,
+    /// `None` when the capture initramfs is not built yet.
+    pub initramfs: Option<u64>,
 }
 
 pub fn estimate(ctx: &Context) -> Option<Estimate> {
     let release = ctx.release.as_deref()?;
     let kernel = kernel_image_size(ctx, release)?;
+    // Not built yet on a host where kdump never started: counted as nothing.
     let initramfs = [
         format!("/boot/initramfs-{release}kdump.img"),
         format!("/var/lib/kdump/initrd.img-{release}"),
         "/var/lib/kdump/initrd.img".to_string(),
     ]
     .iter()
-    .find_map(|p| ctx.root.size(p))?;
+    .find_map(|p| ctx.root.size(p));
     Some(Estimate {
-        total: kernel + initramfs + RUNTIME,
+        total: kernel + initramfs.unwrap_or(0) + RUNTIME,
         kernel,
         initramfs,
     })
@@ -234,10 +236,11 @@ fn kernel_image_size(ctx: &Context, release: &str) -> Option<u64> {
 fn size(ctx: &Context, reserved: Option<u64>) -> Check {
     const ID: &str = "crashkernel.size";
     let Some(ram) = ctx.ram else {
-        return Check::warn(
-            ID,
-            "cannot tell this machine's RAM (no readable /proc/iomem or /proc/meminfo)",
-        );
+        let why = match &ctx.iomem {
+            Err(e) => format!("{e}, and no MemTotal in /proc/meminfo"),
+            _ => "no readable /proc/iomem or MemTotal in /proc/meminfo".to_string(),
+        };
+        return Check::warn(ID, format!("cannot tell this machine's RAM: {why}"));
     };
     let table = reference(ram);
     let est = estimate(ctx);
@@ -246,7 +249,8 @@ fn size(ctx: &Context, reserved: Option<u64>) -> Check {
             "the capture kernel needs about {} (kernel {} + initramfs {} + {} to run)",
             Bytes(e.total),
             Bytes(e.kernel),
-            Bytes(e.initramfs),
+            e.initramfs
+                .map_or("not built yet".to_string(), |i| Bytes(i).to_string()),
             Bytes(RUNTIME)
         ),
         None => "no capture kernel image and initramfs to measure".to_string(),
@@ -268,6 +272,9 @@ fn size(ctx: &Context, reserved: Option<u64>) -> Check {
         Bytes(ram),
         Bytes(table)
     );
+    if reserved == 0 {
+        return Check::fail(ID, facts).fix(fix);
+    }
     if est.is_some_and(|e| reserved < e.total) {
         return Check::fail(
             ID,

@@ -33,7 +33,9 @@ impl Want {
     fn value(self, current: Option<i64>) -> i64 {
         match self {
             Want::Eq(n) | Want::NonZero(n) => n,
-            Want::SysrqDump => current.unwrap_or(0) | 8,
+            Want::SysrqDump => current
+                .filter(|&c| self.ok(c))
+                .unwrap_or(current.unwrap_or(0) | 8),
             Want::Any => current.unwrap_or(0),
         }
     }
@@ -122,9 +124,21 @@ fn live(ctx: &Context, key: &str) -> Result<Option<i64>, String> {
 }
 
 pub fn checks(ctx: &Context) -> Vec<Check> {
-    let mut out: Vec<Check> = POLICIES.iter().map(|p| one(ctx, p)).collect();
+    let mut out = vec![files(ctx)];
+    out.extend(POLICIES.iter().map(|p| one(ctx, p)));
     out.push(nmi_watchdog(ctx));
     out
+}
+
+/// The sysctl.d files themselves: lines systemd-sysctl would skip.
+fn files(ctx: &Context) -> Check {
+    const ID: &str = "panic.sysctl_files";
+    let p = &ctx.sysctl;
+    if p.problems.is_empty() {
+        return Check::pass(ID, format!("{} sysctl files read", p.files.len()));
+    }
+    Check::warn(ID, format!("skipped by sysctl: {}", p.problems.join("; ")))
+        .fix("correct or remove those lines (sysctl.d(5): `key = value`)")
 }
 
 fn set(key: &str, value: i64) -> (String, Action) {
@@ -268,11 +282,13 @@ fn nmi_watchdog(ctx: &Context) -> Check {
         "a watchdog NMI that arrives late is taken for an unknown NMI and panics the machine \
          (\"Uhhuh. NMI received for unknown reason\"); 2.6 kernels instead switch the watchdog off";
     match (wd != 0, unknown_panics, ctx.role) {
-        (true, true, Role::Guest) => {
+        // A guest's NMI route needs unknown_nmi_panic (recommended above), so the
+        // watchdog gives way there whatever unknown_nmi_panic is today.
+        (true, _, Role::Guest) => {
             let (fix, action) = set("kernel.nmi_watchdog", 0);
             Check::warn(
                 ID,
-                format!("kernel.nmi_watchdog = {wd} with NMI panics on: {conflict}; a guest's NMI route matters more than its hard-lockup detector"),
+                format!("kernel.nmi_watchdog = {wd}: a guest needs unknown_nmi_panic = 1 for its NMI route, and beside it {conflict}"),
             )
             .fix(fix)
             .action(action)

@@ -138,8 +138,8 @@ impl fmt::Display for Route {
                 writeln!(f, "{}", qmp::Qmp::request("qmp_capabilities", 1))?;
                 write!(f, "{}", qmp::Qmp::request("inject-nmi", 2))
             }
-            Route::Tool(cmd) => write!(f, "{cmd}"),
-            Route::Sysrq => write!(f, "echo c > {SYSRQ_TRIGGER}   (crashes this machine)"),
+            Route::Tool(cmd) => write!(f, "run {cmd}"),
+            Route::Sysrq => write!(f, "write c to {SYSRQ_TRIGGER} (crashes this machine)"),
         }
     }
 }
