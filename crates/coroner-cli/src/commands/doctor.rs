@@ -82,9 +82,15 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
     if args.json {
         let out = Output {
             report: &report,
-            fix: plan.as_ref().map(|plan| FixOutput { dry_run: args.dry_run, plan }),
+            fix: plan.as_ref().map(|plan| FixOutput {
+                dry_run: args.dry_run,
+                plan,
+            }),
         };
-        println!("{}", serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?
+        );
     } else {
         print_report(&report);
         if let Some(plan) = &plan {
@@ -95,14 +101,20 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
 }
 
 fn print_report(r: &Report) {
-    let ram = r.ram_bytes.map_or("RAM unknown".to_string(), |b| format!("{} RAM", Bytes(b)));
+    let ram = r
+        .ram_bytes
+        .map_or("RAM unknown".to_string(), |b| format!("{} RAM", Bytes(b)));
     println!(
         "coroner doctor {}: {}, kernel {}, {ram}",
         r.root,
         r.distro.name,
         r.kernel.as_deref().unwrap_or("unknown")
     );
-    println!("platform: {}; role: {}", r.platform.description, r.role.name());
+    println!(
+        "platform: {}; role: {}",
+        r.platform.description,
+        r.role.name()
+    );
     println!();
     let width = r.checks.iter().map(|c| c.id.len()).max().unwrap_or(0);
     for c in &r.checks {
@@ -113,7 +125,11 @@ fn print_report(r: &Report) {
         };
         println!("{status}  {:width$}  {}", c.id, c.message);
         if let Some(fix) = c.fix.as_ref().filter(|_| c.status != Status::Pass) {
-            let auto = if c.auto_fix { "  [--fix does this]" } else { "" };
+            let auto = if c.auto_fix {
+                "  [--fix does this]"
+            } else {
+                ""
+            };
             println!("      {:width$}  fix: {fix}{auto}", "");
         }
     }
@@ -133,11 +149,23 @@ fn print_plan(plan: &Plan, dry_run: bool) {
     if plan.changes.is_empty() {
         println!("--fix: nothing doctor can change by itself");
     } else {
-        println!("{}", if dry_run { "--fix --dry-run: would change" } else { "--fix: changed" });
+        println!(
+            "{}",
+            if dry_run {
+                "--fix --dry-run: would change"
+            } else {
+                "--fix: changed"
+            }
+        );
     }
     for c in &plan.changes {
         match c.kind {
-            Kind::Live => println!("  set {}: {} -> {}", c.path, c.removed.join(""), c.added.join("")),
+            Kind::Live => println!(
+                "  set {}: {} -> {}",
+                c.path,
+                c.removed.join(""),
+                c.added.join("")
+            ),
             Kind::Create => println!("  create {}", c.path),
             Kind::Edit => match &c.backup {
                 Some(b) => println!("  edit {} (backup {b})", c.path),

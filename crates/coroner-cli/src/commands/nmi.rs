@@ -20,7 +20,10 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> Result<ExitCode, String> {
-    let target: Target = args.target.parse().map_err(|e: nmi::NmiError| e.to_string())?;
+    let target: Target = args
+        .target
+        .parse()
+        .map_err(|e: nmi::NmiError| e.to_string())?;
     let route = nmi::route(&target, &|k| std::env::var(k).ok()).map_err(|e| e.to_string())?;
     if args.dry_run {
         println!("would {route}");
