@@ -42,7 +42,15 @@ pub fn reference(ram: u64) -> u64 {
 fn reserved_bytes(ctx: &Context) -> Option<u64> {
     match &ctx.crash_size {
         Ok(Some(n)) => Some(*n),
-        _ => ctx.iomem.as_ref().ok()?.as_ref()?.crash_kernel,
+        _ => {
+            let m = ctx.iomem.as_ref().ok()?.as_ref()?;
+            // The range is listed (sizes hidden or not) whenever something is reserved.
+            if m.crash_kernel_listed {
+                m.crash_kernel
+            } else {
+                Some(0)
+            }
+        }
     }
 }
 
@@ -253,7 +261,7 @@ fn size(ctx: &Context, reserved: Option<u64>) -> Check {
                 .map_or("not built yet".to_string(), |i| Bytes(i).to_string()),
             Bytes(RUNTIME)
         ),
-        None => "no capture kernel image and initramfs to measure".to_string(),
+        None => "no /boot/vmlinuz of this kernel to measure the capture kernel by".to_string(),
     };
     let fix = set_crashkernel(ctx, recommended(ctx));
     let Some(reserved) = reserved else {
