@@ -79,9 +79,10 @@ struct View {
 
 /// Most declarations one call prints. Types shared many times over (possible only
 /// in corrupt input) could otherwise spell out exponentially long text; past the
-/// budget a declaration prints as `...`. The largest kernel struct needs a few
-/// hundred.
-const BUDGET: usize = 1 << 16;
+/// budget a declaration prints as `<truncated>`. The largest struct of the 6.1
+/// and 6.18 kernels needs 877: `union security_list_options`, a function pointer
+/// for every LSM hook, each parameter a declaration too.
+const BUDGET: usize = 1 << 13;
 
 struct Printer<'a> {
     types: &'a Types,
@@ -152,7 +153,7 @@ impl<'a> Printer<'a> {
     /// zero-length array is the source's `T x[]` (see [`Printer::suffix`]).
     fn print_type(&mut self, view: View, varstring: &str, show: i32, level: usize, flexible: bool) {
         if self.budget == 0 {
-            self.out.push_str("...");
+            self.out.push_str("<truncated>");
             return;
         }
         self.budget -= 1;

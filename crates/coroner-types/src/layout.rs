@@ -196,7 +196,9 @@ pub(crate) fn natural_alignments(types: &Types, order: &[usize]) -> Vec<u8> {
     for &local in order {
         let of = |id: TypeId, codes: &[u8]| match id.0.checked_sub(types.first_id) {
             Some(l) => codes[l as usize],
-            None => types.alignment(id).map_or(0, |a| (a.trailing_zeros() + 1) as u8),
+            None => types
+                .alignment(id)
+                .map_or(0, |a| (a.trailing_zeros() + 1) as u8),
         };
         codes[local] = match &types.types[local] {
             Type::Int(t) => scalar(u64::from(t.size)),
@@ -212,7 +214,8 @@ pub(crate) fn natural_alignments(types: &Types, order: &[usize]) -> Vec<u8> {
                     let mut strictest = 1u8;
                     for m in &c.members {
                         let code = of(m.ty, &codes).max(1);
-                        let misplaced = m.bit_size.is_none() && m.bit_offset % (8u64 << (code - 1)) != 0;
+                        let misplaced =
+                            m.bit_size.is_none() && m.bit_offset % (8u64 << (code - 1)) != 0;
                         strictest = if misplaced { 1 } else { strictest.max(code) };
                         if misplaced {
                             break;

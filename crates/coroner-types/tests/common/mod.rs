@@ -1,6 +1,8 @@
 //! The fixture kernel's BTF, shipped with the tests (see tests/data/README.md).
 #![allow(dead_code)] // each test binary uses part of this
 
+pub mod writer;
+
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
