@@ -228,6 +228,114 @@ impl Role {
 mod tests {
     use super::*;
 
+    /// (path, content) of the files of a tree.
+    type Files<'a> = &'a [(&'a str, &'a str)];
+
+    /// A tree with the given files.
+    fn host(files: Files) -> Root {
+        let dir = crate::testutil::temp_dir("platform");
+        for (path, text) in files {
+            let p = dir.join(path.trim_start_matches('/'));
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        Root::new(dir).unwrap()
+    }
+
+    #[test]
+    fn platforms_from_dmi_and_sys() {
+        let vendor = "/sys/class/dmi/id/sys_vendor";
+        let product = "/sys/class/dmi/id/product_name";
+        let cases: [(Files, Kind, Option<&str>); 8] = [
+            // A Xen-based EC2 instance (t2, m4): Xen DMI with Amazon's BIOS version.
+            (
+                &[
+                    (vendor, "Xen\n"),
+                    (product, "HVM domU\n"),
+                    ("/sys/class/dmi/id/bios_version", "4.11.amazon\n"),
+                ],
+                Kind::Ec2Xen,
+                None,
+            ),
+            (
+                &[
+                    (
+                        "/sys/hypervisor/uuid",
+                        "ec2e1916-9099-7caf-fd21-012345abcdef\n",
+                    ),
+                    ("/sys/hypervisor/type", "xen\n"),
+                ],
+                Kind::Ec2Xen,
+                None,
+            ),
+            (
+                &[
+                    (vendor, "Xen\n"),
+                    (product, "HVM domU\n"),
+                    ("/sys/hypervisor/type", "xen\n"),
+                ],
+                Kind::Xen,
+                None,
+            ),
+            (
+                &[
+                    (vendor, "Microsoft Corporation\n"),
+                    (product, "Virtual Machine\n"),
+                ],
+                Kind::HyperV,
+                None,
+            ),
+            (
+                &[(vendor, "Google\n"), (product, "Google Compute Engine\n")],
+                Kind::Gce,
+                None,
+            ),
+            (
+                &[(vendor, "innotek GmbH\n"), (product, "VirtualBox\n")],
+                Kind::VirtualBox,
+                None,
+            ),
+            (
+                &[(vendor, "Red Hat\n"), (product, "KVM\n")],
+                Kind::Kvm,
+                Some("coroner nmi libvirt:DOMAIN"),
+            ),
+            (
+                &[(
+                    "/proc/cpuinfo",
+                    "processor\t: 0\nflags\t\t: fpu vme hypervisor lm\n",
+                )],
+                Kind::UnknownVm,
+                None,
+            ),
+        ];
+        for (files, kind, route) in cases {
+            let p = Platform::detect(&host(files));
+            assert_eq!((p.kind, p.nmi_route.as_deref()), (kind, route), "{files:?}");
+            assert_eq!(Role::detect(&host(files), &p), Role::Guest);
+        }
+        // Xen's dom0 is the hardware, and it hosts guests.
+        let dom0 = host(&[
+            ("/sys/hypervisor/type", "xen\n"),
+            ("/proc/xen/capabilities", "control_d\n"),
+        ]);
+        let p = Platform::detect(&dom0);
+        assert_eq!(p.kind, Kind::BareMetal);
+        assert_eq!(Role::detect(&dom0, &p), Role::Hypervisor);
+        let kvm_host = host(&[
+            (vendor, "Supermicro\n"),
+            ("/sys/module/kvm_intel/parameters/pml", "Y\n"),
+        ]);
+        assert_eq!(
+            Role::detect(&kvm_host, &Platform::detect(&kvm_host)),
+            Role::Hypervisor
+        );
+        // Nitro without an instance id in the asset tag still names the route.
+        let p = Platform::detect(&host(&[(vendor, "Amazon EC2\n"), (product, "c5.metal\n")]));
+        assert_eq!(p.nmi_route.as_deref(), Some("coroner nmi aws:INSTANCE_ID"));
+        assert_eq!(p.description, "EC2 instance on Nitro (Amazon EC2 c5.metal)");
+    }
+
     #[test]
     fn instance_ids() {
         assert!(is_instance_id("i-0123456789abcdef0"));
