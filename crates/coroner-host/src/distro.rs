@@ -72,9 +72,4 @@ impl Distro {
             family,
         }
     }
-
-    /// The major version as a number (`7` for "7.9"), when there is one.
-    pub fn major(&self) -> Option<u32> {
-        self.version_id.split('.').next()?.parse().ok()
-    }
 }

@@ -141,7 +141,7 @@ fn rhel7_ready_passes_everything() {
     assert_message(
         &r,
         "target.space",
-        "/var/crash on its own filesystem /var/crash: 19.9 GiB free",
+        "/var/crash on its own filesystem /var/crash (xfs /dev/mapper/rhel-crash): 19.9 GiB free",
     );
     assert_eq!(
         r.platform.nmi_route.as_deref(),
@@ -606,6 +606,26 @@ fn crashkernel_pitfalls() {
     assert_eq!(
         check(&r, "crashkernel.cmdline").fix.as_deref(),
         Some("reboot")
+    );
+
+    // A fixed offset whose memory was taken; a high reservation with its low part.
+    set(&dir, "/proc/cmdline", "ro crashkernel=256M@16M\n");
+    let (_, r) = doctor_at(&dir, None);
+    assert_message(
+        &r,
+        "crashkernel.reserved",
+        "the memory at the fixed offset @16 MiB was not free: leave the offset out",
+    );
+    set(
+        &dir,
+        "/proc/cmdline",
+        "ro crashkernel=512M,high crashkernel=72M,low\n",
+    );
+    let (_, r) = doctor_at(&dir, None);
+    assert_message(
+        &r,
+        "crashkernel.cmdline",
+        "crashkernel=512M,high (above 4 GiB, with 72 MiB low for DMA)",
     );
 
     // A malformed value.

@@ -123,6 +123,10 @@ fn on_cmdline(ctx: &Context, arg: Option<&CrashKernelArg>, reserved: Option<u64>
             Some((ram, size)) => Check::pass(ID, format!("crashkernel={} (asks for {} with {} of RAM)", arg.raw, Bytes(size), Bytes(ram))),
             None => Check::pass(ID, format!("crashkernel={}", arg.raw)),
         },
+        Spec::Fixed { high: true, .. } => {
+            let low = arg.low.map_or("the kernel's default low part".to_string(), |l| format!("{} low", Bytes(l)));
+            Check::pass(ID, format!("crashkernel={} (above 4 GiB, with {low} for DMA)", arg.raw))
+        }
         Spec::Fixed { .. } => Check::pass(ID, format!("crashkernel={}", arg.raw)),
     }
 }
@@ -171,6 +175,9 @@ fn auto(ctx: &Context, reserved: Option<u64>) -> Check {
 fn reservation(ctx: &Context, arg: Option<&CrashKernelArg>) -> Check {
     const ID: &str = "crashkernel.reserved";
     let iomem = match &ctx.iomem {
+        Ok(Some(m)) if m.crash_kernel_listed && m.addresses_hidden => {
+            "; \"Crash kernel\" in /proc/iomem (its addresses hidden from this user: run as root for sizes)"
+        }
         Ok(Some(m)) if m.crash_kernel_listed => "; \"Crash kernel\" in /proc/iomem",
         Ok(Some(_)) => "; no \"Crash kernel\" in /proc/iomem",
         _ => "",
@@ -182,6 +189,10 @@ fn reservation(ctx: &Context, arg: Option<&CrashKernelArg>) -> Check {
                 None => "no crashkernel= on the command line".to_string(),
                 Some(Err(_)) => "crashkernel= is malformed".to_string(),
                 Some(Ok(Spec::Auto)) => "crashkernel=auto reserved nothing".to_string(),
+                Some(Ok(Spec::Fixed { offset: Some(at), .. } | Spec::Ranges { offset: Some(at), .. })) => format!(
+                    "the memory at the fixed offset @{} was not free: leave the offset out",
+                    Bytes(*at)
+                ),
                 Some(Ok(_)) => "the kernel could not reserve what crashkernel= asks (see `dmesg | grep -i crashkernel`)".to_string(),
             };
             Check::fail(ID, format!("/sys/kernel/kexec_crash_size is 0: nothing reserved ({why}){iomem}")).fix(fix())

@@ -256,7 +256,8 @@ fn room(ctx: &Context, setup: &Setup) -> Check {
         t => return Check::pass(ID, format!("{size}; {} must hold it", t.describe())),
     };
     let mounts = space::mounts(&ctx.root);
-    let point = space::mount_of(&mounts, path).map_or("/".to_string(), |m| m.point.clone());
+    let mount = space::mount_of(&mounts, path);
+    let point = mount.map_or("/".to_string(), |m| m.point.clone());
     let free = match space::free_space(&ctx.root, path, &point) {
         Ok(s) => s,
         Err(e) => return Check::warn(ID, format!("{size}; cannot tell the free space: {e}")),
@@ -265,7 +266,10 @@ fn room(ctx: &Context, setup: &Setup) -> Check {
         "on the root filesystem (a dedicated filesystem for it keeps a dump from filling /)"
             .to_string()
     } else {
-        format!("on its own filesystem {point}")
+        let what = mount
+            .map(|m| format!(" ({} {})", m.fstype, m.source))
+            .unwrap_or_default();
+        format!("on its own filesystem {point}{what}")
     };
     let facts = format!("{path} {fs}: {} free; {size}", Bytes(free.available));
     if free.available >= estimate {
