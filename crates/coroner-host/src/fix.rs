@@ -72,11 +72,18 @@ pub fn plan(ctx: &Context, report: &Report) -> Result<Plan, String> {
         let old = read(ctx, KDUMP_CONF)?;
         plan.changes
             .push(edit(KDUMP_CONF, old, &conf, Style::KdumpConf));
+        // kdump.conf lives in the capture initramfs: the service must rebuild it.
+        plan.manual.push(format!(
+            "{KDUMP_CONF} changed: systemctl restart kdump (rebuilds the capture initramfs)"
+        ));
     }
     if !tools.is_empty() {
         let old = read(ctx, KDUMP_TOOLS)?;
         plan.changes
             .push(edit(KDUMP_TOOLS, old, &tools, Style::ShellVar));
+        plan.manual.push(format!(
+            "{KDUMP_TOOLS} changed: kdump-config load (reloads the capture kernel with it)"
+        ));
     }
     Ok(plan)
 }
@@ -174,11 +181,23 @@ fn sysctl_changes(
     Ok(())
 }
 
+/// A file written whole; the change lists the lines that differ.
 fn whole_file(path: &str, old: Option<String>, content: String) -> Change {
-    let removed = old
+    let old_lines: Vec<&str> = old
         .as_deref()
-        .map(|o| o.lines().map(str::to_string).collect())
+        .map(|o| o.lines().collect())
         .unwrap_or_default();
+    let new_lines: Vec<&str> = content.lines().collect();
+    let removed = old_lines
+        .iter()
+        .filter(|l| !new_lines.contains(l))
+        .map(|l| l.to_string())
+        .collect();
+    let added = new_lines
+        .iter()
+        .filter(|l| !old_lines.contains(l))
+        .map(|l| l.to_string())
+        .collect();
     Change {
         path: path.to_string(),
         kind: if old.is_some() {
@@ -187,7 +206,7 @@ fn whole_file(path: &str, old: Option<String>, content: String) -> Change {
             Kind::Create
         },
         removed,
-        added: content.lines().map(str::to_string).collect(),
+        added,
         backup: None,
         content,
     }

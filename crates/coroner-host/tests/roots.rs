@@ -213,6 +213,34 @@ fn rhel7_with_nothing_set_up_is_not_ready_and_says_exactly_what_to_do() {
         "panic.panic",
         "kernel.panic = 10 (/etc/sysctl.d/99-coroner.conf:3)",
     );
+
+    // Judged as a bare-metal server, coroner's own file is edited, not rewritten blind.
+    let (ctx, r) = doctor_at(&dir, Some(Role::Server));
+    let plan = fix::plan(&ctx, &r).unwrap();
+    let own = plan
+        .changes
+        .iter()
+        .find(|c| c.path == "/etc/sysctl.d/99-coroner.conf")
+        .unwrap();
+    assert_eq!(own.kind, fix::Kind::Edit);
+    assert_eq!(
+        own.removed,
+        [
+            "# Written by `coroner doctor --fix` (role: guest): panic settings for kdump.",
+            "kernel.nmi_watchdog = 0"
+        ]
+    );
+    assert_eq!(
+        own.added,
+        [
+            "# Written by `coroner doctor --fix` (role: server): panic settings for kdump.",
+            "kernel.hardlockup_panic = 1",
+            "kernel.nmi_watchdog = 1",
+            "kernel.panic_on_io_nmi = 1",
+            "kernel.panic_on_unrecovered_nmi = 1",
+            "kernel.softlockup_panic = 1",
+        ]
+    );
 }
 
 #[test]
@@ -375,6 +403,14 @@ fn vmware_guest_with_an_ssh_target_is_fixed_to_ready() {
     );
 
     let (plan, after) = apply_fixes(&dir);
+    assert!(
+        plan.manual.contains(
+            &"/etc/kdump.conf changed: systemctl restart kdump (rebuilds the capture initramfs)"
+                .to_string()
+        ),
+        "{:?}",
+        plan.manual
+    );
     assert_eq!(not_passed(&after), []);
     assert_eq!(after.verdict, Verdict::Ready);
     let conf = plan
