@@ -10,6 +10,7 @@
 pub mod btf;
 mod builder;
 pub mod crash;
+pub mod fuzzing;
 pub mod gdb;
 mod layout;
 mod model;

@@ -1,6 +1,7 @@
 //! The fixture kernel's BTF, shipped with the tests (see tests/data/README.md).
 #![allow(dead_code)] // each test binary uses part of this
 
+pub mod every_kind;
 pub mod writer;
 
 use std::path::PathBuf;
