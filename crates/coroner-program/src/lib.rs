@@ -5,18 +5,18 @@
 mod modules;
 mod percpu;
 mod program;
-mod symbols;
 mod stack;
+mod symbols;
 mod system;
 mod tasks;
 mod types;
 
 pub use modules::Module;
 pub use program::{Program, ProgramError};
-pub use symbols::SymbolSource;
 pub use stack::{
     End, FoundBy, Ist, Registers, SavedRegs, StackFrame, StackKind, StackRange, StackTrace,
     StackUnwinder,
 };
+pub use symbols::SymbolSource;
 pub use system::SystemInfo;
 pub use tasks::Task;
