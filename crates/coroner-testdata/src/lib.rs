@@ -3,6 +3,7 @@
 //! real Debian `makedumpfile` (as the factory's 40-makedumpfile-derive.sh does).
 //! Unpacked and derived files are cached under `target/fixture-cache/`.
 
+pub mod legacy_log;
 pub mod qemu;
 
 use serde_json::Value;

@@ -7,6 +7,7 @@
 //! [`text`] renders records exactly as `makedumpfile --dump-dmesg` does.
 
 pub mod lockless;
+mod log_buf;
 pub mod panic;
 pub mod plain;
 pub mod structured;
