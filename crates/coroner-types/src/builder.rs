@@ -11,9 +11,9 @@ use crate::text::Text;
 
 /// Deepest chain of types one walk may follow, per layer: typedefs, qualifiers,
 /// arrays and members by value, or pointers, arrays, functions and anonymous
-/// structs in one declarator. The 6.1 and 6.18 kernels need 20 and 33 (by value)
-/// and 8 (declarators); the cap keeps the recursion that corrupt input can cause
-/// far from the end of even a 2 MiB thread stack.
+/// structs in one declarator. The 6.1 kernel needs 20 (by value) and 20
+/// (declarators), 6.18 needs 33 and 16; the cap keeps the recursion that corrupt
+/// input can cause far from the end of even a 2 MiB thread stack.
 pub const MAX_NESTING: u32 = 200;
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -246,19 +246,26 @@ enum Graph {
     /// What contains what: typedef and qualifier targets, array elements, members.
     /// Sizes, member lookups and anonymous members follow these.
     ByValue,
-    /// What a C declarator spells out before reaching a named type: pointer
-    /// targets, array elements, function return and parameter types, qualifier
-    /// targets, members of anonymous structs. Printing a type follows these.
+    /// What a C declarator spells out before reaching a struct, union or enum
+    /// with a tag, or a base type: pointer targets, array elements, function
+    /// return and parameter types, qualifier and typedef targets, members of
+    /// anonymous structs. Printing a type follows these. (C cannot close a loop
+    /// without a tag: `typedef T *T;` does not compile.)
     Declarator,
 }
 
-/// Whether printing a type stops at it: it has a name of its own.
-fn is_named(ty: &Type) -> bool {
+/// Whether a declarator ends at this type: a tagged struct, union or enum, or a
+/// base type.
+fn ends_declarator(ty: &Type) -> bool {
     match ty {
         Type::Struct(c) | Type::Union(c) => c.name.is_some(),
         Type::Enum(e) => e.name.is_some(),
-        Type::Void | Type::Int(_) | Type::Float(_) | Type::Forward(_) | Type::Typedef(_) => true,
-        Type::Pointer(_) | Type::Array(_) | Type::Qualified(..) | Type::Function(_) => false,
+        Type::Void | Type::Int(_) | Type::Float(_) | Type::Forward(_) => true,
+        Type::Pointer(_)
+        | Type::Array(_)
+        | Type::Qualified(..)
+        | Type::Function(_)
+        | Type::Typedef(_) => false,
     }
 }
 
@@ -272,7 +279,7 @@ fn edges(ty: &Type, graph: Graph) -> impl Iterator<Item = TypeId> + '_ {
                 | Type::Struct(_)
                 | Type::Union(_)
         ),
-        Graph::Declarator => !is_named(ty),
+        Graph::Declarator => !ends_declarator(ty),
     };
     Types::references(ty).filter(move |_| followed)
 }
@@ -300,7 +307,7 @@ fn check_graph(types: &[Type], first_id: u32, graph: Graph) -> Result<Vec<usize>
         children.extend(
             edges(&types[node], graph)
                 .filter_map(local)
-                .filter(|&c| matches!(graph, Graph::ByValue) || !is_named(&types[c])),
+                .filter(|&c| matches!(graph, Graph::ByValue) || !ends_declarator(&types[c])),
         );
         frames.push((node, start, start));
     };

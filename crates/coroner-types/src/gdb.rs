@@ -145,6 +145,13 @@ impl<'a> Printer<'a> {
         }
     }
 
+    fn is_composite(&self, id: TypeId) -> bool {
+        matches!(
+            self.types.get(self.types.resolve(id)),
+            Some(Type::Struct(_) | Type::Union(_))
+        )
+    }
+
     fn spaces(&mut self, count: usize) {
         self.out.extend(std::iter::repeat_n(' ', count));
     }
@@ -269,9 +276,13 @@ impl<'a> Printer<'a> {
             Some(members) => {
                 for (i, member) in members.iter().enumerate() {
                     self.spaces(level + 4);
+                    // crash's patch keeps `show` for an unnamed member; C has those
+                    // only of struct or union type, and only those may keep it, or
+                    // a corrupt unnamed pointer to the container would expand forever.
                     let (varstring, newshow) = match member.name {
                         Some(n) => (types.str(n), show - 1),
-                        None => ("", show),
+                        None if self.is_composite(member.ty) => ("", show),
+                        None => ("", show - 1),
                     };
                     let last = is_struct && i + 1 == members.len();
                     self.print_type(self.view(member.ty), varstring, newshow, level + 4, last);

@@ -10,6 +10,13 @@ pub struct Name {
     len: u32,
 }
 
+impl Name {
+    /// The empty name, which BTF gives anonymous types and members.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
 /// One layer's text: names separated by NUL bytes, at positions `first..`.
 #[derive(Debug, Default)]
 pub(crate) struct Text {

@@ -233,7 +233,7 @@ impl Decoder<'_> {
     /// A name that may be absent (anonymous structs, unions, members).
     fn name(&self, builder: &TypesBuilder, at: usize) -> Result<Option<Name>, BtfError> {
         let name = self.required_name(builder, at)?;
-        Ok((!builder.str(name).is_empty()).then_some(name))
+        Ok((!name.is_empty()).then_some(name))
     }
 
     pub(super) fn decode(
