@@ -35,6 +35,8 @@ enum Command {
     Doctor(commands::doctor::Args),
     /// Send a hung machine an NMI: qmp:SOCKET, libvirt:DOMAIN, ipmi:HOST, aws:INSTANCE_ID, esxi:VMX_PATH, sysrq.
     Nmi(commands::nmi::Args),
+    /// Backtraces, like crash's `bt` (ORC unwind data from the dump; no vmlinux needed).
+    Bt(commands::bt::Args),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +52,7 @@ fn main() -> ExitCode {
         Command::Triage(args) => commands::triage::run(&args),
         Command::Doctor(args) => commands::doctor::run(&args),
         Command::Nmi(args) => commands::nmi::run(&args),
+        Command::Bt(args) => commands::bt::run(&args),
     };
     match result {
         Ok(code) => code,

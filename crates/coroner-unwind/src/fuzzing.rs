@@ -19,8 +19,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 const MAGIC: &[u8; 4] = b"ORC1";
 const PAGE: u64 = 4096;
-/// Caps on decoded counts, so a fuzzed header cannot ask for much work.
-const MAX_RANGES: u8 = 8;
+/// Ranges and modules are counted in a byte.
+const MAX_RANGES: usize = u8::MAX as usize;
+/// A cap on decoded function starts, so a fuzzed header cannot ask for much work.
 const MAX_FUNCTIONS: u64 = 4096;
 
 /// Kernel memory as a set of recorded pages.
@@ -158,19 +159,22 @@ impl Scenario {
         for v in [f.table, f.blocks, f.start_ip, f.stop_ip] {
             w.extend(v.to_le_bytes());
         }
-        w.push(self.code.kernel_text.len() as u8);
-        for r in &self.code.kernel_text {
+        let texts = &self.code.kernel_text[..self.code.kernel_text.len().min(MAX_RANGES)];
+        w.push(texts.len() as u8);
+        for r in texts {
             w.extend(r.start.to_le_bytes());
             w.extend(r.end.to_le_bytes());
         }
-        w.push(self.code.modules.len() as u8);
-        for m in &self.code.modules {
+        let modules = &self.code.modules[..self.code.modules.len().min(MAX_RANGES)];
+        w.push(modules.len() as u8);
+        for m in modules {
             w.extend(m.text.start.to_le_bytes());
             w.extend(m.text.end.to_le_bytes());
             put_table(&mut w, m.orc.as_ref());
         }
-        w.push(self.stacks.ranges().len() as u8);
-        for r in self.stacks.ranges() {
+        let stacks = &self.stacks.ranges()[..self.stacks.ranges().len().min(MAX_RANGES)];
+        w.push(stacks.len() as u8);
+        for r in stacks {
             w.push(kind_code(r.kind));
             w.extend(r.start.to_le_bytes());
             w.extend(r.end.to_le_bytes());
@@ -227,17 +231,15 @@ impl Scenario {
         if has_fast {
             kernel_orc = kernel_orc.map(|t| t.with_fast_lookup(fast));
         }
-        let kernel_text = (0..r.u8().min(MAX_RANGES))
-            .map(|_| r.u64()..r.u64())
-            .collect();
-        let modules = (0..r.u8().min(MAX_RANGES))
+        let kernel_text = (0..r.u8()).map(|_| r.u64()..r.u64()).collect();
+        let modules = (0..r.u8())
             .map(|i| ModuleCode {
                 name: format!("m{i}"),
                 text: r.u64()..r.u64(),
                 orc: get_table(&mut r),
             })
             .collect();
-        let stacks = (0..r.u8().min(MAX_RANGES))
+        let stacks = (0..r.u8())
             .map(|_| StackRange {
                 kind: kind_from(r.u8()),
                 start: r.u64(),

@@ -129,9 +129,9 @@ impl OrcTable {
         if idx + 1 >= fast.blocks {
             return None;
         }
-        let start = u64::from(mem.read_u32(fast.table + 4 * idx).ok()?);
-        let stop = u64::from(mem.read_u32(fast.table + 4 * (idx + 1)).ok()?) + 1;
-        (start < stop && stop <= self.count).then_some((start, stop - start))
+        let start = u64::from(mem.read_u32(fast.table.wrapping_add(4 * idx)).ok()?);
+        let stop = u64::from(mem.read_u32(fast.table.wrapping_add(4 * (idx + 1))).ok()?) + 1;
+        (start < stop && stop <= self.count).then(|| (start, stop - start))
     }
 
     /// Searches a small block, read in one go.

@@ -350,7 +350,7 @@ impl Unwinder<'_> {
         let mut found = None;
         'pages: while at < limit {
             // One read per page: stop at the page end or the limit.
-            let chunk_end = ((at | 0xfff) + 1).min(limit);
+            let chunk_end = (at | 0xfff).saturating_add(1).min(limit);
             let mut buf = vec![0u8; (chunk_end - at) as usize & !7];
             if buf.is_empty() {
                 break;

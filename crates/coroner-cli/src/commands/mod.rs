@@ -1,6 +1,7 @@
 //! One module per subcommand. Each exposes `Args` (clap) and `run(&Args) -> Result<ExitCode, String>`.
 
 pub mod address;
+pub mod bt;
 pub mod dmesg;
 pub mod doctor;
 pub mod info;
