@@ -1,6 +1,6 @@
 //! `log_buf` of the two pre-5.10 formats, read page by page: a page the dump lacks
 //! costs only its own bytes, and a garbage `log_buf_len` costs only the pages that
-//! exist (memory grows with what is read, never with what the length claims).
+//! exist (memory holds what was read, never what the length claims).
 
 use crate::memory::{KernelMemory, VirtError};
 
@@ -11,13 +11,11 @@ const PAGE: u64 = 4096;
 /// pointer says, or not in the dump: the rest is counted missing without trying.
 const MAX_MISSING_RUN: u64 = 4096;
 
-/// The buffer's readable bytes (holes zero-filled) and its unreadable ranges.
+/// The buffer's readable bytes, as runs of contiguous pages.
 pub(super) struct LogBuf {
     len: u64,
-    /// Covers offsets `0..bytes.len()`; everything past it is missing.
-    bytes: Vec<u8>,
-    /// Unreadable `[start, end)` offsets below `bytes.len()`, in order.
-    holes: Vec<(u64, u64)>,
+    /// `(offset, bytes)` of each run of readable pages, in order, none adjacent.
+    runs: Vec<(u64, Vec<u8>)>,
     first_error: Option<VirtError>,
 }
 
@@ -26,8 +24,7 @@ impl LogBuf {
     pub(super) fn read(mem: &dyn KernelMemory, vaddr: u64, len: u64) -> LogBuf {
         let mut buf = LogBuf {
             len,
-            bytes: Vec::new(),
-            holes: Vec::new(),
+            runs: Vec::new(),
             first_error: None,
         };
         let mut page = [0u8; PAGE as usize];
@@ -40,23 +37,20 @@ impl LogBuf {
             match mem.read_virt(at, chunk) {
                 Ok(()) => {
                     missing_run = 0;
-                    buf.bytes.resize(off as usize, 0);
-                    buf.bytes.extend_from_slice(chunk);
+                    match buf.runs.last_mut() {
+                        Some((start, bytes)) if *start + bytes.len() as u64 == off => {
+                            bytes.extend_from_slice(chunk)
+                        }
+                        _ => buf.runs.push((off, chunk.to_vec())),
+                    }
                 }
                 Err(e) => {
                     missing_run += 1;
                     buf.first_error.get_or_insert(e);
-                    match buf.holes.last_mut() {
-                        Some(last) if last.1 == off => last.1 += n,
-                        _ => buf.holes.push((off, off + n)),
-                    }
                 }
             }
             off += n;
         }
-        // A trailing hole is already implied by `bytes` ending early.
-        let read = buf.bytes.len() as u64;
-        buf.holes.retain(|&(start, _)| start < read);
         buf
     }
 
@@ -66,36 +60,35 @@ impl LogBuf {
             .checked_add(n)
             .filter(|&e| e <= self.len)
             .ok_or(Gap::Outside)?;
-        if end > self.bytes.len() as u64 || self.holes.iter().any(|&(s, e)| s < end && at < e) {
-            return Err(Gap::Missing);
-        }
-        Ok(&self.bytes[at as usize..end as usize])
+        let i = self.runs.partition_point(|(start, _)| *start <= at);
+        let (start, bytes) = i
+            .checked_sub(1)
+            .map(|i| &self.runs[i])
+            .ok_or(Gap::Missing)?;
+        bytes
+            .get((at - start) as usize..(end - start) as usize)
+            .ok_or(Gap::Missing)
     }
 
     /// The readable pieces of `start..end`, in order.
     pub(super) fn present(&self, start: u64, end: u64) -> Vec<&[u8]> {
-        let end = end.min(self.bytes.len() as u64);
-        let mut pieces = Vec::new();
-        let mut at = start;
-        for &(s, e) in self.holes.iter().filter(|&&(s, e)| e > start && s < end) {
-            if s > at {
-                pieces.push(&self.bytes[at as usize..s as usize]);
-            }
-            at = at.max(e);
-        }
-        if at < end {
-            pieces.push(&self.bytes[at as usize..end as usize]);
-        }
-        pieces
+        self.runs
+            .iter()
+            .filter_map(|(at, bytes)| {
+                let from = start.max(*at);
+                let to = end.min(at + bytes.len() as u64);
+                (from < to).then(|| &bytes[(from - at) as usize..(to - at) as usize])
+            })
+            .collect()
     }
 
     /// How much of the buffer the dump lacks, if any.
     pub(super) fn warning(&self) -> Option<String> {
-        let lost: u64 = self.holes.iter().map(|(s, e)| e - s).sum::<u64>()
-            + (self.len - self.bytes.len() as u64);
         let error = self.first_error.as_ref()?;
+        let read: u64 = self.runs.iter().map(|(_, b)| b.len() as u64).sum();
         Some(format!(
-            "{lost} of the {} log_buf bytes read are not in the dump ({error})",
+            "{} of the {} log_buf bytes read are not in the dump ({error})",
+            self.len - read,
             self.len
         ))
     }

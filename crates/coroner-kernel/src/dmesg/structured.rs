@@ -27,20 +27,21 @@ struct Layout {
 impl Layout {
     fn from(info: &VmcoreInfo) -> Result<Layout, LogError> {
         // 3.11 renamed `struct log` to `struct printk_log`.
-        let ty = if info.size("printk_log").is_some() {
-            "printk_log"
-        } else {
-            "log"
+        let (ty, header) = match (info.size("printk_log"), info.size("log")) {
+            (Some(size), _) => ("printk_log", size),
+            (None, Some(size)) => ("log", size),
+            (None, None) => {
+                return Err(LogError::MissingInfo(
+                    "SIZE(printk_log) (SIZE(log) before 3.11)".into(),
+                ))
+            }
         };
-        let missing = |what: String| LogError::MissingInfo(what);
         let off = |m: &str| {
             info.offset(ty, m)
-                .ok_or_else(|| missing(format!("OFFSET({ty}.{m})")))
+                .ok_or_else(|| LogError::MissingInfo(format!("OFFSET({ty}.{m})")))
         };
         let l = Layout {
-            header: info
-                .size(ty)
-                .ok_or_else(|| missing(format!("SIZE({ty})")))?,
+            header,
             ts_nsec: off("ts_nsec")?,
             len: off("len")?,
             text_len: off("text_len")?,
