@@ -150,35 +150,31 @@ impl TypesBuilder {
             types: self.types,
             text: self.text,
             pointer_size,
-            names: Default::default(),
-            functions: HashMap::new(),
-            variables: HashMap::new(),
+            functions: self.functions,
+            variables: self.variables,
+            indexes: Default::default(),
             alignments: Vec::new(),
         };
-        index_names(&mut types);
         types.alignments = crate::layout::natural_alignments(&types, &contained_first);
-        let wrong =
-            |types: &Types, name: Name, ty: TypeId, expected: &'static str| ModelError::WrongKind {
-                name: types.str(name).to_string(),
-                ty,
-                expected,
-            };
-        let mut functions = HashMap::new();
-        for &(name, id) in &self.functions {
-            if !matches!(types.get(id), Some(Type::Function(_))) {
-                return Err(wrong(&types, name, id, "a function prototype"));
-            }
-            functions.entry(types.str(name).into()).or_insert(id);
+        let wrong = |(name, ty): (Name, TypeId), expected: &'static str| ModelError::WrongKind {
+            name: types.str(name).to_string(),
+            ty,
+            expected,
+        };
+        if let Some(&bad) = types
+            .functions
+            .iter()
+            .find(|(_, id)| !matches!(types.get(*id), Some(Type::Function(_))))
+        {
+            return Err(wrong(bad, "a function prototype"));
         }
-        let mut variables = HashMap::new();
-        for &(name, id) in &self.variables {
-            if types.get(id).is_none() {
-                return Err(wrong(&types, name, id, "a type"));
-            }
-            variables.entry(types.str(name).into()).or_insert(id);
+        if let Some(&bad) = types
+            .variables
+            .iter()
+            .find(|(_, id)| types.get(*id).is_none())
+        {
+            return Err(wrong(bad, "a type"));
         }
-        types.functions = functions;
-        types.variables = variables;
         Ok(types)
     }
 }
@@ -192,51 +188,60 @@ impl Types {
     }
 }
 
-/// First complete definition per name space; a forward declaration only until one.
-fn index_names(types: &mut Types) {
-    let mut names: [HashMap<Box<str>, TypeId>; 4] = Default::default();
-    for id in types.ids() {
-        let Some(ty) = types.get(id) else { continue };
-        let (namespace, name, complete) = match ty {
-            Type::Struct(c) => (Namespace::Struct, c.name, true),
-            Type::Union(c) => (Namespace::Union, c.name, true),
-            Type::Enum(e) => (Namespace::Enum, e.name, !e.values.is_empty()),
-            Type::Typedef(t) => (Namespace::Typedef, Some(t.name), true),
-            Type::Forward(f) => (
-                match f.kind {
-                    crate::ForwardKind::Struct => Namespace::Struct,
-                    crate::ForwardKind::Union => Namespace::Union,
-                    crate::ForwardKind::Enum => Namespace::Enum,
-                },
-                Some(f.name),
-                false,
-            ),
-            _ => continue,
-        };
-        let Some(name) = name else { continue };
-        let text = types.str(name);
-        if text.is_empty() {
-            continue;
-        }
-        let slot = &mut names[namespace.slot()];
-        match slot.get(text) {
-            None => {
-                slot.insert(text.into(), id);
+impl Types {
+    /// Per name space, the first complete definition of each name; a forward
+    /// declaration only when there is none.
+    pub(crate) fn type_index(&self) -> &[HashMap<Box<str>, TypeId>; 4] {
+        self.indexes.types.get_or_init(|| {
+            let mut names: [HashMap<Box<str>, TypeId>; 4] = Default::default();
+            for id in self.ids() {
+                let Some((namespace, name)) = self.get(id).and_then(namespace_and_name) else {
+                    continue;
+                };
+                let text = self.str(name);
+                if text.is_empty() {
+                    continue;
+                }
+                let slot = &mut names[namespace.slot()];
+                match slot.get(text) {
+                    None => {
+                        slot.insert(text.into(), id);
+                    }
+                    Some(&old) if !self.is_forward(id) && self.is_forward(old) => {
+                        slot.insert(text.into(), id);
+                    }
+                    Some(_) => {}
+                }
             }
-            Some(&old) if complete && !is_complete(types, old) => {
-                slot.insert(text.into(), id);
-            }
-            Some(_) => {}
-        }
+            names
+        })
     }
-    types.names = names;
+
+    /// Name to id, the first entry of each name winning.
+    pub(crate) fn first_of_each(&self, entries: &[(Name, TypeId)]) -> HashMap<Box<str>, TypeId> {
+        let mut map = HashMap::with_capacity(entries.len());
+        for &(name, id) in entries {
+            map.entry(self.str(name).into()).or_insert(id);
+        }
+        map
+    }
 }
 
-fn is_complete(types: &Types, id: TypeId) -> bool {
-    match types.get(id) {
-        Some(Type::Forward(_)) => false,
-        Some(Type::Enum(e)) => !e.values.is_empty(),
-        _ => true,
+fn namespace_and_name(ty: &Type) -> Option<(Namespace, Name)> {
+    match ty {
+        Type::Struct(c) => Some((Namespace::Struct, c.name?)),
+        Type::Union(c) => Some((Namespace::Union, c.name?)),
+        Type::Enum(e) => Some((Namespace::Enum, e.name?)),
+        Type::Typedef(t) => Some((Namespace::Typedef, t.name)),
+        Type::Forward(f) => Some((
+            match f.kind {
+                crate::ForwardKind::Struct => Namespace::Struct,
+                crate::ForwardKind::Union => Namespace::Union,
+                crate::ForwardKind::Enum => Namespace::Enum,
+            },
+            f.name,
+        )),
+        _ => None,
     }
 }
 

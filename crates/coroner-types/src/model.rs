@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 pub use crate::text::Name;
 use crate::text::Text;
@@ -183,6 +183,15 @@ impl Namespace {
     }
 }
 
+#[derive(Debug, Default)]
+pub(crate) struct Indexes {
+    /// Per [`Namespace`]: name to the first complete definition (a forward
+    /// declaration only when there is no definition).
+    pub(crate) types: OnceLock<[HashMap<Box<str>, TypeId>; 4]>,
+    pub(crate) functions: OnceLock<HashMap<Box<str>, TypeId>>,
+    pub(crate) variables: OnceLock<HashMap<Box<str>, TypeId>>,
+}
+
 /// A set of types, possibly stacked on a base set whose ids come first (a module's
 /// types on the kernel's).
 #[derive(Debug)]
@@ -193,12 +202,13 @@ pub struct Types {
     pub(crate) types: Vec<Type>,
     pub(crate) text: Text,
     pub(crate) pointer_size: u64,
-    /// Per [`Namespace`]: name to the first complete definition (a forward
-    /// declaration only when there is no definition).
-    pub(crate) names: [HashMap<Box<str>, TypeId>; 4],
-    /// Function name to its prototype (a `Type::Function`).
-    pub(crate) functions: HashMap<Box<str>, TypeId>,
-    pub(crate) variables: HashMap<Box<str>, TypeId>,
+    /// Functions with their prototypes (a `Type::Function` each), and variables
+    /// with their types, as the source listed them.
+    pub(crate) functions: Vec<(Name, TypeId)>,
+    pub(crate) variables: Vec<(Name, TypeId)>,
+    /// Name indexes, built on first use: decoding should not pay for hashing
+    /// tens of thousands of names a caller may never look up.
+    pub(crate) indexes: Indexes,
     /// Per own type: log2 of its alignment + 1, or 0 when it has none (see
     /// [`Types::alignment`]); computed once, since a walk could take exponential
     /// time on types shared many times over.
@@ -248,7 +258,7 @@ impl Types {
     /// A type by name in one name space: this layer's definition first, then the
     /// base's. A definition wins over a forward declaration of the same name.
     pub fn lookup(&self, namespace: Namespace, name: &str) -> Option<TypeId> {
-        let own = self.names[namespace.slot()].get(name).copied();
+        let own = self.type_index()[namespace.slot()].get(name).copied();
         if let Some(id) = own.filter(|&id| !self.is_forward(id)) {
             return Some(id);
         }
@@ -280,7 +290,9 @@ impl Types {
 
     /// The prototype (a `Type::Function`) of a function the source describes.
     pub fn function(&self, name: &str) -> Option<TypeId> {
-        self.functions
+        self.indexes
+            .functions
+            .get_or_init(|| self.first_of_each(&self.functions))
             .get(name)
             .copied()
             .or_else(|| self.base.as_ref()?.function(name))
@@ -288,7 +300,9 @@ impl Types {
 
     /// The type of a variable the source describes (in kernel BTF: per-CPU ones).
     pub fn variable(&self, name: &str) -> Option<TypeId> {
-        self.variables
+        self.indexes
+            .variables
+            .get_or_init(|| self.first_of_each(&self.variables))
             .get(name)
             .copied()
             .or_else(|| self.base.as_ref()?.variable(name))
@@ -312,7 +326,7 @@ impl Types {
         Some(self.str(name))
     }
 
-    fn is_forward(&self, id: TypeId) -> bool {
+    pub(crate) fn is_forward(&self, id: TypeId) -> bool {
         match self.get(id) {
             Some(Type::Forward(_)) => true,
             Some(Type::Enum(e)) => e.values.is_empty(),
