@@ -27,6 +27,10 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
+/// Far beyond a normal run (well under a second): catches hangs, not slowness, so a
+/// loaded CI machine cannot fail it.
+const HANG: Duration = Duration::from_secs(120);
+
 /// Tests measuring the heap run one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -55,7 +59,7 @@ fn garbage(len: usize, mut seed: u64) -> Vec<u8> {
 
 #[test]
 fn binary_garbage_and_empty_input() {
-    let _serial = SERIAL.lock().unwrap();
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     for input in [
         Vec::new(),
         vec![0u8; 1 << 20],
@@ -65,20 +69,20 @@ fn binary_garbage_and_empty_input() {
         let (report, peak, took) = measure(&input);
         assert!(!report.crashed);
         assert!(peak < (1 << 20), "peak heap {peak}");
-        assert!(took < Duration::from_secs(5), "{took:?}");
+        assert!(took < HANG, "{took:?}");
     }
 }
 
 #[test]
 fn a_100_mb_line_is_bounded() {
-    let _serial = SERIAL.lock().unwrap();
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     // Headers everywhere in one endless line, then a real report after it.
     let mut input = b"BUG: soft lockup ".repeat(100 << 20 >> 4);
     input.extend_from_slice(b"\nkernel BUG at mm/slub.c:1!\nRIP: 0010:kfree+0x1/0x2\n");
     let (report, peak, took) = measure(&input);
     assert!(report.crashed);
     assert!(peak < (16 << 20), "peak heap {peak}");
-    assert!(took < Duration::from_secs(20), "{took:?}");
+    assert!(took < HANG, "{took:?}");
 
     let mut plain = vec![b'x'; 100 << 20];
     plain.extend_from_slice(b" WARNING: CPU: 0 PID: 1 at a.c:1 f+0x1/0x2\n");
@@ -92,7 +96,7 @@ fn a_100_mb_line_is_bounded() {
 
 #[test]
 fn invalid_utf8_and_truncated_reports() {
-    let _serial = SERIAL.lock().unwrap();
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let mut input = b"[ 1.0] \xff\xfeBUG: kernel NULL pointer dereference, address: 0\n[ 1.0] RIP: 0010:\xc3(f+0x1/0x2\n".to_vec();
     let (report, _, _) = measure(&input);
     assert!(report.crashed);
@@ -113,7 +117,7 @@ fn invalid_utf8_and_truncated_reports() {
 
 #[test]
 fn fuzz_seeds_replay() {
-    let _serial = SERIAL.lock().unwrap();
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds/triage");
     let mut replayed = 0;
     for entry in std::fs::read_dir(&dir).expect("fuzz/seeds/triage") {
@@ -125,11 +129,7 @@ fn fuzz_seeds_replay() {
             "{}: peak heap {peak}",
             path.display()
         );
-        assert!(
-            took < Duration::from_secs(5),
-            "{}: {took:?}",
-            path.display()
-        );
+        assert!(took < HANG, "{}: {took:?}", path.display());
         replayed += 1;
     }
     assert!(replayed >= 20, "only {replayed} seeds");
