@@ -19,9 +19,14 @@ const TEMPLATES: &[Template] = &[
     (1, 0, LOG_NEWLINE, b"BUG: unable to handle kernel NULL pointer dereference at 0000000000000000\nIP: [<ffffffffa0001000>] crash_me+0x10/0x20 [crashme]", b""),
     (3, 0, LOG_NEWLINE, "EXT4-fs (sda1): mounted filesystem été, label \u{2603}".as_bytes(), b""),
     (4, 0, LOG_NEWLINE, b"raw bytes: \xff\x80\x01\x1b[0m\x7f tab\there cr\r vt\x0b ff\x0c end", b"SUBSYSTEM=tty\0DEVICE=c4:64\0EXTRA=\xc3\xa9"),
+    // Escaped, this line outgrows makedumpfile's 1 KiB output buffer.
+    (5, 0, LOG_NEWLINE, LONG_NON_ASCII.as_bytes(), b""),
     (6, 0, LOG_NEWLINE, b"", b""),
     (0, 0, LOG_NEWLINE, b"Kernel panic - not syncing: Fatal exception in interrupt", b""),
 ];
+
+const LONG_NON_ASCII: &str = "input: Клавиатура USB «Logitech» \
+    подключена к порту 1-1.2, драйвер hid-generic, режим: стандартный";
 
 /// `n` records cycling through the templates, one millisecond-ish apart; after
 /// the first few the clock jumps past 100000 s (six-digit seconds widen the
