@@ -237,6 +237,7 @@ impl Walk<'_> {
             u64::from_le_bytes(b)
         };
         Ok(LogRecord {
+            // log_first_seq is not in VMCOREINFO: count from the oldest record read.
             seq: self.records.len() as u64,
             ts_nsec: le(l.ts_nsec, 8),
             level: header[(l.dict_len + 3) as usize] >> 5,

@@ -117,17 +117,19 @@ impl Image {
         assert_eq!(spec.phys_base % HUGE, 0, "phys_base must be 2 MiB-aligned");
         let text_va = START_KERNEL_MAP + LINK_OFFSET + k.kaslr_offset();
         let log_pages = (log_buf.len() as u64).next_multiple_of(PAGE);
+        // The log sits in `__log_buf` in the image, or after mem_section's page.
+        let (in_image, in_ram) = if spec.boot_param_buffer {
+            (0, log_pages)
+        } else {
+            (log_pages, 0)
+        };
         let mut img = Image {
             kernel: k,
             text_va,
             image_pa: text_va - START_KERNEL_MAP + spec.phys_base,
-            image: vec![
-                0;
-                (STATIC_LOG_BUF + if spec.boot_param_buffer { 0 } else { log_pages })
-                    as usize
-            ],
+            image: vec![0; (STATIC_LOG_BUF + in_image) as usize],
             ram_pa: 0,
-            ram: vec![0; (PAGE + if spec.boot_param_buffer { log_pages } else { 0 }) as usize],
+            ram: vec![0; (PAGE + in_ram) as usize],
             vmcoreinfo: String::new(),
         };
         img.ram_pa = (img.image_pa + img.image.len() as u64 + (64 << 20)).next_multiple_of(HUGE);
