@@ -60,7 +60,13 @@ fn makedumpfile_dmesg(dump: &Path) -> Vec<u8> {
 fn judged(name: &str, spec: &Spec) -> (Generated, LogRead) {
     let path = work_dir().join(format!("{name}.vmcore"));
     let generated = legacy_log::write(&path, spec).unwrap();
-    let expected = makedumpfile_dmesg(&path);
+    (generated, judged_file(name, &path))
+}
+
+/// Reads the log of the dump at `path` through coroner and checks its text
+/// against makedumpfile's on the same file.
+fn judged_file(name: &str, path: &Path) -> LogRead {
+    let expected = makedumpfile_dmesg(path);
     let kernel = Kernel::new(Dump::open(&path).unwrap()).unwrap();
     let read = dmesg::read_log(&kernel, kernel.vmcoreinfo()).unwrap();
     assert_eq!(read.warnings, Vec::<String>::new(), "{name}");
@@ -80,7 +86,7 @@ fn judged(name: &str, spec: &Spec) -> (Generated, LogRead) {
         "{name}: coroner's text differs from makedumpfile's"
     );
     assert_eq!(ours, expected, "{name}: same text, different bytes");
-    (generated, read)
+    read
 }
 
 /// Checks every record field against what the kernel stored.
@@ -209,6 +215,34 @@ fn printk_log_with_caller_ids() {
     let (generated, read) = judged("5.4-caller", &spec);
     assert!(generated.first_idx > generated.next_idx, "the log wraps");
     fields_match("5.4-caller", &generated, &read, true);
+}
+
+#[test]
+fn converted_to_kdump_compressed_by_makedumpfile() {
+    // makedumpfile -c keeps the phys_base it derived in the kdump sub-header, so
+    // even relocated kernels before 4.10 read through it.
+    let mut relocated = records_spec(K::V3_10, 4096, 150);
+    relocated.phys_base = 0x200_0000;
+    let mut plain = chars_spec(K::V2_6_32, 4096, 0, 200);
+    plain.phys_base = 0x400_0000;
+    for (name, spec) in [
+        ("4.18-kdump", records_spec(K::V4_18, 2048, 60)),
+        ("3.10-relocated-kdump", relocated),
+        ("2.6.32-relocated-kdump", plain),
+    ] {
+        let elf = work_dir().join(format!("{name}.vmcore"));
+        let kdump = elf.with_extension("kdump");
+        legacy_log::write(&elf, &spec).unwrap();
+        let _ = std::fs::remove_file(&kdump);
+        let run = Command::new("makedumpfile")
+            .args(["-c", "-d", "1"])
+            .arg(&elf)
+            .arg(&kdump)
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "{name}: {run:?}");
+        judged_file(name, &kdump);
+    }
 }
 
 fn chars_spec(kernel: K, buf_len: usize, earlier: u64, lines: usize) -> Spec {
