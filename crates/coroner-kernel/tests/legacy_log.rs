@@ -67,7 +67,7 @@ fn judged(name: &str, spec: &Spec) -> (Generated, LogRead) {
 /// against makedumpfile's on the same file.
 fn judged_file(name: &str, path: &Path) -> LogRead {
     let expected = makedumpfile_dmesg(path);
-    let kernel = Kernel::new(Dump::open(&path).unwrap()).unwrap();
+    let kernel = Kernel::new(Dump::open(path).unwrap()).unwrap();
     let read = dmesg::read_log(&kernel, kernel.vmcoreinfo()).unwrap();
     assert_eq!(read.warnings, Vec::<String>::new(), "{name}");
     let has_callers = kernel
