@@ -3,10 +3,9 @@
 //! walks it: every id exists, nothing contains itself, nothing nests absurdly deep.
 //! Those checks are what let the rest of the crate recurse without counting.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::model::{Name, Namespace, Type, TypeId, Types};
+use crate::model::{Name, Type, TypeId, Types};
 use crate::text::Text;
 
 /// Deepest chain of types one walk may follow, per layer: typedefs, qualifiers,
@@ -185,63 +184,6 @@ impl Types {
             return self.base.as_ref()?.name_at(pos);
         }
         self.text.name_at(pos)
-    }
-}
-
-impl Types {
-    /// Per name space, the first complete definition of each name; a forward
-    /// declaration only when there is none.
-    pub(crate) fn type_index(&self) -> &[HashMap<Box<str>, TypeId>; 4] {
-        self.indexes.types.get_or_init(|| {
-            let mut names: [HashMap<Box<str>, TypeId>; 4] = Default::default();
-            for id in self.ids() {
-                let Some((namespace, name)) = self.get(id).and_then(namespace_and_name) else {
-                    continue;
-                };
-                let text = self.str(name);
-                if text.is_empty() {
-                    continue;
-                }
-                let slot = &mut names[namespace.slot()];
-                match slot.get(text) {
-                    None => {
-                        slot.insert(text.into(), id);
-                    }
-                    Some(&old) if !self.is_forward(id) && self.is_forward(old) => {
-                        slot.insert(text.into(), id);
-                    }
-                    Some(_) => {}
-                }
-            }
-            names
-        })
-    }
-
-    /// Name to id, the first entry of each name winning.
-    pub(crate) fn first_of_each(&self, entries: &[(Name, TypeId)]) -> HashMap<Box<str>, TypeId> {
-        let mut map = HashMap::with_capacity(entries.len());
-        for &(name, id) in entries {
-            map.entry(self.str(name).into()).or_insert(id);
-        }
-        map
-    }
-}
-
-fn namespace_and_name(ty: &Type) -> Option<(Namespace, Name)> {
-    match ty {
-        Type::Struct(c) => Some((Namespace::Struct, c.name?)),
-        Type::Union(c) => Some((Namespace::Union, c.name?)),
-        Type::Enum(e) => Some((Namespace::Enum, e.name?)),
-        Type::Typedef(t) => Some((Namespace::Typedef, t.name)),
-        Type::Forward(f) => Some((
-            match f.kind {
-                crate::ForwardKind::Struct => Namespace::Struct,
-                crate::ForwardKind::Union => Namespace::Union,
-                crate::ForwardKind::Enum => Namespace::Enum,
-            },
-            f.name,
-        )),
-        _ => None,
     }
 }
 

@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use crate::model::{Member, Type, TypeId, Types};
+use crate::model::{Composite, Member, Type, TypeId, Types};
 
 /// What a member path names: a member, or an element of an array member.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -210,26 +210,30 @@ pub(crate) fn natural_alignments(types: &Types, order: &[usize]) -> Vec<u8> {
             Type::Qualified(_, target) => of(*target, &codes),
             Type::Struct(c) | Type::Union(c) => match c.align {
                 Some(align) => (align.max(1).trailing_zeros() + 1) as u8,
-                None => {
-                    let mut strictest = 1u8;
-                    for m in &c.members {
-                        let code = of(m.ty, &codes).max(1);
-                        let misplaced =
-                            m.bit_size.is_none() && m.bit_offset % (8u64 << (code - 1)) != 0;
-                        strictest = if misplaced { 1 } else { strictest.max(code) };
-                        if misplaced {
-                            break;
-                        }
-                    }
-                    if c.size % (1u64 << (strictest - 1)) == 0 {
-                        strictest
-                    } else {
-                        1
-                    }
-                }
+                None => members_code(c, |id| of(id, &codes)),
             },
             Type::Void | Type::Forward(_) | Type::Function(_) => 0,
         };
     }
     codes
+}
+
+/// Alignment code of a struct or union from its members': the strictest, or 1
+/// (packed) when a member's offset or the size breaks it. Codes go up to 64
+/// (2^63 bytes), so the arithmetic is in u128.
+fn members_code(c: &Composite, of: impl Fn(TypeId) -> u8) -> u8 {
+    let bits = |code: u8| 8u128 << (code - 1);
+    let mut strictest = 1u8;
+    for m in &c.members {
+        let code = of(m.ty).max(1);
+        if m.bit_size.is_none() && u128::from(m.bit_offset) % bits(code) != 0 {
+            return 1;
+        }
+        strictest = strictest.max(code);
+    }
+    if u128::from(c.size) * 8 % bits(strictest) == 0 {
+        strictest
+    } else {
+        1
+    }
 }

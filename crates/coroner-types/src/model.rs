@@ -4,9 +4,8 @@
 //! ever built by [`crate::TypesBuilder`], which checks that every id exists and that
 //! no type contains itself, so every walk over a `Types` ends.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 pub use crate::text::Name;
 use crate::text::Text;
@@ -171,25 +170,17 @@ pub enum Namespace {
 }
 
 impl Namespace {
-    pub(crate) const ALL: [Namespace; 4] = [
+    /// The order [`Types::find`] searches in.
+    pub(crate) const SEARCH_ORDER: [Namespace; 4] = [
         Namespace::Struct,
         Namespace::Union,
-        Namespace::Enum,
         Namespace::Typedef,
+        Namespace::Enum,
     ];
 
     pub(crate) fn slot(self) -> usize {
         self as usize
     }
-}
-
-#[derive(Debug, Default)]
-pub(crate) struct Indexes {
-    /// Per [`Namespace`]: name to the first complete definition (a forward
-    /// declaration only when there is no definition).
-    pub(crate) types: OnceLock<[HashMap<Box<str>, TypeId>; 4]>,
-    pub(crate) functions: OnceLock<HashMap<Box<str>, TypeId>>,
-    pub(crate) variables: OnceLock<HashMap<Box<str>, TypeId>>,
 }
 
 /// A set of types, possibly stacked on a base set whose ids come first (a module's
@@ -208,7 +199,7 @@ pub struct Types {
     pub(crate) variables: Vec<(Name, TypeId)>,
     /// Name indexes, built on first use: decoding should not pay for hashing
     /// tens of thousands of names a caller may never look up.
-    pub(crate) indexes: Indexes,
+    pub(crate) indexes: crate::index::Indexes,
     /// Per own type: log2 of its alignment + 1, or 0 when it has none (see
     /// [`Types::alignment`]); computed once, since a walk could take exponential
     /// time on types shared many times over.
@@ -283,16 +274,14 @@ impl Types {
                 return self.lookup(namespace, rest.trim());
             }
         }
-        Namespace::ALL
+        Namespace::SEARCH_ORDER
             .iter()
             .find_map(|&namespace| self.lookup(namespace, name))
     }
 
     /// The prototype (a `Type::Function`) of a function the source describes.
     pub fn function(&self, name: &str) -> Option<TypeId> {
-        self.indexes
-            .functions
-            .get_or_init(|| self.first_of_each(&self.functions))
+        self.function_index()
             .get(name)
             .copied()
             .or_else(|| self.base.as_ref()?.function(name))
@@ -300,9 +289,7 @@ impl Types {
 
     /// The type of a variable the source describes (in kernel BTF: per-CPU ones).
     pub fn variable(&self, name: &str) -> Option<TypeId> {
-        self.indexes
-            .variables
-            .get_or_init(|| self.first_of_each(&self.variables))
+        self.variable_index()
             .get(name)
             .copied()
             .or_else(|| self.base.as_ref()?.variable(name))

@@ -201,6 +201,9 @@ fn layout_answers_sizes_alignment_and_paths() {
     let bits = k.structure("bits", 4, &[("lo", int, 0, 3), ("hi", int, 3, 29)]);
     let aligned_composite = k.composite("cacheline", 0, Some(64), &[]);
     let aligned = k.add(Type::Struct(aligned_composite));
+    let huge_composite = k.composite("huge", 0, Some(1 << 62), &[]);
+    let huge = k.add(Type::Struct(huge_composite));
+    let holds_huge = k.structure("holds_huge", 0, &[("h", huge, 0, 0), ("c", char_, 0, 0)]);
     let name = k.b.intern("holder_t").unwrap();
     let typedef = k.add(Type::Typedef(Typedef {
         name,
@@ -226,6 +229,11 @@ fn layout_answers_sizes_alignment_and_paths() {
         "bitfields count their base type"
     );
     assert_eq!(types.alignment(aligned), Some(64), "recorded by the source");
+    assert_eq!(
+        types.alignment(holds_huge),
+        Some(1 << 62),
+        "no overflow near 2^64"
+    );
 
     let field = types.member(typedef, "half").unwrap();
     assert_eq!(
