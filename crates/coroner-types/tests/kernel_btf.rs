@@ -5,7 +5,7 @@
 mod common;
 
 use coroner_types::crash::{struct_offsets, Radix};
-use coroner_types::{gdb, Type, TypeId};
+use coroner_types::{gdb, Namespace, Type, TypeId};
 
 #[test]
 fn vmcoreinfo_offsets_sizes_and_lengths_equal_btf() {
@@ -72,6 +72,38 @@ fn split_module_btf_continues_the_kernels_numbering() {
                 .ty
         ),
         "ssize_t (*)(struct fw_cfg_sysfs_entry *, char *)"
+    );
+}
+
+/// kvm's own structs (the issue's `struct kvm -ox`), from the module's split BTF,
+/// against its DWARF as gdb reads it (tests/data/gdb-kvm-members.txt).
+#[test]
+fn kvm_module_members_equal_its_dwarf() {
+    let kvm = common::kvm();
+    let t = kvm.types();
+    let reference =
+        std::fs::read_to_string(common::data_dir().join("gdb-kvm-members.txt")).unwrap();
+    let mut checked = 0;
+    for line in reference.lines() {
+        let fields: Vec<&str> = line.split(' ').collect();
+        let (ty, member) = fields[0].split_once('.').unwrap();
+        let bits: u64 = fields[1].parse().unwrap();
+        let width: u32 = fields[2].parse().unwrap();
+        let id = t.lookup(Namespace::Struct, ty).unwrap();
+        let ours = match member {
+            "SIZE" => t.size_of(id).map(|bytes| (bytes * 8, 0)),
+            _ => t
+                .member(id, member)
+                .map(|f| (f.bit_offset, f.bit_size.unwrap_or(0))),
+        };
+        assert_eq!(ours, Some((bits, width)), "{line}");
+        checked += 1;
+    }
+    assert_eq!(checked, 519);
+    let text = struct_offsets(t, t.find("kvm").unwrap(), Radix::Hex).unwrap();
+    assert!(
+        text.contains("\n    [0x58] struct kvm_memslots __memslots[4];\n"),
+        "{text}"
     );
 }
 

@@ -32,6 +32,12 @@ pub fn module_bytes() -> Vec<u8> {
     std::fs::read(data_dir().join("qemu_fw_cfg-6.1.0-56-amd64.btf")).unwrap()
 }
 
+/// The split BTF of the module `kvm`, on the kernel's.
+pub fn kvm() -> Btf {
+    let packed = std::fs::read(data_dir().join("kvm-6.1.0-56-amd64.btf.zst")).unwrap();
+    Btf::parse_split(&vmlinux(), &zstd::decode_all(packed.as_slice()).unwrap()).unwrap()
+}
+
 /// The split BTF of the module `qemu_fw_cfg`, on the kernel's.
 pub fn module() -> Btf {
     Btf::parse_split(&vmlinux(), &module_bytes()).unwrap()
