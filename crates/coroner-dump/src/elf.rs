@@ -18,6 +18,8 @@ const MAX_NOTE_BYTES: u64 = 64 << 20;
 /// Upper bound for program headers; makedumpfile -E writes one per run of kept pages.
 const MAX_PHDRS: u64 = 1 << 22;
 const PAGE_SIZE: u64 = 4096;
+/// Link address of the x86-64 kernel image.
+const X86_64_START_KERNEL_MAP: u64 = 0xffff_ffff_8000_0000;
 
 #[derive(Debug, Clone, Copy)]
 struct Segment {
@@ -116,6 +118,7 @@ pub(crate) fn open(
     let mut segments = Vec::new();
     let mut notes = Vec::new();
     let mut warnings = Vec::new();
+    let mut phys_base = None;
     for i in 0..phnum as usize {
         let ph = &table[i * PHDR_SIZE as usize..(i + 1) * PHDR_SIZE as usize];
         let word = |o: usize| u64::from_le_bytes(ph[o..o + 8].try_into().expect("8 bytes"));
@@ -132,6 +135,14 @@ pub(crate) fn open(
                 }
                 if paddr.checked_add(memsz).is_none() || offset.checked_add(filesz).is_none() {
                     return Err(ctx.format(at, "PT_LOAD address or offset overflows"));
+                }
+                // kexec-tools maps the x86-64 kernel image with a PT_LOAD at its link
+                // address: where it really sits gives phys_base (as makedumpfile
+                // finds it), needed by kernels older than 4.10, whose VMCOREINFO
+                // has no NUMBER(phys_base).
+                let vaddr = word(16);
+                if machine == 62 && vaddr >= X86_64_START_KERNEL_MAP && phys_base.is_none() {
+                    phys_base = Some(paddr.wrapping_sub(vaddr - X86_64_START_KERNEL_MAP));
                 }
                 segments.push(Segment {
                     paddr,
@@ -183,7 +194,7 @@ pub(crate) fn open(
         header_release: None,
         header_time: None,
         header_cpus: None,
-        phys_base: None,
+        phys_base,
         max_pfn: body
             .segments
             .iter()

@@ -188,9 +188,6 @@ fn struct_log_of_3_10_in_a_boot_param_buffer() {
 }
 
 #[test]
-#[ignore = "coroner takes phys_base only from NUMBER(phys_base) (4.10+) or a kdump header; \
-            makedumpfile derives it from the kernel-text PT_LOAD of an ELF dump, \
-            which coroner-dump's ELF reader does not do yet"]
 fn relocated_kernel_before_4_10() {
     // Before 4.10 VMCOREINFO gives phys_base's address, not its value.
     for (name, mut spec) in [
