@@ -169,24 +169,29 @@ impl StackUnwinder<'_> {
         self.named(trace, None, &scenario)
     }
 
-    /// A task's stack: from its CPU's registers if it was running, else from
-    /// its saved frame (`thread.sp`, `stack`, placed by BTF).
+    /// A task's stack (`task->stack` and `thread.sp`, placed by BTF): from its
+    /// CPU's registers if it was running (the CPU's current stack is its stack),
+    /// else from the frame it was switched out with.
     pub fn task_trace(&self, task: u64) -> Result<StackTrace, String> {
-        for &cpu in &self.cpus() {
-            if self.program.current_task(cpu) == Some(task) {
-                return self
-                    .cpu_trace(cpu)
-                    .ok_or_else(|| format!("CPU {cpu} has no registers"));
-            }
-        }
         let btf = self.program.btf()?;
         let off = |path: &str| {
             btf.offset_of("task_struct", path)
                 .ok_or_else(|| format!("BTF has no task_struct.{path}"))
         };
         let read = |at: u64| self.program.read_u64(at).map_err(|e| e.to_string());
-        let sp = read(task + off("thread.sp")?)?;
         let base = read(task + off("stack")?)?;
+        let running = self.cpus.iter().find(|(_, _, stacks)| {
+            stacks
+                .ranges()
+                .iter()
+                .any(|r| r.kind == StackKind::Task && r.start == base)
+        });
+        if let Some(&(cpu, _, _)) = running {
+            return self
+                .cpu_trace(cpu)
+                .ok_or_else(|| format!("CPU {cpu} has no registers"));
+        }
+        let sp = read(task + off("thread.sp")?)?;
         Ok(self.switched_trace(sp, Some(base)))
     }
 

@@ -1,4 +1,5 @@
-//! Where each stack is: a CPU's task stack (`cpu_current_top_of_stack`), IRQ
+//! Where each stack is: a CPU's task stack (`cpu_current_top_of_stack`, or the
+//! TSS's `sp1` where older kernels keep it), IRQ
 //! stack (`hardirq_stack_ptr`) and exception stacks (the TSS's IST pointers, the
 //! hardware's own record of each stack's top), or a switched-out task's stack.
 //! Sizes come from the kernel itself (the init task's stack, BTF) where it says,
@@ -12,8 +13,9 @@ const DEFAULT_THREAD_SIZE: u64 = 16 << 10;
 const DEFAULT_IRQ_STACK_SIZE: u64 = 16 << 10;
 /// EXCEPTION_STKSZ on x86-64 without KASAN (Linux 5.x on).
 const DEFAULT_EXCEPTION_STACK_SIZE: u64 = 8 << 10;
-/// Offset of `ist[]` in `struct tss_struct` (its first member is the hardware
-/// `struct x86_hw_tss`: u32 reserved, u64 sp0..sp2, u64 reserved, u64 ist[7]).
+/// Offsets of `sp1` and `ist[]` in `struct tss_struct` (its first member is the
+/// hardware `struct x86_hw_tss`: u32 reserved, u64 sp0..sp2, u64 reserved, u64 ist[7]).
+const TSS_SP1: u64 = 12;
 const TSS_IST: u64 = 36;
 /// The stacks with an IST slot, in IST index order.
 const IST_SLOTS: [Ist; 5] = [
@@ -77,7 +79,12 @@ fn per_cpu_word(program: &Program, cpu: u32, symbol: &str, hot_member: &str) -> 
 /// The stacks CPU `cpu` may be running on.
 pub(crate) fn cpu_stacks(program: &Program, cpu: u32, sizes: &Sizes) -> Stacks {
     let mut ranges = Vec::new();
-    if let Some(top) = per_cpu_word(program, cpu, "cpu_current_top_of_stack", "top_of_stack") {
+    let tss = program.per_cpu_address("cpu_tss_rw", cpu);
+    // Until Linux 5.10 the top of the current task's stack was the TSS's sp1.
+    let tss_sp1 = || program.read_u64(tss? + TSS_SP1).ok().filter(|&v| v != 0);
+    let task_top =
+        per_cpu_word(program, cpu, "cpu_current_top_of_stack", "top_of_stack").or_else(tss_sp1);
+    if let Some(top) = task_top {
         ranges.push(range(StackKind::Task, top, sizes.thread));
     }
     // hardirq_stack_ptr points at the IRQ stack's top word (top - 8), where the
@@ -85,7 +92,7 @@ pub(crate) fn cpu_stacks(program: &Program, cpu: u32, sizes: &Sizes) -> Stacks {
     if let Some(ptr) = per_cpu_word(program, cpu, "hardirq_stack_ptr", "hardirq_stack_ptr") {
         ranges.push(range(StackKind::Irq, ptr.wrapping_add(8), sizes.irq));
     }
-    if let Some(tss) = program.per_cpu_address("cpu_tss_rw", cpu) {
+    if let Some(tss) = tss {
         for (slot, (&ist, &size)) in IST_SLOTS.iter().zip(&sizes.exception).enumerate() {
             let top = program.read_u64(tss + TSS_IST + 8 * slot as u64).ok();
             if let Some(top) = top.filter(|&t| t != 0 && size > 0) {
