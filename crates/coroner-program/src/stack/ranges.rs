@@ -80,7 +80,8 @@ fn per_cpu_word(program: &Program, cpu: u32, symbol: &str, hot_member: &str) -> 
 pub(crate) fn cpu_stacks(program: &Program, cpu: u32, sizes: &Sizes) -> Stacks {
     let mut ranges = Vec::new();
     let tss = program.per_cpu_address("cpu_tss_rw", cpu);
-    // Until Linux 5.10 the top of the current task's stack was the TSS's sp1.
+    // Older kernels (5.10 among them) keep the current task's stack top in the
+    // TSS's sp1.
     let tss_sp1 = || program.read_u64(tss? + TSS_SP1).ok().filter(|&v| v != 0);
     let task_top =
         per_cpu_word(program, cpu, "cpu_current_top_of_stack", "top_of_stack").or_else(tss_sp1);
