@@ -3,8 +3,8 @@
 //! symbols, their names and `nm` type letters), read through BTF offsets.
 
 use coroner_kernel::{Kernel, KernelMemory};
-use coroner_symbols::btf::Btf;
 use coroner_symbols::{Symbol, SymbolTable};
+use coroner_types::Types;
 
 /// One loaded module.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,7 +39,7 @@ struct Layout {
 }
 
 impl Layout {
-    fn from(btf: &Btf) -> Result<Layout, String> {
+    fn from(btf: &Types) -> Result<Layout, String> {
         let off = |ty: &str, paths: &[&str]| {
             paths
                 .iter()
@@ -65,7 +65,7 @@ impl Layout {
 /// (the kernel's own /proc/kallsyms shows the same set).
 pub(crate) fn load_modules(
     kernel: &Kernel,
-    btf: &Btf,
+    btf: &Types,
     kernel_symbols: &SymbolTable,
 ) -> Result<(Vec<Module>, Vec<Symbol>), String> {
     let l = Layout::from(btf)?;

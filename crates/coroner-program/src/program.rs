@@ -5,9 +5,10 @@ use crate::symbols::{load_symbols, SymbolSource};
 use crate::types::load_btf;
 use coroner_dump::Dump;
 use coroner_kernel::{Kernel, KernelMemory, VirtError};
-use coroner_symbols::btf::Btf;
 use coroner_symbols::{Symbol, SymbolTable};
+use coroner_types::Types;
 use std::path::Path;
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProgramError {
@@ -25,7 +26,7 @@ pub struct Program {
     symbols: SymbolTable,
     symbol_source: SymbolSource,
     /// vmlinux BTF, or why it could not be read.
-    btf: Result<Btf, String>,
+    btf: Result<Arc<Types>, String>,
     modules: Vec<Module>,
     warnings: Vec<String>,
 }
@@ -96,8 +97,8 @@ impl Program {
     }
 
     /// The kernel's types, or why there are none.
-    pub fn btf(&self) -> Result<&Btf, String> {
-        self.btf.as_ref().map_err(Clone::clone)
+    pub fn btf(&self) -> Result<&Types, String> {
+        self.btf.as_deref().map_err(Clone::clone)
     }
 
     pub fn read_u64(&self, vaddr: u64) -> Result<u64, VirtError> {

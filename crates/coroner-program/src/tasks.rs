@@ -3,7 +3,7 @@
 //! fields `ps` shows, read through BTF offsets.
 
 use crate::Program;
-use coroner_symbols::btf::Btf;
+use coroner_types::Types;
 
 /// One kernel task.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,7 +44,7 @@ struct Layout {
 }
 
 impl Layout {
-    fn from(btf: &Btf) -> Result<Layout, String> {
+    fn from(btf: &Types) -> Result<Layout, String> {
         let off = |ty: &str, paths: &[&str]| {
             paths
                 .iter()

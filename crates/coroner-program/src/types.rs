@@ -2,14 +2,18 @@
 //! `__stop_BTF`): struct layouts without a debuginfo package.
 
 use coroner_kernel::KernelMemory;
-use coroner_symbols::btf::Btf;
 use coroner_symbols::SymbolTable;
+use coroner_types::{Btf, Types};
+use std::sync::Arc;
 
 /// More than any kernel's BTF (a distribution kernel's is 5-6 MiB).
 const MAX_BTF: u64 = 64 << 20;
 
 /// Reads and decodes vmlinux BTF, or says why there is none.
-pub(crate) fn load_btf(memory: &dyn KernelMemory, symbols: &SymbolTable) -> Result<Btf, String> {
+pub(crate) fn load_btf(
+    memory: &dyn KernelMemory,
+    symbols: &SymbolTable,
+) -> Result<Arc<Types>, String> {
     let start = symbols.by_name("__start_BTF").map(|s| s.address);
     let stop = symbols.by_name("__stop_BTF").map(|s| s.address);
     let (Some(start), Some(stop)) = (start, stop) else {
@@ -23,5 +27,6 @@ pub(crate) fn load_btf(memory: &dyn KernelMemory, symbols: &SymbolTable) -> Resu
     memory
         .read_virt(start, &mut data)
         .map_err(|e| format!("reading the kernel's BTF: {e}"))?;
-    Btf::parse(&data).map_err(|e| format!("the kernel's BTF: {e}"))
+    let btf = Btf::parse(&data).map_err(|e| format!("the kernel's BTF: {e}"))?;
+    Ok(Arc::clone(btf.types()))
 }

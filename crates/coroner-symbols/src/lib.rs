@@ -1,9 +1,8 @@
-//! Kernel symbol and type formats, decoded from bytes: the kallsyms tables a kernel
-//! keeps in its own memory, `System.map` text, and (in their own modules) BTF type
-//! information and ORC unwind tables. Nothing here knows how memory is read: callers
-//! pass a read function, so the same decoders serve dumps, live kernels and tests.
+//! Kernel symbol formats, decoded from bytes: the kallsyms tables a kernel keeps in
+//! its own memory and `System.map` text (types are `coroner-types`, ORC is
+//! `coroner-unwind`). Nothing here knows how memory is read: callers pass a read
+//! function, so the same decoders serve dumps, live kernels and tests.
 
-pub mod btf;
 pub mod kallsyms;
 pub mod symbols;
 pub mod system_map;

@@ -50,8 +50,8 @@ impl Sizes {
             .unwrap_or(DEFAULT_IRQ_STACK_SIZE);
         let exception = IST_MEMBERS.map(|m| {
             btf.and_then(|b| {
-                let (_, member) = b.member(b.find("cea_exception_stacks")?, m)?;
-                b.size_of(member.type_id)
+                let field = b.member(b.find("cea_exception_stacks")?, m)?;
+                b.size_of(field.ty)
             })
             .unwrap_or(DEFAULT_EXCEPTION_STACK_SIZE)
         });
