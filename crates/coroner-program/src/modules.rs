@@ -2,8 +2,9 @@
 //! name, where its code lives and its own symbol table (`mod->kallsyms`: ELF
 //! symbols, their names and `nm` type letters), read through BTF offsets.
 
+use crate::types::offset_of_any;
 use coroner_kernel::{Kernel, KernelMemory};
-use coroner_symbols::{Symbol, SymbolTable};
+use coroner_symbols::Symbol;
 use coroner_types::Types;
 
 /// One loaded module.
@@ -40,12 +41,7 @@ struct Layout {
 
 impl Layout {
     fn from(btf: &Types) -> Result<Layout, String> {
-        let off = |ty: &str, paths: &[&str]| {
-            paths
-                .iter()
-                .find_map(|p| btf.offset_of(ty, p))
-                .ok_or_else(|| format!("BTF has no {ty}.{}", paths.join(" or ")))
-        };
+        let off = |ty: &str, paths: &[&str]| offset_of_any(btf, ty, paths);
         Ok(Layout {
             list: off("module", &["list"])?,
             name: off("module", &["name"])?,
@@ -63,16 +59,14 @@ impl Layout {
 
 /// Reads every module and its symbols. Symbols are those with a name and a value
 /// (the kernel's own /proc/kallsyms shows the same set).
+/// `modules` is the address of the kernel's `modules` list head.
 pub(crate) fn load_modules(
     kernel: &Kernel,
     btf: &Types,
-    kernel_symbols: &SymbolTable,
+    modules: Option<u64>,
 ) -> Result<(Vec<Module>, Vec<Symbol>), String> {
     let l = Layout::from(btf)?;
-    let head = kernel_symbols
-        .by_name("modules")
-        .ok_or("no `modules` symbol")?
-        .address;
+    let head = modules.ok_or("no `modules` symbol")?;
     let read = |addr: u64| kernel.read_u64(addr).map_err(|e| e.to_string());
     let mut modules = Vec::new();
     let mut symbols = Vec::new();

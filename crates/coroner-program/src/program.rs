@@ -36,22 +36,24 @@ impl Program {
     pub fn open(path: &Path, system_map: Option<&Path>) -> Result<Program, ProgramError> {
         let kernel = Kernel::new(Dump::open(path)?)?;
         let mut warnings = Vec::new();
-        let (symbols, symbol_source) = load_symbols(&kernel, system_map, &mut warnings)?;
-        let mut table = SymbolTable::new(symbols.clone());
-        let btf = load_btf(&kernel, &table);
+        let (mut symbols, symbol_source) = load_symbols(&kernel, system_map, &mut warnings)?;
+        // Three names are needed before the table exists; the table is built once,
+        // with the modules' symbols in it.
+        let address = |name: &str| symbols.iter().find(|s| s.name == name).map(|s| s.address);
+        let btf = load_btf(&kernel, address("__start_BTF"), address("__stop_BTF"));
         let mut modules = Vec::new();
         if let Ok(btf) = &btf {
-            match load_modules(&kernel, btf, &table) {
+            match load_modules(&kernel, btf, address("modules")) {
                 Ok((found, module_symbols)) => {
                     modules = found;
-                    table = SymbolTable::new(symbols.into_iter().chain(module_symbols).collect());
+                    symbols.extend(module_symbols);
                 }
                 Err(e) => warnings.push(format!("modules: {e}")),
             }
         }
         Ok(Program {
             kernel,
-            symbols: table,
+            symbols: SymbolTable::new(symbols),
             symbol_source,
             btf,
             modules,

@@ -6,6 +6,7 @@ mod code;
 mod cpus;
 mod ranges;
 
+use crate::types::offset_of_any;
 use crate::Program;
 use coroner_unwind::fuzzing::{FunctionRecorder, Recorder, Scenario};
 use coroner_unwind::{Code, Functions, Memory, Stacks, Start, SwitchFrame, Trace};
@@ -174,10 +175,7 @@ impl StackUnwinder<'_> {
     /// else from the frame it was switched out with.
     pub fn task_trace(&self, task: u64) -> Result<StackTrace, String> {
         let btf = self.program.btf()?;
-        let off = |path: &str| {
-            btf.offset_of("task_struct", path)
-                .ok_or_else(|| format!("BTF has no task_struct.{path}"))
-        };
+        let off = |path: &str| offset_of_any(btf, "task_struct", &[path]);
         let read = |at: u64| self.program.read_u64(at).map_err(|e| e.to_string());
         let base = read(task + off("stack")?)?;
         let running = self.cpus.iter().find(|(_, _, stacks)| {

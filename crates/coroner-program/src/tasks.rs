@@ -2,6 +2,7 @@
 //! `signal->thread_head`), plus each CPU's idle task (`runqueues.idle`), with the
 //! fields `ps` shows, read through BTF offsets.
 
+use crate::types::offset_of_any;
 use crate::Program;
 use coroner_types::Types;
 
@@ -45,12 +46,7 @@ struct Layout {
 
 impl Layout {
     fn from(btf: &Types) -> Result<Layout, String> {
-        let off = |ty: &str, paths: &[&str]| {
-            paths
-                .iter()
-                .find_map(|p| btf.offset_of(ty, p))
-                .ok_or_else(|| format!("BTF has no {ty}.{}", paths.join(" or ")))
-        };
+        let off = |ty: &str, paths: &[&str]| offset_of_any(btf, ty, paths);
         Ok(Layout {
             tasks: off("task_struct", &["tasks"])?,
             pid: off("task_struct", &["pid"])?,

@@ -2,20 +2,19 @@
 //! `__stop_BTF`): struct layouts without a debuginfo package.
 
 use coroner_kernel::KernelMemory;
-use coroner_symbols::SymbolTable;
 use coroner_types::{Btf, Types};
 use std::sync::Arc;
 
 /// More than any kernel's BTF (a distribution kernel's is 5-6 MiB).
 const MAX_BTF: u64 = 64 << 20;
 
-/// Reads and decodes vmlinux BTF, or says why there is none.
+/// Reads and decodes vmlinux BTF between the addresses of `__start_BTF` and
+/// `__stop_BTF`, or says why there is none.
 pub(crate) fn load_btf(
     memory: &dyn KernelMemory,
-    symbols: &SymbolTable,
+    start: Option<u64>,
+    stop: Option<u64>,
 ) -> Result<Arc<Types>, String> {
-    let start = symbols.by_name("__start_BTF").map(|s| s.address);
-    let stop = symbols.by_name("__stop_BTF").map(|s| s.address);
     let (Some(start), Some(stop)) = (start, stop) else {
         return Err("the kernel has no BTF (no __start_BTF/__stop_BTF symbols)".into());
     };
@@ -29,4 +28,13 @@ pub(crate) fn load_btf(
         .map_err(|e| format!("reading the kernel's BTF: {e}"))?;
     let btf = Btf::parse(&data).map_err(|e| format!("the kernel's BTF: {e}"))?;
     Ok(Arc::clone(btf.types()))
+}
+
+/// Byte offset of the first of `paths` that `ty` has (members get renamed across
+/// kernel versions: `__state`/`state`, `core_layout.base`/`mem.base`).
+pub(crate) fn offset_of_any(types: &Types, ty: &str, paths: &[&str]) -> Result<u64, String> {
+    paths
+        .iter()
+        .find_map(|p| types.offset_of(ty, p))
+        .ok_or_else(|| format!("BTF has no {ty}.{}", paths.join(" or ")))
 }
