@@ -2,6 +2,7 @@
 //! identity (init_uts_ns), CPUs, memory, load average, uptime and wall-clock time.
 
 use crate::Program;
+use coroner_kernel::dmesg::Log;
 
 /// What `sys` reports. Fields the dump cannot answer are `None`.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -28,14 +29,16 @@ const FSHIFT: u32 = 11;
 const HZ_CHOICES: [u64; 4] = [100, 250, 300, 1000];
 
 impl Program {
-    pub fn system_info(&self) -> SystemInfo {
+    /// The `sys` facts. `log` is the kernel log when the caller has read it: its
+    /// last timestamp tells which timer frequency the jiffies count in.
+    pub fn system_info(&self, log: Option<&Log>) -> SystemInfo {
         let uts = self.uts_fields();
         let field = |i: usize| uts.as_ref().map(|u| u[i].clone());
         SystemInfo {
             cpus: self.cpu_count(),
             cpus_offline: self.offline_cpus(),
             time: self.wall_clock(),
-            uptime_seconds: self.uptime(),
+            uptime_seconds: self.uptime(log.and_then(last_log_seconds)),
             load_average: self.load_average(),
             nodename: field(1),
             release: field(2),
@@ -89,9 +92,8 @@ impl Program {
     /// Seconds since boot from `jiffies_64`, which starts at INITIAL_JIFFIES
     /// (five minutes before wrapping 32 bits). HZ is not recorded anywhere in the
     /// dump, so it is the value that agrees best with the log's last timestamp.
-    fn uptime(&self) -> Option<u64> {
+    fn uptime(&self, log_secs: Option<u64>) -> Option<u64> {
         let jiffies = self.read_u64(self.address_of("jiffies_64")?).ok()?;
-        let log_secs = self.last_log_seconds();
         HZ_CHOICES
             .iter()
             .map(|&hz| {
@@ -101,15 +103,6 @@ impl Program {
             .filter(|&(_, secs)| secs < 100 * 365 * 86400)
             .min_by_key(|&(_, secs)| log_secs.map_or(0, |l| secs.abs_diff(l)))
             .map(|(_, secs)| secs)
-    }
-
-    fn last_log_seconds(&self) -> Option<u64> {
-        let read =
-            coroner_kernel::dmesg::read_log(self.kernel(), self.kernel().vmcoreinfo()).ok()?;
-        match read.log {
-            coroner_kernel::dmesg::Log::Records(r) => r.last().map(|r| r.ts_nsec / 1_000_000_000),
-            coroner_kernel::dmesg::Log::Plain(_) => None,
-        }
     }
 
     fn load_average(&self) -> Option<[f64; 3]> {
@@ -137,5 +130,14 @@ impl Program {
             }
         }
         Some(total)
+    }
+}
+
+/// Seconds since boot at the last log record (the plain pre-3.5 log has no
+/// record timestamps).
+fn last_log_seconds(log: &Log) -> Option<u64> {
+    match log {
+        Log::Records(r) => r.last().map(|r| r.ts_nsec / 1_000_000_000),
+        Log::Plain(_) => None,
     }
 }

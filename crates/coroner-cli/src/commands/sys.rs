@@ -75,9 +75,9 @@ fn memory_text(bytes: u64) -> String {
 }
 
 fn report(program: &Program, args: &Args) -> Sys {
-    let s = program.system_info();
-    let dump = program.kernel().dump().info();
     let log = dmesg::read_log(program.kernel(), program.kernel().vmcoreinfo()).ok();
+    let s = program.system_info(log.as_ref().map(|l| &l.log));
+    let dump = program.kernel().dump().info();
     let panic = log.as_ref().and_then(|l| dmesg::panic::find(&l.log));
     let tasks = program.tasks().ok();
     let panic_task = panic.as_ref().and_then(|p| {
