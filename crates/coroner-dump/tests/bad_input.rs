@@ -4,39 +4,20 @@
 //! with a counting allocator).
 
 use coroner_dump::{Dump, DumpError, PageState, PhysMemory, ReadError};
-use coroner_testdata::{qemu_elf, shipped_dumps};
-use std::alloc::{GlobalAlloc, Layout, System};
+use coroner_testdata::{qemu_elf, shipped_dumps, CountingAllocator};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-struct Counting;
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
+#[global_allocator]
+static HEAP: CountingAllocator = CountingAllocator::new();
 /// Peak measurements are per test; tests that measure take turns.
 static MEASURE: Mutex<()> = Mutex::new(());
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        let now = LIVE.fetch_add(l.size(), Ordering::Relaxed) + l.size();
-        PEAK.fetch_max(now, Ordering::Relaxed);
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
-        unsafe { System.dealloc(p, l) }
-    }
-}
-
-#[global_allocator]
-static ALLOC: Counting = Counting;
 
 /// Opens `bytes` as a dump and exercises every stored page; returns the peak heap
 /// growth. Panics only if the library does something it must never do.
 fn exercise(name: &str, bytes: &[u8]) -> Result<usize, DumpError> {
     let input = bytes.to_vec();
-    let base = LIVE.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
+    let mark = HEAP.mark();
     let dump = Dump::from_bytes(name, input)?;
     let census = dump.census();
     let ps = dump.page_size();
@@ -59,7 +40,7 @@ fn exercise(name: &str, bytes: &[u8]) -> Result<usize, DumpError> {
         }
     }
     assert!(census.counts.total() >= census.counts.missing);
-    Ok(PEAK.load(Ordering::Relaxed).saturating_sub(base))
+    Ok(HEAP.peak_since(mark))
 }
 
 fn check_error(name: &str, err: &DumpError) {

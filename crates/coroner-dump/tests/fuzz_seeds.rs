@@ -2,28 +2,11 @@
 //! targets' entry point, with a counting allocator: what once broke the parsers, by
 //! a panic or by an allocation out of proportion to the input, stays fixed.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use coroner_testdata::CountingAllocator;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-struct Counting;
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        let now = LIVE.fetch_add(l.size(), Ordering::Relaxed) + l.size();
-        PEAK.fetch_max(now, Ordering::Relaxed);
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
-        unsafe { System.dealloc(p, l) }
-    }
-}
 
 #[global_allocator]
-static ALLOC: Counting = Counting;
+static HEAP: CountingAllocator = CountingAllocator::new();
 
 #[test]
 fn every_dump_fuzz_seed_is_handled_in_bounded_memory() {
@@ -34,10 +17,9 @@ fn every_dump_fuzz_seed_is_handled_in_bounded_memory() {
         for entry in std::fs::read_dir(seeds.join(target)).expect("seed folder exists") {
             let path = entry.unwrap().path();
             let bytes = std::fs::read(&path).unwrap();
-            let base = LIVE.load(Ordering::Relaxed);
-            PEAK.store(base, Ordering::Relaxed);
+            let mark = HEAP.mark();
             pages += coroner_dump::fuzz_open_and_read(&bytes);
-            let peak = PEAK.load(Ordering::Relaxed) - base;
+            let peak = HEAP.peak_since(mark);
             // The input is copied once; indexes and caches add a few MiB at most.
             assert!(
                 peak < 2 * bytes.len() + (8 << 20),

@@ -3,9 +3,11 @@
 //! real Debian `makedumpfile` (as the factory's 40-makedumpfile-derive.sh does).
 //! Unpacked and derived files are cached under `target/fixture-cache/`.
 
+mod heap;
 pub mod legacy_log;
 pub mod qemu;
 
+pub use heap::{CountingAllocator, HeapMark};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -2,30 +2,13 @@
 //! in time and memory bounded by the input: binary garbage, a 100 MB line,
 //! invalid UTF-8, empty input, truncated reports. Also replays the fuzz seeds.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use coroner_testdata::CountingAllocator;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-struct Counting;
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        let now = LIVE.fetch_add(l.size(), Ordering::Relaxed) + l.size();
-        PEAK.fetch_max(now, Ordering::Relaxed);
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
-        unsafe { System.dealloc(p, l) }
-    }
-}
-
 #[global_allocator]
-static ALLOC: Counting = Counting;
+static HEAP: CountingAllocator = CountingAllocator::new();
 
 /// Far beyond a normal run (well under a second): catches hangs, not slowness, so a
 /// loaded CI machine cannot fail it.
@@ -37,12 +20,11 @@ static SERIAL: Mutex<()> = Mutex::new(());
 /// Peak heap above the input while analysing it, and the time taken.
 fn measure(input: &[u8]) -> (coroner_triage::Report, usize, Duration) {
     let kb = coroner_triage::KnowledgeBase::builtin().unwrap();
-    let base = LIVE.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
+    let mark = HEAP.mark();
     let start = Instant::now();
     let report = coroner_triage::triage(input, &kb);
     let took = start.elapsed();
-    (report, PEAK.load(Ordering::Relaxed) - base, took)
+    (report, HEAP.peak_since(mark), took)
 }
 
 /// xorshift: reproducible garbage without a dependency.

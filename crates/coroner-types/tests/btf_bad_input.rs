@@ -4,42 +4,24 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use coroner_testdata::CountingAllocator;
 use std::sync::Arc;
 
 use common::writer::*;
 use coroner_types::{crash, gdb, Btf, BtfError, Type, MAX_NESTING};
 
-struct Counting;
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        let now = LIVE.fetch_add(l.size(), Ordering::Relaxed) + l.size();
-        PEAK.fetch_max(now, Ordering::Relaxed);
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
-        unsafe { System.dealloc(p, l) }
-    }
-}
-
 #[global_allocator]
-static ALLOC: Counting = Counting;
+static HEAP: CountingAllocator = CountingAllocator::new();
 
 /// Parses, renders every type of a successful parse, and checks the heap stayed
 /// within a multiple of the input (tests run in parallel, so the bound is loose).
 fn parse_bounded(data: &[u8]) -> Result<Btf, BtfError> {
-    let base = LIVE.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
+    let mark = HEAP.mark();
     let result = Btf::parse(data);
     if let Ok(btf) = &result {
         exercise(btf);
     }
-    let peak = PEAK.load(Ordering::Relaxed).saturating_sub(base);
+    let peak = HEAP.peak_since(mark);
     assert!(
         peak < 40 * data.len() + (64 << 20),
         "peak heap {peak} for {} bytes",

@@ -5,28 +5,11 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use coroner_testdata::CountingAllocator;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-struct Counting;
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        let now = LIVE.fetch_add(l.size(), Ordering::Relaxed) + l.size();
-        PEAK.fetch_max(now, Ordering::Relaxed);
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
-        unsafe { System.dealloc(p, l) }
-    }
-}
 
 #[global_allocator]
-static ALLOC: Counting = Counting;
+static HEAP: CountingAllocator = CountingAllocator::new();
 
 fn seed_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds/btf")
@@ -223,14 +206,13 @@ fn every_btf_fuzz_seed_is_handled_in_bounded_memory() {
     for entry in std::fs::read_dir(seed_dir()).expect("seed folder exists") {
         let path = entry.unwrap().path();
         let bytes = std::fs::read(&path).unwrap();
-        let before = LIVE.load(Ordering::Relaxed);
-        PEAK.store(before, Ordering::Relaxed);
+        let mark = HEAP.mark();
         let types = coroner_types::fuzzing::fuzz_btf(&bytes, &base);
         decoded.insert(
             path.file_name().unwrap().to_str().unwrap().to_string(),
             types,
         );
-        let peak = PEAK.load(Ordering::Relaxed).saturating_sub(before);
+        let peak = HEAP.peak_since(mark);
         assert!(
             peak < 40 * bytes.len() + (16 << 20),
             "{}: peak heap {peak}",
