@@ -1,7 +1,7 @@
 //! `coroner mod` lists what crash's `mod` lists (address, name, base, size) on every
 //! fixture; module symbols make `sym` name module code as crash's `bt` does.
 
-use coroner_testdata::{all_variants, crash_dir, CRASHES};
+use coroner_testdata::{all_variants, crash_dir, reference_dir, CRASHES};
 use std::process::Command;
 
 fn coroner(args: &[&str], dump: &std::path::Path) -> String {
@@ -29,13 +29,7 @@ fn four_fields(text: &str) -> Vec<String> {
 #[test]
 fn modules_as_crash_lists_them() {
     for crash in CRASHES {
-        let refs = crash_dir(crash).join("ref");
-        let dir = std::fs::read_dir(refs)
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path();
+        let dir = reference_dir(crash, None);
         let expected = four_fields(&std::fs::read_to_string(dir.join("crash-mod.txt")).unwrap());
         assert!(!expected.is_empty());
         for dump in all_variants(crash) {

@@ -3,7 +3,7 @@
 //! design: crash 8.0.2 finds only the idle tasks and the panic task on this kernel
 //! (its `ps` does the same); ours counts every task drgn lists, plus idle tasks.
 
-use coroner_testdata::{all_variants, crash_dir, CRASHES};
+use coroner_testdata::{all_variants, crash_dir, reference_dir, CRASHES};
 use std::collections::BTreeMap;
 use std::process::Command;
 
@@ -31,18 +31,8 @@ fn fields(text: &str) -> BTreeMap<String, String> {
 #[test]
 fn sys_fields_equal_crash() {
     for crash in CRASHES {
-        let refs = crash_dir(crash).join("ref");
         for dump in all_variants(crash) {
-            let name = dump.file_name().unwrap().to_str().unwrap();
-            // Each shipped file has crash's output; derived ones use the first's.
-            let reference = [name, "vmcore.qemu-elf"]
-                .iter()
-                .map(|n| refs.join(n).join("crash-sys.txt"))
-                .find(|p| p.exists())
-                .unwrap_or_else(|| {
-                    let dir = std::fs::read_dir(&refs).unwrap().next().unwrap().unwrap();
-                    dir.path().join("crash-sys.txt")
-                });
+            let reference = reference_dir(crash, Some(&dump)).join("crash-sys.txt");
             let expected = fields(&std::fs::read_to_string(reference).unwrap());
             assert_eq!(expected.len(), COMPARED.len(), "{crash}: crash's sys");
             let out = Command::new(env!("CARGO_BIN_EXE_coroner"))

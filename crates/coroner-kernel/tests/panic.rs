@@ -3,17 +3,11 @@
 
 use coroner_dump::Dump;
 use coroner_kernel::{dmesg, Kernel};
-use coroner_testdata::{all_variants, crash_dir, CRASHES};
+use coroner_testdata::{all_variants, crash_dir, reference_dir, CRASHES};
 
 /// `PID: 1  TASK: ffff...  CPU: 1  COMMAND: "init"` → (pid, cpu, comm).
 fn crash_bt_header(crash: &str) -> (u32, u32, String) {
-    let refs = crash_dir(crash).join("ref");
-    let dir = std::fs::read_dir(refs)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let dir = reference_dir(crash, None);
     let text = std::fs::read_to_string(dir.join("crash-bt.txt")).unwrap();
     let w: Vec<&str> = text.lines().next().unwrap().split_whitespace().collect();
     (

@@ -7,7 +7,7 @@
 //! without the module's debuginfo, must be named from the module's own symbols.
 
 use coroner_program::{End, Program, StackTrace};
-use coroner_testdata::{all_variants, crash_dir, CRASHES};
+use coroner_testdata::{all_variants, reference_dir, CRASHES};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -21,25 +21,10 @@ struct DrgnStack {
     frames: Vec<(u64, String)>,
 }
 
-/// The fixture reference directory for a dump (derived variants use any of the
-/// crash's: they are the same memory).
-fn ref_dir(crash: &str, dump: &Path) -> std::path::PathBuf {
-    let refs = crash_dir(crash).join("ref");
-    let own = refs.join(dump.file_name().unwrap());
-    if own.is_dir() {
-        return own;
-    }
-    std::fs::read_dir(refs)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path()
-}
-
 /// The crashed thread from drgn-vmlinux.txt: tid, comm, cpu and frames.
 fn drgn_crashed(crash: &str, dump: &Path) -> (u32, String, u32, DrgnStack) {
-    let text = std::fs::read_to_string(ref_dir(crash, dump).join("drgn-vmlinux.txt")).unwrap();
+    let text =
+        std::fs::read_to_string(reference_dir(crash, Some(dump)).join("drgn-vmlinux.txt")).unwrap();
     let section: Vec<&str> = text
         .lines()
         .skip_while(|l| !l.starts_with("=== crashed thread"))

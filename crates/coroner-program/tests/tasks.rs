@@ -2,17 +2,10 @@
 //! debuginfo) on every fixture, and with crash's `ps` on the tasks crash lists.
 
 use coroner_program::Program;
-use coroner_testdata::{all_variants, crash_dir, CRASHES};
+use coroner_testdata::{all_variants, reference_dir, CRASHES};
 
 fn reference(crash: &str, file: &str) -> String {
-    let dir = crash_dir(crash).join("ref");
-    let dir = std::fs::read_dir(dir)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    std::fs::read_to_string(dir.join(file)).unwrap()
+    std::fs::read_to_string(reference_dir(crash, None).join(file)).unwrap()
 }
 
 #[test]

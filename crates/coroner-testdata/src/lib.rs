@@ -50,6 +50,26 @@ pub fn shipped_dumps(crash: &str) -> Vec<PathBuf> {
     files
 }
 
+/// The folder of reference outputs (crash, drgn) for `dump`: its own when the
+/// fixtures have one, else (a derived variant, or no dump given) the first of the
+/// crash's, in name order: every variant of a crash holds the same memory.
+pub fn reference_dir(crash: &str, dump: Option<&Path>) -> PathBuf {
+    let refs = crash_dir(crash).join("ref");
+    if let Some(own) = dump.and_then(|d| d.file_name()).map(|n| refs.join(n)) {
+        if own.is_dir() {
+            return own;
+        }
+    }
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&refs)
+        .expect("fixture ref folder is readable")
+        .map(|e| e.expect("dir entry").path())
+        .collect();
+    dirs.sort();
+    dirs.into_iter()
+        .next()
+        .expect("a crash has reference outputs")
+}
+
 /// The per-file manifest `<file>.manifest.json`, or the folder's `manifest.json`.
 pub fn manifest(crash: &str, file: Option<&str>) -> Value {
     let name = file.map_or("manifest.json".to_string(), |f| {
