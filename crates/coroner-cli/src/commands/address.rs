@@ -12,6 +12,18 @@ pub struct SymbolsArg {
     pub symbols: Option<PathBuf>,
 }
 
+/// What the analysis commands without arguments of their own take.
+#[derive(clap::Args)]
+pub struct DumpArgs {
+    /// The dump file (any format `coroner info` reads).
+    pub dump: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub symbols: SymbolsArg,
+}
+
 pub fn open_program(dump: &Path, symbols: &SymbolsArg) -> Result<Program, String> {
     let program = Program::open(dump, symbols.symbols.as_deref()).map_err(|e| e.to_string())?;
     for w in program.warnings() {

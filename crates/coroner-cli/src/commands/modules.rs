@@ -1,19 +1,12 @@
 //! `coroner mod DUMP [--json]`: loaded modules as crash's `mod` lists them (struct
 //! module address, name, core base and size), sorted by address as crash does.
 
-use super::address::{open_program, SymbolsArg};
+use super::address::{open_program, DumpArgs};
 use serde::Serialize;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(clap::Args)]
-pub struct Args {
-    dump: PathBuf,
-    #[arg(long)]
-    json: bool,
-    #[command(flatten)]
-    symbols: SymbolsArg,
-}
+/// The dump, `--json` and `--symbols`: all this command takes.
+pub type Args = DumpArgs;
 
 #[derive(Serialize)]
 struct Row<'a> {

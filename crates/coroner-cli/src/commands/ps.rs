@@ -1,20 +1,13 @@
 //! `coroner ps DUMP [--json]`: every task, as crash's `ps` lists them (active tasks
 //! marked `>`, kernel threads in brackets), from BTF offsets — no vmlinux needed.
 
-use super::address::{open_program, SymbolsArg};
+use super::address::{open_program, DumpArgs};
 use coroner_program::Task;
 use serde::Serialize;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(clap::Args)]
-pub struct Args {
-    dump: PathBuf,
-    #[arg(long)]
-    json: bool,
-    #[command(flatten)]
-    symbols: SymbolsArg,
-}
+/// The dump, `--json` and `--symbols`: all this command takes.
+pub type Args = DumpArgs;
 
 #[derive(Serialize)]
 struct Row<'a> {

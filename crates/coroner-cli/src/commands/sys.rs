@@ -1,23 +1,16 @@
 //! `coroner sys DUMP [--json]`: the system summary crash prints at start-up and for
 //! `sys`, from kernel data read with kallsyms and BTF (no vmlinux).
 
-use super::address::{open_program, SymbolsArg};
+use super::address::{open_program, DumpArgs};
 use crate::time::utc_ctime;
 use coroner_dump::PhysMemory;
 use coroner_kernel::dmesg::{self, Log};
 use coroner_program::{Program, SymbolSource};
 use serde::Serialize;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(clap::Args)]
-pub struct Args {
-    dump: PathBuf,
-    #[arg(long)]
-    json: bool,
-    #[command(flatten)]
-    symbols: SymbolsArg,
-}
+/// The dump, `--json` and `--symbols`: all this command takes.
+pub type Args = DumpArgs;
 
 /// crash's field names, lower-cased; values as crash prints them.
 #[derive(Serialize, Default)]
