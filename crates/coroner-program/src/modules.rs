@@ -2,6 +2,7 @@
 //! name, where its code lives and its own symbol table (`mod->kallsyms`: ELF
 //! symbols, their names and `nm` type letters), read through BTF offsets.
 
+use crate::program::c_string;
 use crate::types::offset_of_any;
 use coroner_kernel::{Kernel, KernelMemory};
 use coroner_symbols::Symbol;
@@ -80,8 +81,7 @@ pub(crate) fn load_modules(
         kernel
             .read_virt(module + l.name, &mut name)
             .map_err(|e| e.to_string())?;
-        let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
-        let name = String::from_utf8_lossy(&name[..end]).into_owned();
+        let name = c_string(&name);
         let syms = module_symbols(kernel, &l, module, &name).unwrap_or_default();
         modules.push(Module {
             address: module,
@@ -137,10 +137,9 @@ fn module_symbols(
                 continue;
             }
         }
-        let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
         out.push(Symbol {
             address: value,
-            name: String::from_utf8_lossy(&bytes[..end]).into_owned(),
+            name: c_string(&bytes),
             kind: kind as char,
             module: Some(name.to_string()),
         });

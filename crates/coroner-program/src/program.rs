@@ -10,6 +10,12 @@ use coroner_types::Types;
 use std::path::Path;
 use std::sync::Arc;
 
+/// A C `char[]`: the bytes before the first NUL (all of them if there is none).
+pub(crate) fn c_string(bytes: &[u8]) -> String {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ProgramError {
     #[error(transparent)]

@@ -1,6 +1,7 @@
 //! The facts crash's `sys` shows, read from kernel data with kallsyms and BTF:
 //! identity (init_uts_ns), CPUs, memory, load average, uptime and wall-clock time.
 
+use crate::program::c_string;
 use crate::Program;
 use coroner_kernel::dmesg::Log;
 
@@ -57,14 +58,7 @@ impl Program {
         let at = info.symbol("init_uts_ns")? + info.offset("uts_namespace", "name").unwrap_or(0);
         let mut raw = [0u8; 6 * UTS_FIELD];
         self.read(at, &mut raw).ok()?;
-        Some(
-            raw.chunks(UTS_FIELD)
-                .map(|f| {
-                    let end = f.iter().position(|&b| b == 0).unwrap_or(f.len());
-                    String::from_utf8_lossy(&f[..end]).into_owned()
-                })
-                .collect(),
-        )
+        Some(raw.chunks(UTS_FIELD).map(c_string).collect())
     }
 
     /// CPUs possible at boot but not online when the dump was taken (a panic

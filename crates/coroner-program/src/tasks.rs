@@ -2,6 +2,7 @@
 //! `signal->thread_head`), plus each CPU's idle task (`runqueues.idle`), with the
 //! fields `ps` shows, read through BTF offsets.
 
+use crate::program::c_string;
 use crate::types::offset_of_any;
 use crate::Program;
 use coroner_types::Types;
@@ -124,7 +125,6 @@ impl Program {
         let mut comm = [0u8; 16];
         self.read(address + l.comm, &mut comm)
             .map_err(|e| e.to_string())?;
-        let end = comm.iter().position(|&b| b == 0).unwrap_or(16);
         let parent = self
             .read_u64(address + l.real_parent)
             .map_err(|e| e.to_string())?;
@@ -143,7 +143,7 @@ impl Program {
             ppid,
             cpu: u32_at(l.cpu)?,
             state: state_char(u32_at(l.state)?, u32_at(l.exit_state)?),
-            comm: String::from_utf8_lossy(&comm[..end]).into_owned(),
+            comm: c_string(&comm),
             active: active.contains(&address),
             kernel_thread: self.read_u64(address + l.mm).map_err(|e| e.to_string())? == 0,
         })
