@@ -2,6 +2,7 @@
 //! the triage pipeline share: [`Program`] (memory, symbols and, as they land, types,
 //! tasks and stacks), opened from a dump with no debuginfo.
 
+mod list;
 mod modules;
 mod percpu;
 mod program;

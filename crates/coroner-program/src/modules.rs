@@ -2,6 +2,7 @@
 //! name, where its code lives and its own symbol table (`mod->kallsyms`: ELF
 //! symbols, their names and `nm` type letters), read through BTF offsets.
 
+use crate::list::list_entries;
 use crate::program::c_string;
 use crate::types::offset_of_any;
 use coroner_kernel::{Kernel, KernelMemory};
@@ -71,12 +72,7 @@ pub(crate) fn load_modules(
     let read = |addr: u64| kernel.read_u64(addr).map_err(|e| e.to_string());
     let mut modules = Vec::new();
     let mut symbols = Vec::new();
-    let mut node = read(head)?;
-    while node != head {
-        if modules.len() == MAX_MODULES {
-            return Err("the module list does not come back to its head".into());
-        }
-        let module = node.wrapping_sub(l.list);
+    for module in list_entries(kernel, head, l.list, MAX_MODULES)? {
         let mut name = [0u8; MODULE_NAME_LEN];
         kernel
             .read_virt(module + l.name, &mut name)
@@ -95,7 +91,6 @@ pub(crate) fn load_modules(
             name,
         });
         symbols.extend(syms);
-        node = read(node)?;
     }
     Ok((modules, symbols))
 }

@@ -2,6 +2,7 @@
 //! `signal->thread_head`), plus each CPU's idle task (`runqueues.idle`), with the
 //! fields `ps` shows, read through BTF offsets.
 
+use crate::list::list_entries;
 use crate::program::c_string;
 use crate::types::offset_of_any;
 use crate::Program;
@@ -99,11 +100,16 @@ impl Program {
             }
         }
         let mut seen = 0usize;
-        for process in self.list(init + l.tasks, l.tasks)? {
+        for process in list_entries(self.kernel(), init + l.tasks, l.tasks, MAX_TASKS)? {
             let signal = self
                 .read_u64(process + l.signal)
                 .map_err(|e| e.to_string())?;
-            for thread in self.list(signal + l.thread_head, l.thread_node)? {
+            for thread in list_entries(
+                self.kernel(),
+                signal + l.thread_head,
+                l.thread_node,
+                MAX_TASKS,
+            )? {
                 seen += 1;
                 if seen > MAX_TASKS {
                     return Err("task list does not end: corrupt".into());
@@ -147,21 +153,6 @@ impl Program {
             active: active.contains(&address),
             kernel_thread: self.read_u64(address + l.mm).map_err(|e| e.to_string())? == 0,
         })
-    }
-
-    /// The structs on a circular `list_head` starting at `head` (not included),
-    /// each found `member_offset` bytes before its list node.
-    fn list(&self, head: u64, member_offset: u64) -> Result<Vec<u64>, String> {
-        let mut out = Vec::new();
-        let mut node = self.read_u64(head).map_err(|e| e.to_string())?;
-        while node != head {
-            if out.len() > MAX_TASKS {
-                return Err(format!("list at {head:#x} does not come back to its head"));
-            }
-            out.push(node.wrapping_sub(member_offset));
-            node = self.read_u64(node).map_err(|e| e.to_string())?;
-        }
-        Ok(out)
     }
 }
 
