@@ -103,24 +103,26 @@ pub fn decode(at: &Location, read: ReadFn) -> Result<Vec<Symbol>, KallsymsError>
     let absolute_percpu = uses_absolute_percpu(&offsets);
     let mut symbols = Vec::with_capacity(count as usize);
     let mut pos = 0;
+    // One buffer for every expansion: a name is copied out once, with its type letter cut.
+    let mut name = Vec::with_capacity(256);
     for &offset in &offsets {
-        let (name, next) = expand_name(&names, pos, &tokens)?;
-        pos = next;
-        let mut chars = name.chars();
-        let kind = chars
-            .next()
-            .ok_or_else(|| KallsymsError::Corrupt(format!("empty name at names+{pos:#x}")))?;
+        let at = pos;
+        pos = expand_name(&names, pos, &tokens, &mut name)?;
+        let (&kind, rest) = name
+            .split_first()
+            .ok_or_else(|| KallsymsError::Corrupt(format!("empty name at names+{at:#x}")))?;
         symbols.push(Symbol {
             address: address(base, offset, absolute_percpu),
-            name: chars.collect(),
-            kind,
+            name: String::from_utf8_lossy(rest).into_owned(),
+            kind: char::from(kind),
             module: None,
         });
     }
     Ok(symbols)
 }
 
-fn tokens(table: &[u8], index: &[usize]) -> Result<Vec<String>, KallsymsError> {
+/// The 256 tokens, as byte strings (a name is bytes until it is complete).
+fn tokens<'t>(table: &'t [u8], index: &[usize]) -> Result<Vec<&'t [u8]>, KallsymsError> {
     index
         .iter()
         .map(|&start| {
@@ -128,18 +130,20 @@ fn tokens(table: &[u8], index: &[usize]) -> Result<Vec<String>, KallsymsError> {
                 KallsymsError::Corrupt(format!("token offset {start:#x} past the table"))
             })?;
             let end = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
-            Ok(String::from_utf8_lossy(&rest[..end]).into_owned())
+            Ok(&rest[..end])
         })
         .collect()
 }
 
-/// Decodes the name at `pos`; returns it and the position of the next one. A length
-/// byte with bit 7 set is the low half of a two-byte length ("big" symbols, 6.1+).
+/// Expands the name at `pos` into `name` (type letter first); returns the position
+/// of the next one. A length byte with bit 7 set is the low half of a two-byte
+/// length ("big" symbols, 6.1+).
 fn expand_name(
     names: &[u8],
     pos: usize,
-    tokens: &[String],
-) -> Result<(String, usize), KallsymsError> {
+    tokens: &[&[u8]],
+    name: &mut Vec<u8>,
+) -> Result<usize, KallsymsError> {
     let past_end =
         || KallsymsError::Corrupt(format!("names table ends inside the entry at +{pos:#x}"));
     let first = *names.get(pos).ok_or_else(past_end)? as usize;
@@ -150,11 +154,11 @@ fn expand_name(
         (first, pos + 1)
     };
     let encoded = names.get(start..start + len).ok_or_else(past_end)?;
-    let name: String = encoded
-        .iter()
-        .map(|&t| tokens[t as usize].as_str())
-        .collect();
-    Ok((name, start + len))
+    name.clear();
+    for &t in encoded {
+        name.extend_from_slice(tokens[t as usize]);
+    }
+    Ok(start + len)
 }
 
 /// With `CONFIG_KALLSYMS_ABSOLUTE_PERCPU` (x86-64 SMP) ordinary symbols are stored as

@@ -1,6 +1,7 @@
 //! A table of kernel symbols: address to `name+offset`, name to address.
 
-use std::collections::HashMap;
+use hashbrown::{DefaultHashBuilder, HashTable};
+use std::hash::BuildHasher;
 
 /// One symbol: its address, name, `nm`-style type letter and owning module.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,23 +22,40 @@ impl Symbol {
 
 /// Symbols sorted by address. Sizes are not stored by kallsyms; a symbol is taken to
 /// extend to the next higher address, as crash and the kernel's own lookup do.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct SymbolTable {
     by_address: Vec<Symbol>,
-    by_name: HashMap<String, usize>,
+    /// Positions in `by_address`, hashed by name.
+    by_name: HashTable<u32>,
+    hasher: DefaultHashBuilder,
+}
+
+impl std::fmt::Debug for SymbolTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SymbolTable")
+            .field("symbols", &self.by_address.len())
+            .finish()
+    }
 }
 
 impl SymbolTable {
     pub fn new(mut symbols: Vec<Symbol>) -> SymbolTable {
         symbols.sort_by(|a, b| a.address.cmp(&b.address).then_with(|| a.name.cmp(&b.name)));
-        let mut by_name = HashMap::with_capacity(symbols.len());
+        let hasher = DefaultHashBuilder::default();
+        let mut by_name = HashTable::with_capacity(symbols.len());
         for (i, s) in symbols.iter().enumerate() {
+            let hash = hasher.hash_one(&s.name);
+            let same = |&j: &u32| symbols[j as usize].name == s.name;
             // Local symbols repeat across files; the first (lowest) address answers.
-            by_name.entry(s.name.clone()).or_insert(i);
+            if by_name.find(hash, same).is_none() {
+                let rehash = |&j: &u32| hasher.hash_one(&symbols[j as usize].name);
+                by_name.insert_unique(hash, i as u32, rehash);
+            }
         }
         SymbolTable {
             by_address: symbols,
             by_name,
+            hasher,
         }
     }
 
@@ -54,7 +72,11 @@ impl SymbolTable {
     }
 
     pub fn by_name(&self, name: &str) -> Option<&Symbol> {
-        self.by_name.get(name).map(|&i| &self.by_address[i])
+        let hash = self.hasher.hash_one(name);
+        let found = self
+            .by_name
+            .find(hash, |&i| self.by_address[i as usize].name == name)?;
+        Some(&self.by_address[*found as usize])
     }
 
     /// The symbol containing `address` and the offset into it. The last symbol has
