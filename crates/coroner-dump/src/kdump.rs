@@ -316,8 +316,14 @@ impl KdumpBody {
             let in_page = (paddr % self.page_size) as usize;
             let n = (self.page_size as usize - in_page).min(buf.len() - done);
             let out = &mut buf[done..done + n];
+            // A whole page is decoded straight into the caller's buffer: long reads
+            // (BTF, kallsyms, the log) would only push the hot pages out of the cache.
             if !self.copy_raw(pfn, in_page, out) {
-                self.with_page(pfn, |page| out.copy_from_slice(&page[in_page..in_page + n]))?;
+                if n == self.page_size as usize {
+                    self.load_page(pfn, out)?;
+                } else {
+                    self.copy_cached(pfn, in_page, out)?;
+                }
             }
             done += n;
             paddr += n as u64;
@@ -337,19 +343,30 @@ impl KdumpBody {
         self.source.read_at(d.offset + in_page as u64, out) == out.len()
     }
 
-    fn with_page(&self, pfn: u64, f: impl FnOnce(&[u8])) -> Result<(), ReadError> {
-        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((_, page)) = cache.iter().find(|(p, _)| *p == pfn) {
-            f(page);
-            return Ok(());
+    /// Copies part of a page through the cache, which keeps the most recently used
+    /// pages: page-table pages, touched by every translation, stay in it. The lock
+    /// is not held while a page decompresses, so threads decode in parallel.
+    fn copy_cached(&self, pfn: u64, in_page: usize, out: &mut [u8]) -> Result<(), ReadError> {
+        let range = in_page..in_page + out.len();
+        {
+            let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(i) = cache.iter().position(|(p, _)| *p == pfn) {
+                let entry = cache.remove(i).expect("position is in range");
+                out.copy_from_slice(&entry.1[range]);
+                cache.push_back(entry);
+                return Ok(());
+            }
         }
         let mut page = vec![0u8; self.page_size as usize].into_boxed_slice();
         self.load_page(pfn, &mut page)?;
-        f(&page);
-        if cache.len() == CACHE_PAGES {
-            cache.pop_front();
+        out.copy_from_slice(&page[range]);
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if !cache.iter().any(|(p, _)| *p == pfn) {
+            if cache.len() == CACHE_PAGES {
+                cache.pop_front();
+            }
+            cache.push_back((pfn, page));
         }
-        cache.push_back((pfn, page));
         Ok(())
     }
 

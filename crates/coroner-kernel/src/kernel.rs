@@ -56,8 +56,12 @@ impl Kernel {
     }
 }
 
-impl KernelMemory for Kernel {
-    fn read_virt(&self, vaddr: u64, buf: &mut [u8]) -> Result<(), VirtError> {
+/// Reads at least this long are shared between two threads: a compressed dump's
+/// pages decode at some hundreds of MB/s, and BTF alone is 4-6 MiB.
+const PARALLEL_READ: usize = 256 << 10;
+
+impl Kernel {
+    fn read_pages(&self, vaddr: u64, buf: &mut [u8]) -> Result<(), VirtError> {
         let page = self.arch.min_page_size();
         let mut done = 0usize;
         while done < buf.len() {
@@ -70,5 +74,23 @@ impl KernelMemory for Kernel {
             done += chunk;
         }
         Ok(())
+    }
+}
+
+impl KernelMemory for Kernel {
+    fn read_virt(&self, vaddr: u64, buf: &mut [u8]) -> Result<(), VirtError> {
+        if buf.len() < PARALLEL_READ {
+            return self.read_pages(vaddr, buf);
+        }
+        let page = self.arch.min_page_size() as usize;
+        let (first, second) = buf.split_at_mut(buf.len() / 2 / page * page);
+        let second_at = vaddr.wrapping_add(first.len() as u64);
+        let (a, b) = std::thread::scope(|scope| {
+            let other = scope.spawn(|| self.read_pages(second_at, second));
+            (self.read_pages(vaddr, first), other.join())
+        });
+        // The first failing address, as a read in one thread would report it.
+        a?;
+        b.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     }
 }

@@ -42,14 +42,23 @@ impl Program {
     pub fn open(path: &Path, system_map: Option<&Path>) -> Result<Program, ProgramError> {
         let kernel = Kernel::new(Dump::open(path)?)?;
         let mut warnings = Vec::new();
-        let (mut symbols, symbol_source) = load_symbols(&kernel, system_map, &mut warnings)?;
-        // Three names are needed before the table exists; the table is built once,
-        // with the modules' symbols in it.
+        let (symbols, symbol_source) = load_symbols(&kernel, system_map, &mut warnings)?;
+        // Three names are needed before the table exists: found in the decoded list,
+        // so the table can be built on a second thread while BTF is read and parsed.
         let address = |name: &str| symbols.iter().find(|s| s.name == name).map(|s| s.address);
-        let btf = load_btf(&kernel, address("__start_BTF"), address("__stop_BTF"));
+        let (btf_start, btf_stop) = (address("__start_BTF"), address("__stop_BTF"));
+        let modules_head = address("modules");
+        let (mut symbols, btf) = std::thread::scope(|scope| {
+            let table = scope.spawn(|| SymbolTable::new(symbols));
+            let btf = load_btf(&kernel, btf_start, btf_stop);
+            let table = table
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (table, btf)
+        });
         let mut modules = Vec::new();
         if let Ok(btf) = &btf {
-            match load_modules(&kernel, btf, address("modules")) {
+            match load_modules(&kernel, btf, modules_head) {
                 Ok((found, module_symbols)) => {
                     modules = found;
                     symbols.extend(module_symbols);
@@ -59,7 +68,7 @@ impl Program {
         }
         Ok(Program {
             kernel,
-            symbols: SymbolTable::new(symbols),
+            symbols,
             symbol_source,
             btf,
             modules,

@@ -120,6 +120,14 @@ impl Program {
         Ok(tasks)
     }
 
+    /// One task, by the address of its `task_struct` (no walk of the task list).
+    pub fn task_at(&self, address: u64) -> Result<Task, String> {
+        let l = Layout::from(self.btf()?)?;
+        let cpus = self.cpu_count().unwrap_or(1);
+        let active: Vec<u64> = (0..cpus).filter_map(|c| self.current_task(c)).collect();
+        self.task(&l, address, &active)
+    }
+
     /// The task running on `cpu` (per-CPU `current_task`).
     pub fn current_task(&self, cpu: u32) -> Option<u64> {
         let at = self.per_cpu_address("current_task", cpu)?;

@@ -100,25 +100,103 @@ pub fn decode(at: &Location, read: ReadFn) -> Result<Vec<Symbol>, KallsymsError>
         ))
     })?;
     let names = read_table(read, "names", at.names, names_len as usize)?;
-    let absolute_percpu = uses_absolute_percpu(&offsets);
-    let mut symbols = Vec::with_capacity(count as usize);
-    let mut pos = 0;
-    // One buffer for every expansion: a name is copied out once, with its type letter cut.
-    let mut name = Vec::with_capacity(256);
-    for &offset in &offsets {
-        let at = pos;
-        pos = expand_name(&names, pos, &tokens, &mut name)?;
-        let (&kind, rest) = name
-            .split_first()
-            .ok_or_else(|| KallsymsError::Corrupt(format!("empty name at names+{at:#x}")))?;
-        symbols.push(Symbol {
-            address: address(base, offset, absolute_percpu),
-            name: String::from_utf8_lossy(rest).into_owned(),
-            kind: char::from(kind),
-            module: None,
-        });
+    let table = Tables {
+        names: &names,
+        tokens: &tokens,
+        base,
+        absolute_percpu: uses_absolute_percpu(&offsets),
+    };
+    if offsets.len() < PARALLEL_SYMBOLS {
+        return table.symbols(0, &offsets);
     }
+    // Finding where the second half's names start costs one length byte a name;
+    // expanding them is the work, done by two threads.
+    let (first, second) = offsets.split_at(offsets.len() / 2);
+    let second_pos = table.skip(0, first.len())?;
+    let (symbols, rest) = std::thread::scope(|scope| {
+        let rest = scope.spawn(|| table.symbols(second_pos, second));
+        // Room for both halves, so joining them copies only the second.
+        let mut symbols = Vec::with_capacity(offsets.len());
+        let symbols = table.symbols_into(0, first, &mut symbols).map(|()| symbols);
+        let rest = rest
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (symbols, rest)
+    });
+    let mut symbols = symbols?;
+    symbols.append(&mut rest?);
     Ok(symbols)
+}
+
+/// Above this many symbols (a kernel has ~100k), two threads expand the names.
+const PARALLEL_SYMBOLS: usize = 16 << 10;
+
+/// The decoded tables a name expansion needs.
+struct Tables<'a> {
+    names: &'a [u8],
+    tokens: &'a [&'a [u8]],
+    base: u64,
+    absolute_percpu: bool,
+}
+
+impl Tables<'_> {
+    /// The symbols whose offsets are `offsets`, their names starting at `pos`.
+    fn symbols(&self, pos: usize, offsets: &[i32]) -> Result<Vec<Symbol>, KallsymsError> {
+        let mut symbols = Vec::with_capacity(offsets.len());
+        self.symbols_into(pos, offsets, &mut symbols)?;
+        Ok(symbols)
+    }
+
+    fn symbols_into(
+        &self,
+        mut pos: usize,
+        offsets: &[i32],
+        symbols: &mut Vec<Symbol>,
+    ) -> Result<(), KallsymsError> {
+        // One buffer for every expansion: a name is copied out once, with its type letter cut.
+        let mut name = Vec::with_capacity(256);
+        for &offset in offsets {
+            let at = pos;
+            pos = expand_name(self.names, pos, self.tokens, &mut name)?;
+            let (&kind, rest) = name
+                .split_first()
+                .ok_or_else(|| KallsymsError::Corrupt(format!("empty name at names+{at:#x}")))?;
+            symbols.push(Symbol {
+                address: address(self.base, offset, self.absolute_percpu),
+                name: match std::str::from_utf8(rest) {
+                    Ok(valid) => valid.to_owned(),
+                    Err(_) => String::from_utf8_lossy(rest).into_owned(),
+                },
+                kind: char::from(kind),
+                module: None,
+            });
+        }
+        Ok(())
+    }
+
+    /// The position `count` names after `pos`.
+    fn skip(&self, mut pos: usize, count: usize) -> Result<usize, KallsymsError> {
+        for _ in 0..count {
+            let (len, start) = entry_length(self.names, pos)?;
+            pos = start + len;
+        }
+        Ok(pos)
+    }
+}
+
+fn past_end(pos: usize) -> KallsymsError {
+    KallsymsError::Corrupt(format!("names table ends inside the entry at +{pos:#x}"))
+}
+
+/// An entry's token count and where its tokens start. A length byte with bit 7 set
+/// is the low half of a two-byte length ("big" symbols, 6.1+).
+fn entry_length(names: &[u8], pos: usize) -> Result<(usize, usize), KallsymsError> {
+    let first = *names.get(pos).ok_or_else(|| past_end(pos))? as usize;
+    if first & 0x80 == 0 {
+        return Ok((first, pos + 1));
+    }
+    let second = *names.get(pos + 1).ok_or_else(|| past_end(pos))? as usize;
+    Ok(((first & 0x7f) | (second << 7), pos + 2))
 }
 
 /// The 256 tokens, as byte strings (a name is bytes until it is complete).
@@ -136,24 +214,15 @@ fn tokens<'t>(table: &'t [u8], index: &[usize]) -> Result<Vec<&'t [u8]>, Kallsym
 }
 
 /// Expands the name at `pos` into `name` (type letter first); returns the position
-/// of the next one. A length byte with bit 7 set is the low half of a two-byte
-/// length ("big" symbols, 6.1+).
+/// of the next one.
 fn expand_name(
     names: &[u8],
     pos: usize,
     tokens: &[&[u8]],
     name: &mut Vec<u8>,
 ) -> Result<usize, KallsymsError> {
-    let past_end =
-        || KallsymsError::Corrupt(format!("names table ends inside the entry at +{pos:#x}"));
-    let first = *names.get(pos).ok_or_else(past_end)? as usize;
-    let (len, start) = if first & 0x80 != 0 {
-        let second = *names.get(pos + 1).ok_or_else(past_end)? as usize;
-        ((first & 0x7f) | (second << 7), pos + 2)
-    } else {
-        (first, pos + 1)
-    };
-    let encoded = names.get(start..start + len).ok_or_else(past_end)?;
+    let (len, start) = entry_length(names, pos)?;
+    let encoded = names.get(start..start + len).ok_or_else(|| past_end(pos))?;
     name.clear();
     for &t in encoded {
         name.extend_from_slice(tokens[t as usize]);
@@ -183,7 +252,6 @@ mod tests {
     /// Lays out tables for the given (address offset, "Tname") pairs, one token per char.
     fn layout(symbols: &[(i32, &str)]) -> (Location, Vec<u8>) {
         let base_addr = 0xffff_0000u64;
-        let mut mem = vec![0u8; 0x4000];
         let mut token_table = Vec::new();
         let mut token_index = vec![0u8; 512];
         for t in 0..256usize {
@@ -196,14 +264,18 @@ mod tests {
             names.push(n.len() as u8);
             names.extend(n.bytes());
         }
+        let names_at = (0x200 + symbols.len() as u64 * 4).next_multiple_of(0x100);
+        let table_at = (names_at + names.len() as u64 + 0x100).next_multiple_of(0x100);
         let at = Location {
             offsets: base_addr,
-            relative_base: base_addr + 0x100,
-            num_syms: base_addr + 0x108,
-            names: base_addr + 0x200,
-            token_table: base_addr + 0x1000,
-            token_index: base_addr + 0x1000 + token_table.len() as u64,
+            relative_base: names_at - 0x100 + base_addr,
+            num_syms: names_at - 0xf8 + base_addr,
+            names: base_addr + names_at,
+            token_table: base_addr + table_at,
+            token_index: base_addr + table_at + token_table.len() as u64,
         };
+        let mut mem =
+            vec![0u8; (table_at as usize + token_table.len() + 512).next_multiple_of(0x1000)];
         let put = |mem: &mut Vec<u8>, addr: u64, bytes: &[u8]| {
             let o = (addr - base_addr) as usize;
             mem[o..o + bytes.len()].copy_from_slice(bytes);
@@ -253,15 +325,47 @@ mod tests {
     }
 
     #[test]
+    fn a_large_table_decodes_in_two_halves_as_in_one() {
+        let names: Vec<String> = (0..PARALLEL_SYMBOLS as i32 * 2 + 3)
+            .map(|i| format!("t{}", "f".repeat(1 + i as usize % 7) + &i.to_string()))
+            .collect();
+        let table: Vec<(i32, &str)> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (-1 - i as i32 * 16, n.as_str()))
+            .collect();
+        let (at, mem) = layout(&table);
+        let syms = decode(&at, &mut reader(&mem)).unwrap();
+        assert_eq!(syms.len(), table.len());
+        for (i, (s, n)) in syms.iter().zip(&names).enumerate() {
+            assert_eq!((s.name.as_str(), s.kind), (&n[1..], 't'));
+            assert_eq!(s.address, 0xffffffff81000000 + i as u64 * 16);
+        }
+        // A cut in the second half is found by the second thread and reported.
+        let (at, mut mem) = layout(&table);
+        let last = (at.names - 0xffff_0000) as usize
+            + names.iter().map(|n| n.len() + 1).sum::<usize>()
+            - 1;
+        let entry = last - names.last().unwrap().len();
+        mem[entry..entry + 2].copy_from_slice(&[0xff, 0xff]);
+        assert!(matches!(
+            decode(&at, &mut reader(&mem)),
+            Err(KallsymsError::Corrupt(_))
+        ));
+    }
+
+    #[test]
     fn corrupt_tables_are_errors() {
         let (at, mut mem) = layout(&[(-1, "T_stext")]);
-        mem[0x108..0x10c].copy_from_slice(&u32::MAX.to_le_bytes());
+        let num_syms = (at.num_syms - 0xffff_0000) as usize;
+        mem[num_syms..num_syms + 4].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(matches!(
             decode(&at, &mut reader(&mem)),
             Err(KallsymsError::Corrupt(_))
         ));
         let (at, mut mem) = layout(&[(-1, "T_stext")]);
-        mem[0x200] = 200; // a name longer than the table
+        let names = (at.names - 0xffff_0000) as usize;
+        mem[names..names + 2].copy_from_slice(&[0xff, 0xff]); // a name longer than the table
         assert!(decode(&at, &mut reader(&mem)).is_err());
         let (mut at, mem) = layout(&[(-1, "T_stext")]);
         at.names = 0x10;

@@ -38,24 +38,69 @@ impl std::fmt::Debug for SymbolTable {
     }
 }
 
+fn by_address(a: &Symbol, b: &Symbol) -> std::cmp::Ordering {
+    a.address.cmp(&b.address).then_with(|| a.name.cmp(&b.name))
+}
+
+/// kallsyms is in address order already (names of one address need not be): a
+/// check costs less than a sort, and the stable sort is quick on sorted runs.
+fn sort(symbols: &mut [Symbol]) {
+    if !symbols.is_sorted_by(|a, b| by_address(a, b).is_le()) {
+        symbols.sort_by(by_address);
+    }
+}
+
 impl SymbolTable {
-    pub fn new(mut symbols: Vec<Symbol>) -> SymbolTable {
-        symbols.sort_by(|a, b| a.address.cmp(&b.address).then_with(|| a.name.cmp(&b.name)));
-        let hasher = DefaultHashBuilder::default();
-        let mut by_name = HashTable::with_capacity(symbols.len());
-        for (i, s) in symbols.iter().enumerate() {
-            let hash = hasher.hash_one(&s.name);
-            let same = |&j: &u32| symbols[j as usize].name == s.name;
-            // Local symbols repeat across files; the first (lowest) address answers.
-            if by_name.find(hash, same).is_none() {
-                let rehash = |&j: &u32| hasher.hash_one(&symbols[j as usize].name);
-                by_name.insert_unique(hash, i as u32, rehash);
-            }
-        }
-        SymbolTable {
+    pub fn new(symbols: Vec<Symbol>) -> SymbolTable {
+        let mut table = SymbolTable {
             by_address: symbols,
+            ..SymbolTable::default()
+        };
+        table.index_from(0, true);
+        table
+    }
+
+    /// Adds symbols (a module's). When they all lie above the table's last
+    /// address, as modules lie above the kernel image, only they are sorted and
+    /// indexed; otherwise the table is sorted and indexed again.
+    pub fn extend(&mut self, mut symbols: Vec<Symbol>) {
+        sort(&mut symbols);
+        let above = match (self.by_address.last(), symbols.first()) {
+            (Some(last), Some(first)) => by_address(last, first).is_le(),
+            _ => true,
+        };
+        let from = self.by_address.len();
+        self.by_address.append(&mut symbols);
+        if above {
+            self.index_from(from, false);
+        } else {
+            self.by_name.clear();
+            self.index_from(0, true);
+        }
+    }
+
+    /// Indexes the names of the symbols from position `from` on, sorting the table
+    /// first when asked.
+    fn index_from(&mut self, from: usize, sort_all: bool) {
+        if sort_all {
+            sort(&mut self.by_address);
+        }
+        let SymbolTable {
+            by_address,
             by_name,
             hasher,
+        } = self;
+        by_name.reserve(by_address.len() - from, |&j| {
+            hasher.hash_one(&by_address[j as usize].name)
+        });
+        for (i, s) in by_address.iter().enumerate().skip(from) {
+            let hash = hasher.hash_one(&s.name);
+            let same = |&j: &u32| by_address[j as usize].name == s.name;
+            // Local symbols repeat across files; the first (lowest) address answers.
+            if by_name.find(hash, same).is_none() {
+                let rehash = |&j: &u32| hasher.hash_one(&by_address[j as usize].name);
+                by_name.insert_unique(hash, i as u32, rehash);
+            }
         }
     }
 
@@ -130,5 +175,22 @@ mod tests {
         assert_eq!(t.by_name("c").map(|s| s.address), Some(0x300));
         assert_eq!(t.size(t.by_name("a").unwrap()), Some(0x100));
         assert_eq!(t.size(t.by_name("c").unwrap()), None);
+    }
+
+    #[test]
+    fn extend_keeps_address_order_and_the_lowest_of_a_name() {
+        let mut t = SymbolTable::new(vec![sym(0x200, "b"), sym(0x100, "a")]);
+        t.extend(vec![sym(0x400, "d"), sym(0x300, "a")]);
+        assert_eq!(t.by_name("a").map(|s| s.address), Some(0x100));
+        assert_eq!(t.by_name("d").map(|s| s.address), Some(0x400));
+        t.extend(vec![sym(0x50, "low"), sym(0x250, "b")]);
+        let order: Vec<u64> = t.iter().map(|s| s.address).collect();
+        assert_eq!(order, [0x50, 0x100, 0x200, 0x250, 0x300, 0x400]);
+        assert_eq!(t.by_name("b").map(|s| s.address), Some(0x200));
+        assert_eq!(t.by_name("low").map(|s| s.address), Some(0x50));
+        assert_eq!(
+            t.lookup(0x260).map(|(s, o)| (s.address, o)),
+            Some((0x250, 0x10))
+        );
     }
 }

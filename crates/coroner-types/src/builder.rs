@@ -109,6 +109,14 @@ impl TypesBuilder {
         }
     }
 
+    /// Room for `types`, `functions` and `variables` more: a source that knows its
+    /// counts (BTF does) spares the copies of growing vectors.
+    pub fn reserve(&mut self, types: usize, functions: usize, variables: usize) {
+        self.types.reserve_exact(types);
+        self.functions.reserve_exact(functions);
+        self.variables.reserve_exact(variables);
+    }
+
     pub fn add(&mut self, ty: Type) -> Result<TypeId, ModelError> {
         let id = self.next_id();
         id.0.checked_add(1).ok_or(ModelError::TooBig)?;

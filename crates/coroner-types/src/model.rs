@@ -249,7 +249,7 @@ impl Types {
     /// A type by name in one name space: this layer's definition first, then the
     /// base's. A definition wins over a forward declaration of the same name.
     pub fn lookup(&self, namespace: Namespace, name: &str) -> Option<TypeId> {
-        let own = self.type_index()[namespace.slot()].get(name).copied();
+        let own = self.type_index()[namespace.slot()].get(self, name);
         if let Some(id) = own.filter(|&id| !self.is_forward(id)) {
             return Some(id);
         }
@@ -282,16 +282,14 @@ impl Types {
     /// The prototype (a `Type::Function`) of a function the source describes.
     pub fn function(&self, name: &str) -> Option<TypeId> {
         self.function_index()
-            .get(name)
-            .copied()
+            .get(self, name)
             .or_else(|| self.base.as_ref()?.function(name))
     }
 
     /// The type of a variable the source describes (in kernel BTF: per-CPU ones).
     pub fn variable(&self, name: &str) -> Option<TypeId> {
         self.variable_index()
-            .get(name)
-            .copied()
+            .get(self, name)
             .or_else(|| self.base.as_ref()?.variable(name))
     }
 

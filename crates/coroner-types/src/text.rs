@@ -36,6 +36,13 @@ impl Text {
     /// A copy of a string section. Bytes that are not UTF-8 become `?` one for one,
     /// so every position still means what it meant in the section.
     pub(crate) fn from_section(first: u32, bytes: &[u8]) -> Text {
+        // The common case, checked at memory speed; chunking is for damaged sections.
+        if let Ok(valid) = std::str::from_utf8(bytes) {
+            return Text {
+                first,
+                text: valid.to_owned(),
+            };
+        }
         let mut text = String::with_capacity(bytes.len());
         for chunk in bytes.utf8_chunks() {
             text.push_str(chunk.valid());

@@ -32,6 +32,12 @@ pub fn open_program(dump: &Path, symbols: &SymbolsArg) -> Result<Program, String
     Ok(program)
 }
 
+/// Ends a command's use of its program. The process exits next, and the OS takes
+/// back the symbol and type tables faster than freeing their 200k allocations.
+pub fn release(program: Program) {
+    std::mem::forget(program);
+}
+
 /// Resolves `ffffffff81000000`, `0x...`, `panic` or `panic+0x10` / `panic+16`.
 pub fn resolve(program: &Program, text: &str) -> Result<u64, String> {
     if let Some(hex) = text.strip_prefix("0x") {

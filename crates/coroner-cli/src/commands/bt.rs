@@ -3,7 +3,7 @@
 //! shape: `#N [sp] function at pc [module]`, exception frames with their
 //! registers, `--- <IRQ stack> ---` where the trace leaves a stack.
 
-use super::address::{open_program, SymbolsArg};
+use super::address::{open_program, release, SymbolsArg};
 use coroner_program::{
     End, FoundBy, Ist, Program, Registers, StackFrame, StackKind, StackTrace, StackUnwinder,
 };
@@ -63,23 +63,26 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
             print_stack(&program, s, args.full);
         }
     }
+    drop(stacks);
+    drop(unwinder);
+    release(program);
     Ok(ExitCode::SUCCESS)
 }
 
 fn select(program: &Program, unwinder: &StackUnwinder, args: &Args) -> Result<Vec<Stack>, String> {
     // Names and PIDs need BTF; without it they are left out, never guessed.
-    let tasks = program.tasks().unwrap_or_default();
     let named = |task: Option<u64>, trace: StackTrace| {
-        let t = task.and_then(|a| tasks.iter().find(|t| t.address == a));
+        let t = task.and_then(|a| program.task_at(a).ok());
         Stack {
-            pid: t.map(|t| t.pid),
-            comm: t.map(|t| t.comm.clone()),
-            cpu: trace.cpu.or(t.map(|t| t.cpu)),
+            pid: t.as_ref().map(|t| t.pid),
+            cpu: trace.cpu.or(t.as_ref().map(|t| t.cpu)),
+            comm: t.map(|t| t.comm),
             task,
             trace,
         }
     };
     if let Some(wanted) = &args.task {
+        let tasks = program.tasks().unwrap_or_default();
         let by_pid = wanted.parse::<u32>().ok();
         let by_address = u64::from_str_radix(wanted.trim_start_matches("0x"), 16).ok();
         let task = tasks

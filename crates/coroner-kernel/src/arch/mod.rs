@@ -7,7 +7,7 @@ use crate::memory::VirtError;
 use coroner_dump::PhysMemory;
 
 /// Translates kernel virtual addresses of one architecture.
-pub trait Translate {
+pub trait Translate: Send + Sync {
     /// The physical address of `vaddr`, reading page tables from `phys` as needed.
     fn translate(&self, phys: &dyn PhysMemory, vaddr: u64) -> Result<u64, VirtError>;
     /// The smallest page the architecture maps: reads are split at its boundaries.

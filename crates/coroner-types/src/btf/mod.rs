@@ -120,6 +120,9 @@ fn decode(data: &[u8], base: Option<&Arc<Btf>>) -> Result<Btf, BtfError> {
         base.map(|b| Arc::clone(&b.types)),
         Text::from_section(text_start, strings),
     );
+    let count = |kind: record::Kind| records.iter().filter(|r| r.kind == kind).count();
+    let types = records.iter().filter(|r| r.kind.is_type()).count();
+    builder.reserve(types, count(record::Kind::Func), count(record::Kind::Var));
     let mut next = builder.next_id().0;
     let model_ids: Vec<Option<TypeId>> = records
         .iter()
