@@ -1,8 +1,9 @@
 //! `coroner dmesg` on every fixture variant equals, byte for byte, what
-//! `makedumpfile --dump-dmesg` wrote for that crash; `--json` carries the same
-//! messages; a cut-off dump gives the records it still holds, plus a warning.
+//! `makedumpfile --dump-dmesg` wrote for that crash, and what crash's `log` printed
+//! for each dump it was run on; `--json` carries the same messages; a cut-off dump
+//! gives the records it still holds, plus a warning.
 
-use coroner_testdata::{all_variants, crash_dir, CRASHES};
+use coroner_testdata::{all_variants, crash_dir, derived, qemu_elf, Derived, CRASHES};
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -43,6 +44,34 @@ fn text_equals_makedumpfile_on_every_variant() {
         }
     }
     assert!(checked >= 8, "only {checked} dumps checked");
+}
+
+#[test]
+fn text_equals_crash_log_on_every_dump_crash_read() {
+    let mut checked = 0;
+    for crash in CRASHES {
+        for refs in std::fs::read_dir(crash_dir(crash).join("ref")).unwrap() {
+            let refs = refs.unwrap().path();
+            let name = refs.file_name().unwrap().to_str().unwrap().to_string();
+            // Two of the dumps crash read are not shipped as they are.
+            let path = match name.as_str() {
+                "vmcore.qemu-elf" => qemu_elf(crash),
+                "vmcore.mdf-d31-zlib.flat-R" => derived(crash, Derived::Reassembled),
+                _ => Some(crash_dir(crash).join(&name)),
+            }
+            .unwrap();
+            let reference = std::fs::read(refs.join("crash-log.txt")).unwrap();
+            let out = coroner(&["dmesg"], &path);
+            assert!(out.status.success(), "{}", path.display());
+            assert!(
+                out.stdout == reference,
+                "{}: differs from crash's log",
+                path.display()
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 7, "every dump with crash's outputs");
 }
 
 #[test]
