@@ -68,7 +68,9 @@ fn kallsyms_location(kernel: &Kernel) -> Option<kallsyms::Location> {
         names: sym("kallsyms_names")?,
         token_table: sym("kallsyms_token_table")?,
         token_index: sym("kallsyms_token_index")?,
-        offsets: sym("kallsyms_offsets")?,
-        relative_base: sym("kallsyms_relative_base")?,
+        addresses: kallsyms::Addresses::Relative {
+            offsets: sym("kallsyms_offsets")?,
+            base: sym("kallsyms_relative_base")?,
+        },
     })
 }

@@ -1,22 +1,32 @@
 //! The kernel's own symbol table (`CONFIG_KALLSYMS_ALL`), as scripts/kallsyms lays it
-//! out in `.rodata`: `kallsyms_offsets` (one s32 per symbol) + `kallsyms_relative_base`,
-//! `kallsyms_num_syms`, `kallsyms_names` (per symbol: a length, then that many token
-//! numbers), `kallsyms_token_table` (256 NUL-terminated strings) and
-//! `kallsyms_token_index` (256 u16 offsets into it). The first character of a decoded
-//! name is its `nm` type letter. Since Linux 6.0 VMCOREINFO gives every table's address.
+//! out in `.rodata`: `kallsyms_offsets` (one s32 per symbol) + `kallsyms_relative_base`
+//! (before 4.6, `kallsyms_addresses`: one u64 per symbol), `kallsyms_num_syms`,
+//! `kallsyms_names` (per symbol: a length, then that many token numbers),
+//! `kallsyms_token_table` (256 NUL-terminated strings) and `kallsyms_token_index`
+//! (256 u16 offsets into it). The first character of a decoded name is its `nm` type
+//! letter. Since Linux 6.0 VMCOREINFO gives every table's address; before,
+//! [`crate::kallsyms_scan`] finds them.
 
 use crate::symbols::Symbol;
 use crate::ReadFn;
 
 /// Where the tables are (virtual addresses, e.g. from VMCOREINFO `SYMBOL(...)`).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Location {
     pub num_syms: u64,
     pub names: u64,
     pub token_table: u64,
     pub token_index: u64,
-    pub offsets: u64,
-    pub relative_base: u64,
+    pub addresses: Addresses,
+}
+
+/// How symbol addresses are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Addresses {
+    /// `kallsyms_offsets` from `kallsyms_relative_base` (CONFIG_KALLSYMS_BASE_RELATIVE).
+    Relative { offsets: u64, base: u64 },
+    /// `kallsyms_addresses`.
+    Absolute(u64),
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -32,9 +42,9 @@ pub enum KallsymsError {
 }
 
 /// More symbols than any kernel has (a distribution kernel has ~150k with modules).
-const MAX_SYMS: u32 = 4 << 20;
+pub(crate) const MAX_SYMS: u32 = 4 << 20;
 /// Upper bound for the names table; a kernel's is a few MiB.
-const MAX_NAMES_BYTES: u64 = 64 << 20;
+pub(crate) const MAX_NAMES_BYTES: u64 = 64 << 20;
 const TOKEN_TABLE_MAX: u64 = 64 << 10;
 
 fn read_table(
@@ -43,12 +53,19 @@ fn read_table(
     address: u64,
     len: usize,
 ) -> Result<Vec<u8>, KallsymsError> {
-    let mut buf = vec![0u8; len];
-    read(address, &mut buf).map_err(|why| KallsymsError::Read {
-        table,
-        address,
-        why,
-    })?;
+    // Read in pieces, so a table claiming more than memory holds costs only what exists.
+    const PIECE: usize = 64 << 10;
+    let mut buf = Vec::with_capacity(len.min(PIECE));
+    while buf.len() < len {
+        let done = buf.len();
+        buf.resize(len.min(done + PIECE), 0);
+        let at = address.wrapping_add(done as u64);
+        read(at, &mut buf[done..]).map_err(|why| KallsymsError::Read {
+            table,
+            address: at,
+            why,
+        })?;
+    }
     Ok(buf)
 }
 
@@ -64,15 +81,7 @@ pub fn decode(at: &Location, read: ReadFn) -> Result<Vec<Symbol>, KallsymsError>
             "kallsyms_num_syms is {count}"
         )));
     }
-    let base = u64::from_le_bytes(
-        read_table(read, "relative_base", at.relative_base, 8)?
-            .try_into()
-            .expect("8 bytes"),
-    );
-    let offsets: Vec<i32> = read_table(read, "offsets", at.offsets, count as usize * 4)?
-        .chunks_exact(4)
-        .map(|c| i32::from_le_bytes(c.try_into().expect("4 bytes")))
-        .collect();
+    let addresses = addresses(read, at.addresses, count as usize)?;
     let index: Vec<usize> = read_table(read, "token_index", at.token_index, 512)?
         .chunks_exact(2)
         .map(|c| u16::from_le_bytes([c[0], c[1]]) as usize)
@@ -103,20 +112,18 @@ pub fn decode(at: &Location, read: ReadFn) -> Result<Vec<Symbol>, KallsymsError>
     let table = Tables {
         names: &names,
         tokens: &tokens,
-        base,
-        absolute_percpu: uses_absolute_percpu(&offsets),
     };
-    if offsets.len() < PARALLEL_SYMBOLS {
-        return table.symbols(0, &offsets);
+    if addresses.len() < PARALLEL_SYMBOLS {
+        return table.symbols(0, &addresses);
     }
     // Finding where the second half's names start costs one length byte a name;
     // expanding them is the work, done by two threads.
-    let (first, second) = offsets.split_at(offsets.len() / 2);
+    let (first, second) = addresses.split_at(addresses.len() / 2);
     let second_pos = table.skip(0, first.len())?;
     let (symbols, rest) = std::thread::scope(|scope| {
         let rest = scope.spawn(|| table.symbols(second_pos, second));
         // Room for both halves, so joining them copies only the second.
-        let mut symbols = Vec::with_capacity(offsets.len());
+        let mut symbols = Vec::with_capacity(addresses.len());
         let symbols = table.symbols_into(0, first, &mut symbols).map(|()| symbols);
         let rest = rest
             .join()
@@ -135,34 +142,32 @@ const PARALLEL_SYMBOLS: usize = 16 << 10;
 struct Tables<'a> {
     names: &'a [u8],
     tokens: &'a [&'a [u8]],
-    base: u64,
-    absolute_percpu: bool,
 }
 
 impl Tables<'_> {
-    /// The symbols whose offsets are `offsets`, their names starting at `pos`.
-    fn symbols(&self, pos: usize, offsets: &[i32]) -> Result<Vec<Symbol>, KallsymsError> {
-        let mut symbols = Vec::with_capacity(offsets.len());
-        self.symbols_into(pos, offsets, &mut symbols)?;
+    /// The symbols at `addresses`, their names starting at `pos`.
+    fn symbols(&self, pos: usize, addresses: &[u64]) -> Result<Vec<Symbol>, KallsymsError> {
+        let mut symbols = Vec::with_capacity(addresses.len());
+        self.symbols_into(pos, addresses, &mut symbols)?;
         Ok(symbols)
     }
 
     fn symbols_into(
         &self,
         mut pos: usize,
-        offsets: &[i32],
+        addresses: &[u64],
         symbols: &mut Vec<Symbol>,
     ) -> Result<(), KallsymsError> {
         // One buffer for every expansion: a name is copied out once, with its type letter cut.
         let mut name = Vec::with_capacity(256);
-        for &offset in offsets {
+        for &address in addresses {
             let at = pos;
             pos = expand_name(self.names, pos, self.tokens, &mut name)?;
             let (&kind, rest) = name
                 .split_first()
                 .ok_or_else(|| KallsymsError::Corrupt(format!("empty name at names+{at:#x}")))?;
             symbols.push(Symbol {
-                address: address(self.base, offset, self.absolute_percpu),
+                address,
                 name: match std::str::from_utf8(rest) {
                     Ok(valid) => valid.to_owned(),
                     Err(_) => String::from_utf8_lossy(rest).into_owned(),
@@ -190,7 +195,7 @@ fn past_end(pos: usize) -> KallsymsError {
 
 /// An entry's token count and where its tokens start. A length byte with bit 7 set
 /// is the low half of a two-byte length ("big" symbols, 6.1+).
-fn entry_length(names: &[u8], pos: usize) -> Result<(usize, usize), KallsymsError> {
+pub(crate) fn entry_length(names: &[u8], pos: usize) -> Result<(usize, usize), KallsymsError> {
     let first = *names.get(pos).ok_or_else(|| past_end(pos))? as usize;
     if first & 0x80 == 0 {
         return Ok((first, pos + 1));
@@ -230,6 +235,32 @@ fn expand_name(
     Ok(start + len)
 }
 
+/// The `count` symbol addresses, from either table form.
+fn addresses(read: ReadFn, at: Addresses, count: usize) -> Result<Vec<u64>, KallsymsError> {
+    match at {
+        Addresses::Absolute(table) => Ok(read_table(read, "addresses", table, count * 8)?
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+            .collect()),
+        Addresses::Relative { offsets, base } => {
+            let base = u64::from_le_bytes(
+                read_table(read, "relative_base", base, 8)?
+                    .try_into()
+                    .expect("8 bytes"),
+            );
+            let offsets: Vec<i32> = read_table(read, "offsets", offsets, count * 4)?
+                .chunks_exact(4)
+                .map(|c| i32::from_le_bytes(c.try_into().expect("4 bytes")))
+                .collect();
+            let absolute_percpu = uses_absolute_percpu(&offsets);
+            Ok(offsets
+                .into_iter()
+                .map(|o| address(base, o, absolute_percpu))
+                .collect())
+        }
+    }
+}
+
 /// With `CONFIG_KALLSYMS_ABSOLUTE_PERCPU` (x86-64 SMP) ordinary symbols are stored as
 /// negative offsets below the base and per-CPU ones as small absolute values; without
 /// it every offset is an unsigned distance above the base. Most symbols tell which.
@@ -266,9 +297,12 @@ mod tests {
         }
         let names_at = (0x200 + symbols.len() as u64 * 4).next_multiple_of(0x100);
         let table_at = (names_at + names.len() as u64 + 0x100).next_multiple_of(0x100);
+        let relative_base = names_at - 0x100 + base_addr;
         let at = Location {
-            offsets: base_addr,
-            relative_base: names_at - 0x100 + base_addr,
+            addresses: Addresses::Relative {
+                offsets: base_addr,
+                base: relative_base,
+            },
             num_syms: names_at - 0xf8 + base_addr,
             names: base_addr + names_at,
             token_table: base_addr + table_at,
@@ -281,10 +315,10 @@ mod tests {
             mem[o..o + bytes.len()].copy_from_slice(bytes);
         };
         let offsets: Vec<u8> = symbols.iter().flat_map(|(o, _)| o.to_le_bytes()).collect();
-        put(&mut mem, at.offsets, &offsets);
+        put(&mut mem, base_addr, &offsets);
         put(
             &mut mem,
-            at.relative_base,
+            relative_base,
             &0xffffffff81000000u64.to_le_bytes(),
         );
         put(&mut mem, at.num_syms, &(symbols.len() as u32).to_le_bytes());
@@ -374,7 +408,10 @@ mod tests {
             Err(KallsymsError::Corrupt(_))
         ));
         let (mut at, mem) = layout(&[(-1, "T_stext")]);
-        at.offsets = 0x10;
+        at.addresses = Addresses::Relative {
+            offsets: 0x10,
+            base: 0xffff_0000,
+        };
         assert!(matches!(
             decode(&at, &mut reader(&mem)),
             Err(KallsymsError::Read { .. })

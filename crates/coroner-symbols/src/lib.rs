@@ -3,7 +3,10 @@
 //! `coroner-unwind`). Nothing here knows how memory is read: callers pass a read
 //! function, so the same decoders serve dumps, live kernels and tests.
 
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod kallsyms;
+pub mod kallsyms_scan;
 pub mod symbols;
 pub mod system_map;
 
