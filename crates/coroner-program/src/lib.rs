@@ -18,6 +18,6 @@ pub use stack::{
     End, FoundBy, Ist, Registers, SavedRegs, StackFrame, StackKind, StackRange, StackTrace,
     StackUnwinder,
 };
-pub use symbols::SymbolSource;
+pub use symbols::{scan_kallsyms, SymbolSource};
 pub use system::SystemInfo;
 pub use tasks::Task;

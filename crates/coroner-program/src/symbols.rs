@@ -1,16 +1,20 @@
 //! Where a program's symbols come from, best first: a System.map the user gives,
-//! then kallsyms decoded from the dump (located by VMCOREINFO since Linux 6.0).
+//! then kallsyms decoded from the dump (located by VMCOREINFO since Linux 6.0, found
+//! by their shape in the kernel image before).
 
 use crate::ProgramError;
 use coroner_kernel::{Kernel, KernelMemory};
-use coroner_symbols::{kallsyms, system_map, Symbol};
+use coroner_symbols::{kallsyms, kallsyms_scan, system_map, Symbol};
 use std::path::{Path, PathBuf};
 
 /// The origin of a program's symbol table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SymbolSource {
-    /// kallsyms tables in the dump's memory.
+    /// kallsyms tables in the dump's memory, where VMCOREINFO says.
     Kallsyms,
+    /// kallsyms tables found by scanning the kernel image (VMCOREINFO before 6.0
+    /// does not give their addresses).
+    KallsymsScanned(kallsyms::Location),
     /// A System.map file, shifted by the dump's KASLR offset.
     SystemMap(PathBuf),
     /// Nothing usable: the program has no symbols.
@@ -38,26 +42,43 @@ pub(crate) fn load_symbols(
         }
         return Ok((symbols, SymbolSource::SystemMap(path.to_path_buf())));
     }
-    match kallsyms_location(kernel) {
-        Some(at) => {
-            let mut read =
-                |addr: u64, buf: &mut [u8]| kernel.read_virt(addr, buf).map_err(|e| e.to_string());
-            match kallsyms::decode(&at, &mut read) {
-                Ok(symbols) => Ok((symbols, SymbolSource::Kallsyms)),
-                Err(e) => {
-                    warnings.push(format!("kallsyms: {e}"));
-                    Ok((Vec::new(), SymbolSource::None))
-                }
+    if let Some(at) = kallsyms_location(kernel) {
+        let mut read =
+            |addr: u64, buf: &mut [u8]| kernel.read_virt(addr, buf).map_err(|e| e.to_string());
+        return match kallsyms::decode(&at, &mut read) {
+            Ok(symbols) => Ok((symbols, SymbolSource::Kallsyms)),
+            Err(e) => {
+                warnings.push(format!("kallsyms: {e}"));
+                Ok((Vec::new(), SymbolSource::None))
             }
-        }
-        None => {
-            warnings.push(
-                "VMCOREINFO does not locate kallsyms (Linux < 6.0): give --symbols System.map"
-                    .into(),
-            );
+        };
+    }
+    match scan_kallsyms(kernel) {
+        Ok(found) => Ok((found.symbols, SymbolSource::KallsymsScanned(found.location))),
+        Err(e) => {
+            warnings.push(format!(
+                "VMCOREINFO does not locate kallsyms (Linux < 6.0), and {e}: give --symbols System.map"
+            ));
             Ok((Vec::new(), SymbolSource::None))
         }
     }
+}
+
+/// The kallsyms tables found by their shape between the kernel's text start and
+/// `.data`, as `Program::open` looks for them when VMCOREINFO does not say where.
+pub fn scan_kallsyms(kernel: &Kernel) -> Result<kallsyms_scan::Found, kallsyms_scan::NotFound> {
+    let info = kernel.vmcoreinfo();
+    let text_start = info.symbol("_stext");
+    // Without _stext in VMCOREINFO, x86-64's default link address, moved by KASLR.
+    let start = text_start.unwrap_or(0xffff_ffff_8100_0000 + info.kernel_offset().unwrap_or(0));
+    // .rodata, where kallsyms is, ends below .data, where init_uts_ns is.
+    let end = info
+        .symbol("init_uts_ns")
+        .filter(|&end| end > start)
+        .unwrap_or(start.saturating_add(kallsyms_scan::MAX_SCAN_BYTES));
+    let mut read =
+        |addr: u64, buf: &mut [u8]| kernel.read_virt(addr, buf).map_err(|e| e.to_string());
+    kallsyms_scan::scan(&mut read, start..end, text_start)
 }
 
 fn kallsyms_location(kernel: &Kernel) -> Option<kallsyms::Location> {
