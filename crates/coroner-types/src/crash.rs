@@ -28,6 +28,20 @@ pub enum Radix {
 /// crash's `struct -o` output for a struct or union (a typedef of one is
 /// followed); `None` for any other type.
 pub fn struct_offsets(types: &Types, id: TypeId, radix: Radix) -> Option<String> {
+    struct_offsets_in(types, id, radix, Scope::default())
+}
+
+/// What a `struct -o` asks for beyond the type.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Scope<'a> {
+    /// `struct -o NAME ADDR`: each member's address (hex) instead of its offset.
+    pub address: Option<u64>,
+    /// `struct -o NAME.member`: only that member's line, and no `SIZE:`.
+    pub member: Option<&'a str>,
+}
+
+/// [`struct_offsets`] for an address or a single member, as crash prints them.
+pub fn struct_offsets_in(types: &Types, id: TypeId, radix: Radix, scope: Scope) -> Option<String> {
     let id = types.resolve(id);
     if !matches!(types.get(id)?, Type::Struct(_) | Type::Union(_)) {
         return None;
@@ -46,16 +60,49 @@ pub fn struct_offsets(types: &Types, id: TypeId, radix: Radix) -> Option<String>
         }
         true
     });
+    // For one member crash remembers the last top-level `struct {` or `union {` it
+    // skipped, and names it again before that block's closing line when the
+    // closing line is the member (`} b;`).
+    let mut block: Option<&str> = None;
     let mut out = String::new();
     for (i, line) in gdb::ptype(types, id).lines().enumerate() {
-        // The first line is the header, the last the closing brace: no offsets.
-        let offset = (i > 0 && line.starts_with("    "))
+        let word = (i > 0 && line.starts_with("    "))
             .then(|| member_word(line))
-            .flatten()
-            .and_then(|word| offsets.get(word).copied());
+            .flatten();
+        let offset = word.and_then(|word| offsets.get(word).copied());
+        if let Some(member) = scope.member {
+            if i == 0 || !line.starts_with(' ') {
+                out.push_str(line);
+                out.push('\n');
+                continue;
+            }
+            let end_of_block = line.starts_with("    } ");
+            if let Some(opened) = ["    union {", "    struct {"]
+                .into_iter()
+                .find(|open| line.starts_with(open))
+            {
+                block = Some(&opened[4..]);
+            }
+            if word != Some(member) || offset.is_none() {
+                if end_of_block {
+                    block = None;
+                }
+                continue;
+            }
+            if end_of_block {
+                out.push_str(&format!("{:w$}", "", w = width + 1));
+                if let Some(opened) = block.take() {
+                    out.push_str(opened);
+                    out.push('\n');
+                }
+            }
+        }
         match offset {
             Some(offset) => {
-                let column = format!("  [{}]", number(offset));
+                let column = match scope.address {
+                    Some(base) => format!("  [{:x}]", base.wrapping_add(offset)),
+                    None => format!("  [{}]", number(offset)),
+                };
                 out.push_str(&format!("{column:>width$}{}\n", &line[3..]));
             }
             None if i > 0 && line.starts_with(' ') => {
@@ -67,7 +114,9 @@ pub fn struct_offsets(types: &Types, id: TypeId, radix: Radix) -> Option<String>
             }
         }
     }
-    out.push_str(&format!("SIZE: {size}\n"));
+    if scope.member.is_none() {
+        out.push_str(&format!("SIZE: {size}\n"));
+    }
     Some(out)
 }
 
