@@ -4,6 +4,7 @@
 
 mod list;
 mod modules;
+mod object;
 mod percpu;
 mod program;
 mod stack;
@@ -11,8 +12,10 @@ mod symbols;
 mod system;
 mod tasks;
 mod types;
+mod value;
 
 pub use modules::Module;
+pub use object::{Object, ObjectError, MAX_VALUES};
 pub use program::{Program, ProgramError};
 pub use stack::{
     End, FoundBy, Ist, Registers, SavedRegs, StackFrame, StackKind, StackRange, StackTrace,
@@ -21,3 +24,4 @@ pub use stack::{
 pub use symbols::{scan_kallsyms, SymbolSource};
 pub use system::SystemInfo;
 pub use tasks::Task;
+pub use value::{Field, PointedString, Pointer, Text, Value, PRINT_MAX};
