@@ -37,6 +37,9 @@ enum Command {
     Nmi(commands::nmi::Args),
     /// Backtraces, like crash's `bt` (ORC unwind data from the dump; no vmlinux needed).
     Bt(commands::bt::Args),
+    /// A struct or union: its declaration, member offsets (-o), or its value at ADDR, like crash's `struct` (from BTF).
+    #[command(alias = "union")]
+    Struct(commands::structure::Args),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         Command::Doctor(args) => commands::doctor::run(&args),
         Command::Nmi(args) => commands::nmi::run(&args),
         Command::Bt(args) => commands::bt::run(&args),
+        Command::Struct(args) => commands::structure::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -9,6 +9,7 @@ pub mod modules;
 pub mod nmi;
 pub mod ps;
 pub mod rd;
+pub mod structure;
 pub mod sym;
 pub mod sys;
 pub mod triage;
