@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 
 /// How much of a fuzz input's address space the scan looks through.
-const MAX_FUZZ_SCAN: u64 = 16 << 20;
+const MAX_FUZZ_SCAN: u64 = 4 << 20;
 
 /// Kernel memory made of a few mapped regions; everything else is unmapped.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -161,7 +161,13 @@ fn tables_at(
                 token_index: index_at,
                 addresses,
             };
-            let mut read = |addr: u64, buf: &mut [u8]| memory.read(addr, buf);
+            let mut read = |addr: u64, buf: &mut [u8]| {
+                if memory.read(addr, buf) {
+                    Ok(())
+                } else {
+                    Err("not readable".to_string())
+                }
+            };
             let checked = kallsyms::decode(&location, &mut read)
                 .map_err(|e| e.to_string())
                 .and_then(|symbols| {
@@ -211,7 +217,9 @@ fn tables_at(
 
 fn token_index(memory: &mut Cache, at: u64) -> Option<[u64; 256]> {
     let mut raw = [0u8; 512];
-    memory.read(at, &mut raw).ok()?;
+    if !memory.read(at, &mut raw) {
+        return None;
+    }
     let mut index = [0u64; 256];
     for (i, pair) in raw.chunks_exact(2).enumerate() {
         index[i] = u16::from_le_bytes([pair[0], pair[1]]) as u64;
@@ -231,7 +239,7 @@ fn token_table(memory: &mut Cache, index_at: u64, index: &[u64; 256]) -> Option<
     let mut bytes = Vec::new();
     let mut fits = |table: u64| {
         bytes.resize((index_at - table) as usize, 0);
-        if memory.read(table, &mut bytes).is_err() {
+        if !memory.read(table, &mut bytes) {
             return false;
         }
         let token_ok = |from: usize, nul: usize| {
@@ -330,19 +338,30 @@ fn names_start(memory: &mut Cache, markers: &Markers) -> Option<(u64, u32)> {
         .saturating_sub(last + 256 * MAX_ENTRY + 8)
         .next_multiple_of(8)
         .max(8);
+    // Up to 16k places: each page is fetched once, an unreadable one skipped whole.
+    let mut page: Option<(u64, Option<Vec<u8>>)> = None;
     let mut names = highest;
     while names >= lowest {
-        let count = memory.u32(names - 8);
-        let fits = count.is_some_and(|count| {
-            memory.u32(names - 4) == Some(0)
-                && u64::from(count).div_ceil(256) == groups
-                && markers
-                    .seqs_len
-                    .is_none_or(|len| (3 * u64::from(count)).next_multiple_of(8) == len)
-                && names_fit(memory, names, count, markers)
-        });
+        let slot = names - 8;
+        let base = slot & !(PAGE - 1);
+        if page.as_ref().is_none_or(|(at, _)| *at != base) {
+            page = Some((base, memory.page(base).map(<[u8]>::to_vec)));
+        }
+        let Some((_, Some(bytes))) = &page else {
+            names = base;
+            continue;
+        };
+        let o = (slot - base) as usize;
+        let count = u32::from_le_bytes(bytes[o..o + 4].try_into().expect("4 bytes"));
+        let high = u32::from_le_bytes(bytes[o + 4..o + 8].try_into().expect("4 bytes"));
+        let fits = high == 0
+            && u64::from(count).div_ceil(256) == groups
+            && markers
+                .seqs_len
+                .is_none_or(|len| (3 * u64::from(count)).next_multiple_of(8) == len)
+            && names_fit(memory, names, count, markers);
         if fits {
-            return Some((names, count?));
+            return Some((names, count));
         }
         names -= 8;
     }
@@ -357,7 +376,7 @@ fn names_fit(memory: &mut Cache, names: u64, count: u32, markers: &Markers) -> b
         return false;
     }
     let mut bytes = vec![0u8; len as usize];
-    if memory.read(names, &mut bytes).is_err() {
+    if !memory.read(names, &mut bytes) {
         return false;
     }
     let mut pos = 0;
@@ -439,7 +458,7 @@ fn kernel_like(
     }
     if let Some(banner) = address("linux_banner") {
         let mut text = [0u8; 14];
-        if memory.read(banner, &mut text).is_ok() && &text != b"Linux version " {
+        if memory.read(banner, &mut text) && &text != b"Linux version " {
             return Err(format!(
                 "{whose}: linux_banner at {banner:#x} does not read \"Linux version \""
             ));
@@ -468,27 +487,29 @@ impl Cache<'_> {
         self.pages.get(&base)?.as_deref()
     }
 
-    fn read(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), String> {
+    /// Whether all of `buf` could be read (no error text: the checks read unreadable
+    /// places often, and only need to know).
+    fn read(&mut self, addr: u64, buf: &mut [u8]) -> bool {
         let mut done = 0;
         while done < buf.len() {
-            let at = addr
-                .checked_add(done as u64)
-                .ok_or_else(|| format!("{addr:#x}+{done:#x} is past the address space"))?;
+            let Some(at) = addr.checked_add(done as u64) else {
+                return false;
+            };
             let offset = (at % PAGE) as usize;
-            let page = self
-                .page(at - offset as u64)
-                .ok_or_else(|| format!("{at:#x} is not readable"))?;
+            let Some(page) = self.page(at - offset as u64) else {
+                return false;
+            };
             let n = (PAGE as usize - offset).min(buf.len() - done);
             buf[done..done + n].copy_from_slice(&page[offset..offset + n]);
             done += n;
         }
-        Ok(())
+        true
     }
 
     fn word(&mut self, addr: u64, width: u64) -> Option<u64> {
         let mut bytes = [0u8; 8];
-        self.read(addr, &mut bytes[..width as usize]).ok()?;
-        Some(u64::from_le_bytes(bytes))
+        self.read(addr, &mut bytes[..width as usize])
+            .then(|| u64::from_le_bytes(bytes))
     }
 
     fn u32(&mut self, addr: u64) -> Option<u32> {
