@@ -3,6 +3,7 @@
 //! tasks and stacks), opened from a dump with no debuginfo.
 
 mod list;
+mod module_types;
 mod modules;
 mod object;
 mod percpu;
@@ -16,7 +17,7 @@ mod value;
 
 pub use modules::Module;
 pub use object::{Object, ObjectError, MAX_VALUES};
-pub use program::{Program, ProgramError};
+pub use program::{FoundType, Program, ProgramError};
 pub use stack::{
     End, FoundBy, Ist, Registers, SavedRegs, StackFrame, StackKind, StackRange, StackTrace,
     StackUnwinder,

@@ -1,14 +1,15 @@
 //! [`Program`]: a dump, its kernel view and the kernel's symbols.
 
+use crate::module_types::{load_module_types, ModuleTypes};
 use crate::modules::{load_modules, Module};
 use crate::symbols::{load_symbols, SymbolSource};
 use crate::types::load_btf;
 use coroner_dump::Dump;
 use coroner_kernel::{Kernel, KernelMemory, VirtError};
 use coroner_symbols::{Symbol, SymbolTable};
-use coroner_types::Types;
+use coroner_types::{Btf, Type, TypeId, Types};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// A C `char[]`: the bytes before the first NUL (all of them if there is none).
 pub(crate) fn c_string(bytes: &[u8]) -> String {
@@ -32,9 +33,30 @@ pub struct Program {
     symbols: SymbolTable,
     symbol_source: SymbolSource,
     /// vmlinux BTF, or why it could not be read.
-    btf: Result<Arc<Types>, String>,
+    pub(crate) btf: Result<Arc<Btf>, String>,
     modules: Vec<Module>,
+    /// Modules' own types, read on first use: `bt` and most commands never need
+    /// them, and opening is what they spend their time on.
+    pub(crate) module_types: OnceLock<ModuleTypes>,
     warnings: Vec<String>,
+}
+
+/// A type found by name, and whose BTF defines it.
+#[derive(Clone, Copy)]
+pub struct FoundType<'a> {
+    /// The types `id` belongs to (a module's stack on vmlinux's).
+    pub types: &'a Types,
+    pub id: TypeId,
+    /// The module whose own BTF defines the type; `None` for vmlinux.
+    pub module: Option<&'a str>,
+}
+
+impl FoundType<'_> {
+    /// Declared, not defined (`struct foo;`).
+    fn is_forward(&self) -> bool {
+        let layout = self.types.get(self.types.resolve(self.id));
+        matches!(layout, Some(Type::Forward(_)))
+    }
 }
 
 impl Program {
@@ -58,7 +80,7 @@ impl Program {
         });
         let mut modules = Vec::new();
         if let Ok(btf) = &btf {
-            match load_modules(&kernel, btf, modules_head) {
+            match load_modules(&kernel, btf.types(), modules_head) {
                 Ok((found, module_symbols)) => {
                     modules = found;
                     symbols.extend(module_symbols);
@@ -72,6 +94,7 @@ impl Program {
             symbol_source,
             btf,
             modules,
+            module_types: OnceLock::new(),
             warnings,
         })
     }
@@ -115,7 +138,83 @@ impl Program {
 
     /// The kernel's types, or why there are none.
     pub fn btf(&self) -> Result<&Types, String> {
-        self.btf.as_deref().map_err(Clone::clone)
+        match &self.btf {
+            Ok(btf) => Ok(btf.types()),
+            Err(e) => Err(e.clone()),
+        }
+    }
+
+    /// Every module's own types (its split BTF), read and decoded on first call.
+    fn module_types(&self) -> Result<&ModuleTypes, String> {
+        let vmlinux = self.btf.as_ref().map_err(Clone::clone)?;
+        Ok(self.module_types.get_or_init(|| {
+            let head = self.address_of("btf_modules");
+            load_module_types(&self.kernel, vmlinux, &self.modules, head)
+        }))
+    }
+
+    /// Why some modules' types could not be read; empty until a lookup needed them.
+    pub fn module_type_warnings(&self) -> &[String] {
+        self.module_types.get().map_or(&[], |m| &m.warnings)
+    }
+
+    /// A struct, union, typedef or enum by name, as [`Types::find`] takes it
+    /// (`task_struct`, `struct foo`): from vmlinux BTF, else from the first
+    /// module whose own BTF defines it, oldest loaded first (modules load after
+    /// those they use, so the one a type comes from precedes its users). A type
+    /// vmlinux only declares is the answer when no module defines it.
+    pub fn find_type(&self, name: &str) -> Result<Option<FoundType<'_>>, String> {
+        let vmlinux = self.btf()?;
+        let found = vmlinux.find(name).map(|id| FoundType {
+            types: vmlinux,
+            id,
+            module: None,
+        });
+        if found.is_some_and(|f| !f.is_forward()) {
+            return Ok(found);
+        }
+        let modules = self.module_types()?;
+        let from_module = self
+            .modules
+            .iter()
+            .zip(&modules.types)
+            .rev()
+            .filter_map(|(module, types)| Some((module, types.as_deref()?)))
+            .find_map(|(module, types)| {
+                // Its own layer only: a module's lookup falls through to vmlinux's.
+                let id = types
+                    .find(name)
+                    .filter(|id| id.index() as usize >= vmlinux.len())?;
+                let found = FoundType {
+                    types,
+                    id,
+                    module: Some(module.name.as_str()),
+                };
+                (!found.is_forward()).then_some(found)
+            });
+        Ok(from_module.or(found))
+    }
+
+    /// [`Program::find_type`] in one module's BTF: its own types, then vmlinux's.
+    /// An error if no such module is loaded or it has no BTF.
+    pub fn find_module_type(
+        &self,
+        module: &str,
+        name: &str,
+    ) -> Result<Option<FoundType<'_>>, String> {
+        let vmlinux = self.btf()?;
+        let index = (self.modules.iter())
+            .position(|m| m.name == module)
+            .ok_or_else(|| format!("no module {module} is loaded"))?;
+        let types = self.module_types()?.types[index]
+            .as_deref()
+            .ok_or_else(|| format!("module {module} has no BTF"))?;
+        let module = self.modules[index].name.as_str();
+        Ok(types.find(name).map(|id| FoundType {
+            types,
+            id,
+            module: (id.index() as usize >= vmlinux.len()).then_some(module),
+        }))
     }
 
     pub fn read_u64(&self, vaddr: u64) -> Result<u64, VirtError> {

@@ -5,8 +5,8 @@ use coroner_kernel::KernelMemory;
 use coroner_types::{Btf, Types};
 use std::sync::Arc;
 
-/// More than any kernel's BTF (a distribution kernel's is 5-6 MiB).
-const MAX_BTF: u64 = 64 << 20;
+/// More than any kernel's or module's BTF (a distribution kernel's is 5-6 MiB).
+pub(crate) const MAX_BTF: u64 = 64 << 20;
 
 /// Reads and decodes vmlinux BTF between the addresses of `__start_BTF` and
 /// `__stop_BTF`, or says why there is none.
@@ -14,7 +14,7 @@ pub(crate) fn load_btf(
     memory: &dyn KernelMemory,
     start: Option<u64>,
     stop: Option<u64>,
-) -> Result<Arc<Types>, String> {
+) -> Result<Arc<Btf>, String> {
     let (Some(start), Some(stop)) = (start, stop) else {
         return Err("the kernel has no BTF (no __start_BTF/__stop_BTF symbols)".into());
     };
@@ -27,7 +27,8 @@ pub(crate) fn load_btf(
         .read_virt(start, &mut data)
         .map_err(|e| format!("reading the kernel's BTF: {e}"))?;
     let btf = Btf::parse(&data).map_err(|e| format!("the kernel's BTF: {e}"))?;
-    Ok(Arc::clone(btf.types()))
+    // Kept whole (not just its types): module BTF is decoded on top of it.
+    Ok(Arc::new(btf))
 }
 
 /// Byte offset of the first of `paths` that `ty` has (members get renamed across
