@@ -1,10 +1,11 @@
-//! `coroner struct DUMP TYPE[.member[,member]] [ADDR] [-o] [-x]`: crash's `struct`
-//! (and `union`) from the kernel's BTF: the declaration as gdb's `ptype` spells it,
-//! member offsets (`-o`), or the object at ADDR as gdb pretty-prints it. crash's
-//! layout rules live here; types, objects and their values come from the program.
+//! `coroner struct DUMP TYPE[.member[,member]] [ADDR] [-o] [-x] [-m MODULE]`: crash's
+//! `struct` (and `union`) from the BTF of the kernel and its loaded modules: the
+//! declaration as gdb's `ptype` spells it, member offsets (`-o`), or the object at
+//! ADDR as gdb pretty-prints it. crash's layout rules live here; types, objects and
+//! their values come from the program.
 
 use super::address::{open_program, resolve, SymbolsArg};
-use coroner_program::{Object, ObjectError, Program, Value};
+use coroner_program::{FoundType, Object, ObjectError, Program, Value};
 use coroner_types::crash::{struct_offsets_in, Radix, Scope};
 use coroner_types::{gdb, Member, Type, TypeId, Types};
 use serde_json::{json, Map, Value as Json};
@@ -27,6 +28,9 @@ pub struct Args {
     /// Numbers in hex (offsets, sizes, integer values).
     #[arg(short = 'x')]
     hex: bool,
+    /// Look the type up in this module's BTF (when several modules define it).
+    #[arg(short = 'm', long = "module", value_name = "MODULE")]
+    module: Option<String>,
     #[arg(long)]
     json: bool,
     #[command(flatten)]
@@ -76,6 +80,8 @@ struct Target<'t> {
     types: &'t Types,
     /// As found by name: a typedef stays a typedef.
     id: TypeId,
+    /// The module whose BTF defines it (`None`: vmlinux).
+    module: Option<&'t str>,
     /// `struct` or `union`.
     kind: &'static str,
     /// The name without its keyword (`list_head`, `cpumask_t`).
@@ -85,7 +91,6 @@ struct Target<'t> {
 }
 
 fn output(args: &Args, program: &Program) -> Result<String, Failure> {
-    let types = program.btf().map_err(Failure::Fatal)?;
     // crash splits `TYPE.member,member` at the first dot.
     let (type_name, members) = match args.target.split_once('.') {
         Some((name, list)) => {
@@ -100,7 +105,8 @@ fn output(args: &Args, program: &Program) -> Result<String, Failure> {
         }
         None => (args.target.as_str(), Vec::new()),
     };
-    let target = find_type(types, type_name)?;
+    let target = find_type(program, type_name, args.module.as_deref())?;
+    let types = target.types;
     for member in &members {
         if types.member(target.id, member).is_none() {
             return Err(Failure::Lookup(format!(
@@ -190,16 +196,32 @@ fn output(args: &Args, program: &Program) -> Result<String, Failure> {
     Ok(out)
 }
 
-fn find_type<'t>(types: &'t Types, name: &str) -> Result<Target<'t>, Failure> {
-    let id = types
-        .find(name)
+/// The type in vmlinux's BTF or a module's (only `module`'s when given).
+fn find_type<'p>(
+    program: &'p Program,
+    name: &str,
+    module: Option<&str>,
+) -> Result<Target<'p>, Failure> {
+    let found = match module {
+        Some(m) if !program.modules().iter().any(|loaded| loaded.name == m) => {
+            return Err(Failure::Lookup(format!("no module {m} is loaded")))
+        }
+        Some(m) => program.find_module_type(m, name),
+        None => program.find_type(name),
+    };
+    // Modules whose BTF did not load may be why a type is missing: say so first.
+    for w in program.module_type_warnings() {
+        eprintln!("coroner: warning: {w}");
+    }
+    let FoundType { types, id, module } = found
+        .map_err(Failure::Fatal)?
         .ok_or_else(|| Failure::Lookup(format!("{name}: no such struct or union")))?;
     let kind = match types.get(types.resolve(id)) {
         Some(Type::Struct(_)) => "struct",
         Some(Type::Union(_)) => "union",
         Some(Type::Forward(_)) => {
             return Err(Failure::Lookup(format!(
-                "{name}: declared but not defined in the kernel's BTF"
+                "{name}: declared but not defined in the BTF of the kernel or its modules"
             )))
         }
         _ => return Err(Failure::Lookup(format!("{name}: not a struct or union"))),
@@ -212,6 +234,7 @@ fn find_type<'t>(types: &'t Types, name: &str) -> Result<Target<'t>, Failure> {
     Ok(Target {
         types,
         id,
+        module,
         kind,
         name: bare.to_string(),
         typedef: matches!(types.get(id), Some(Type::Typedef(_))),
@@ -301,6 +324,7 @@ fn declaration_json(target: &Target, member: Option<&str>, address: Option<u64>)
     let mut out = json!({
         "name": target.name,
         "kind": target.kind,
+        "module": target.module,
         "size": types.size_of(target.id),
         "members": members,
     });
@@ -354,6 +378,7 @@ fn value_json(target: &Target, address: u64, paths: Option<&[&str]>, values: &[V
     };
     pretty(&json!({
         "type": format!("{} {}", target.kind, target.name),
+        "module": target.module,
         "address": format!("{address:#x}"),
         "value": value,
         "truncated": values.iter().any(Value::is_cut),
