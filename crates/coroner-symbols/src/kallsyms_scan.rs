@@ -375,10 +375,9 @@ fn names_fit(memory: &mut Cache, names: u64, count: u32, markers: &Markers) -> b
     if len > MAX_NAMES_BYTES {
         return false;
     }
-    let mut bytes = vec![0u8; len as usize];
-    if !memory.read(names, &mut bytes) {
+    let Some(bytes) = memory.read_vec(names, len) else {
         return false;
-    }
+    };
     let mut pos = 0;
     for i in 0..count as usize {
         if i % 256 == 0 && markers.values[i / 256] != pos as u64 {
@@ -504,6 +503,22 @@ impl Cache<'_> {
             done += n;
         }
         true
+    }
+
+    /// `len` bytes at `addr`, allocated as they are read: a length taken from memory
+    /// costs only as much as there is to read.
+    fn read_vec(&mut self, addr: u64, len: u64) -> Option<Vec<u8>> {
+        let mut bytes = Vec::new();
+        let end = addr.checked_add(len)?;
+        let mut at = addr;
+        while at < end {
+            let offset = at % PAGE;
+            let n = (PAGE - offset).min(end - at);
+            let page = self.page(at - offset)?;
+            bytes.extend_from_slice(&page[offset as usize..(offset + n) as usize]);
+            at += n;
+        }
+        Some(bytes)
     }
 
     fn word(&mut self, addr: u64, width: u64) -> Option<u64> {
