@@ -55,7 +55,13 @@ impl Program {
 
     fn uts_fields(&self) -> Option<Vec<String>> {
         let info = self.kernel().vmcoreinfo();
-        let at = info.symbol("init_uts_ns")? + info.offset("uts_namespace", "name").unwrap_or(0);
+        // VMCOREINFO has the offset since 5.11, when `name` became the first member
+        // (a kref came first before: offset 4); BTF knows it either way.
+        let name = info
+            .offset("uts_namespace", "name")
+            .or_else(|| self.btf().ok()?.offset_of("uts_namespace", "name"))
+            .unwrap_or(0);
+        let at = info.symbol("init_uts_ns")? + name;
         let mut raw = [0u8; 6 * UTS_FIELD];
         self.read(at, &mut raw).ok()?;
         Some(raw.chunks(UTS_FIELD).map(c_string).collect())
