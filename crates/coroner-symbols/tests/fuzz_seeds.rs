@@ -75,20 +75,7 @@ fn generated() -> Vec<(&'static str, Vec<u8>)> {
 
 #[test]
 fn generated_seeds_are_current() {
-    let update = std::env::var_os("UPDATE_SEEDS").is_some();
-    for (name, bytes) in generated() {
-        let path = seed_dir().join(name);
-        if update {
-            std::fs::create_dir_all(seed_dir()).unwrap();
-            std::fs::write(&path, &bytes).unwrap();
-        }
-        let committed = std::fs::read(&path).unwrap_or_default();
-        assert!(
-            committed == bytes,
-            "{} is stale: rerun with UPDATE_SEEDS=1",
-            path.display()
-        );
-    }
+    coroner_testdata::seeds::assert_current(&seed_dir(), generated());
 }
 
 #[test]

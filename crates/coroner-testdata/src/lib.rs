@@ -6,6 +6,7 @@
 mod heap;
 pub mod legacy_log;
 pub mod qemu;
+pub mod seeds;
 
 pub use heap::{CountingAllocator, HeapMark};
 use serde_json::Value;
