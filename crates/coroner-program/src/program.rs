@@ -65,15 +65,16 @@ impl Program {
         let kernel = Kernel::new(Dump::open(path)?)?;
         let mut warnings = Vec::new();
         let (symbols, symbol_source) = load_symbols(&kernel, system_map, &mut warnings)?;
-        // Three names are needed before the table exists: found in the decoded list,
-        // so the table can be built on a second thread while BTF is read and parsed.
-        let address = |name: &str| symbols.iter().find(|s| s.name == name).map(|s| s.address);
-        let (btf_start, btf_stop) = (address("__start_BTF"), address("__stop_BTF"));
-        let modules_head = address("modules");
+        // Three names are needed before the table exists. Found first, they let BTF
+        // be read and parsed on a second thread while the symbols decode.
+        let [btf_start, btf_stop, modules_head] = symbols
+            .addresses(&["__start_BTF", "__stop_BTF", "modules"])
+            .try_into()
+            .expect("one address a name");
         let (mut symbols, btf) = std::thread::scope(|scope| {
-            let table = scope.spawn(|| SymbolTable::new(symbols));
-            let btf = load_btf(&kernel, btf_start, btf_stop);
-            let table = table
+            let btf = scope.spawn(|| load_btf(&kernel, btf_start, btf_stop));
+            let table = symbols.into_table(&mut warnings);
+            let btf = btf
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             (table, btf)

@@ -4,7 +4,8 @@
 
 use crate::ProgramError;
 use coroner_kernel::{Kernel, KernelMemory};
-use coroner_symbols::{kallsyms, kallsyms_scan, system_map, Symbol};
+use coroner_symbols::kallsyms::Kallsyms;
+use coroner_symbols::{kallsyms, kallsyms_scan, system_map, Symbol, SymbolTable};
 use std::path::{Path, PathBuf};
 
 /// The origin of a program's symbol table.
@@ -21,11 +22,47 @@ pub enum SymbolSource {
     None,
 }
 
+/// Symbols as loaded: decoded already, or kallsyms tables read but not yet decoded,
+/// so that a few names can be looked up while the rest decode.
+pub(crate) enum Loaded {
+    Decoded(Vec<Symbol>),
+    Tables(Kallsyms),
+}
+
+impl Loaded {
+    /// The address of each name (the lowest of a repeated name); a name nobody has,
+    /// or tables too damaged to say, give `None`.
+    pub(crate) fn addresses(&self, names: &[&str]) -> Vec<Option<u64>> {
+        match self {
+            Loaded::Decoded(symbols) => names
+                .iter()
+                .map(|&n| symbols.iter().find(|s| s.name == n).map(|s| s.address))
+                .collect(),
+            Loaded::Tables(tables) => tables
+                .find(names)
+                .unwrap_or_else(|_| vec![None; names.len()]),
+        }
+    }
+
+    /// The table of every symbol; kallsyms that fail to decode are a warning and
+    /// an empty table.
+    pub(crate) fn into_table(self, warnings: &mut Vec<String>) -> SymbolTable {
+        let symbols = match self {
+            Loaded::Decoded(symbols) => symbols,
+            Loaded::Tables(tables) => tables.symbols().unwrap_or_else(|e| {
+                warnings.push(format!("kallsyms: {e}"));
+                Vec::new()
+            }),
+        };
+        SymbolTable::new(symbols)
+    }
+}
+
 pub(crate) fn load_symbols(
     kernel: &Kernel,
     system_map: Option<&Path>,
     warnings: &mut Vec<String>,
-) -> Result<(Vec<Symbol>, SymbolSource), ProgramError> {
+) -> Result<(Loaded, SymbolSource), ProgramError> {
     if let Some(path) = system_map {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ProgramError::Symbols(format!("{}: {e}", path.display())))?;
@@ -40,26 +77,34 @@ pub(crate) fn load_symbols(
         if skipped > 0 {
             warnings.push(format!("{}: {skipped} lines skipped", path.display()));
         }
-        return Ok((symbols, SymbolSource::SystemMap(path.to_path_buf())));
+        return Ok((
+            Loaded::Decoded(symbols),
+            SymbolSource::SystemMap(path.to_path_buf()),
+        ));
     }
     if let Some(at) = kallsyms_location(kernel) {
         let mut read =
             |addr: u64, buf: &mut [u8]| kernel.read_virt(addr, buf).map_err(|e| e.to_string());
-        return match kallsyms::decode(&at, &mut read) {
-            Ok(symbols) => Ok((symbols, SymbolSource::Kallsyms)),
+        // The names are checked here too, so a table that reads but cannot be
+        // decoded says so before anything relies on it.
+        return match Kallsyms::read(&at, &mut read).and_then(|t| t.find(&[]).map(|_| t)) {
+            Ok(tables) => Ok((Loaded::Tables(tables), SymbolSource::Kallsyms)),
             Err(e) => {
                 warnings.push(format!("kallsyms: {e}"));
-                Ok((Vec::new(), SymbolSource::None))
+                Ok((Loaded::Decoded(Vec::new()), SymbolSource::None))
             }
         };
     }
     match scan_kallsyms(kernel) {
-        Ok(found) => Ok((found.symbols, SymbolSource::KallsymsScanned(found.location))),
+        Ok(found) => Ok((
+            Loaded::Decoded(found.symbols),
+            SymbolSource::KallsymsScanned(found.location),
+        )),
         Err(e) => {
             warnings.push(format!(
                 "VMCOREINFO does not locate kallsyms (Linux < 6.0), and {e}: give --symbols System.map"
             ));
-            Ok((Vec::new(), SymbolSource::None))
+            Ok((Loaded::Decoded(Vec::new()), SymbolSource::None))
         }
     }
 }

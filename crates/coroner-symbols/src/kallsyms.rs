@@ -53,12 +53,14 @@ fn read_table(
     address: u64,
     len: usize,
 ) -> Result<Vec<u8>, KallsymsError> {
-    // Read in pieces, so a table claiming more than memory holds costs only what exists.
-    const PIECE: usize = 64 << 10;
-    let mut buf = Vec::with_capacity(len.min(PIECE));
+    // Read in pieces, each as long as what was read so far, so a table claiming more
+    // than memory holds costs at most twice what exists, and long tables are still
+    // read in long (parallel) reads.
+    const FIRST_PIECE: usize = 64 << 10;
+    let mut buf = Vec::with_capacity(len.min(FIRST_PIECE));
     while buf.len() < len {
         let done = buf.len();
-        buf.resize(len.min(done + PIECE), 0);
+        buf.resize(len.min(done + done.max(FIRST_PIECE)), 0);
         let at = address.wrapping_add(done as u64);
         read(at, &mut buf[done..]).map_err(|why| KallsymsError::Read {
             table,
@@ -71,80 +73,155 @@ fn read_table(
 
 /// Decodes the whole table.
 pub fn decode(at: &Location, read: ReadFn) -> Result<Vec<Symbol>, KallsymsError> {
-    let count = u32::from_le_bytes(
-        read_table(read, "num_syms", at.num_syms, 4)?
-            .try_into()
-            .expect("4 bytes"),
-    );
-    if count == 0 || count > MAX_SYMS {
-        return Err(KallsymsError::Corrupt(format!(
-            "kallsyms_num_syms is {count}"
-        )));
+    Kallsyms::read(at, read)?.symbols()
+}
+
+/// The tables, read from memory once: a few names can be looked up before all of
+/// them are decoded (a program needs three to start reading its types).
+pub struct Kallsyms {
+    addresses: Vec<u64>,
+    names: Vec<u8>,
+    token_table: Vec<u8>,
+    /// Each token's bytes in `token_table`, checked to lie inside it.
+    tokens: Vec<std::ops::Range<usize>>,
+}
+
+impl Kallsyms {
+    pub fn read(at: &Location, read: ReadFn) -> Result<Kallsyms, KallsymsError> {
+        let count = u32::from_le_bytes(
+            read_table(read, "num_syms", at.num_syms, 4)?
+                .try_into()
+                .expect("4 bytes"),
+        );
+        if count == 0 || count > MAX_SYMS {
+            return Err(KallsymsError::Corrupt(format!(
+                "kallsyms_num_syms is {count}"
+            )));
+        }
+        let addresses = addresses(read, at.addresses, count as usize)?;
+        let index: Vec<usize> = read_table(read, "token_index", at.token_index, 512)?
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]) as usize)
+            .collect();
+        let table_len = at
+            .token_index
+            .checked_sub(at.token_table)
+            .filter(|&l| l > 0 && l <= TOKEN_TABLE_MAX);
+        let table_len = table_len.ok_or_else(|| {
+            KallsymsError::Corrupt(format!(
+                "token table at {:#x} does not precede its index at {:#x}",
+                at.token_table, at.token_index
+            ))
+        })?;
+        let token_table = read_table(read, "token_table", at.token_table, table_len as usize)?;
+        let tokens = tokens(&token_table, &index)?;
+        let names_len = at
+            .token_table
+            .checked_sub(at.names)
+            .filter(|&l| l > 0 && l <= MAX_NAMES_BYTES);
+        let names_len = names_len.ok_or_else(|| {
+            KallsymsError::Corrupt(format!(
+                "names at {:#x} do not precede the token table at {:#x}",
+                at.names, at.token_table
+            ))
+        })?;
+        let names = read_table(read, "names", at.names, names_len as usize)?;
+        Ok(Kallsyms {
+            addresses,
+            names,
+            token_table,
+            tokens,
+        })
     }
-    let addresses = addresses(read, at.addresses, count as usize)?;
-    let index: Vec<usize> = read_table(read, "token_index", at.token_index, 512)?
-        .chunks_exact(2)
-        .map(|c| u16::from_le_bytes([c[0], c[1]]) as usize)
-        .collect();
-    let table_len = at
-        .token_index
-        .checked_sub(at.token_table)
-        .filter(|&l| l > 0 && l <= TOKEN_TABLE_MAX);
-    let table_len = table_len.ok_or_else(|| {
-        KallsymsError::Corrupt(format!(
-            "token table at {:#x} does not precede its index at {:#x}",
-            at.token_table, at.token_index
-        ))
-    })?;
-    let token_table = read_table(read, "token_table", at.token_table, table_len as usize)?;
-    let tokens = tokens(&token_table, &index)?;
-    let names_len = at
-        .token_table
-        .checked_sub(at.names)
-        .filter(|&l| l > 0 && l <= MAX_NAMES_BYTES);
-    let names_len = names_len.ok_or_else(|| {
-        KallsymsError::Corrupt(format!(
-            "names at {:#x} do not precede the token table at {:#x}",
-            at.names, at.token_table
-        ))
-    })?;
-    let names = read_table(read, "names", at.names, names_len as usize)?;
-    let table = Tables {
-        names: &names,
-        tokens: &tokens,
-    };
-    if addresses.len() < PARALLEL_SYMBOLS {
-        return table.symbols(0, &addresses);
+
+    /// The address of each of `wanted` (names without their type letter), the first
+    /// of a name in table order, which is address order. Names are compared token
+    /// by token where they are stored, so this costs far less than decoding.
+    pub fn find(&self, wanted: &[&str]) -> Result<Vec<Option<u64>>, KallsymsError> {
+        let mut found = vec![None; wanted.len()];
+        let mut pos = 0;
+        for &address in &self.addresses {
+            let (len, start) = entry_length(&self.names, pos)?;
+            let encoded = self
+                .names
+                .get(start..start + len)
+                .ok_or_else(|| past_end(pos))?;
+            for (slot, name) in found.iter_mut().zip(wanted) {
+                if slot.is_none() && self.spells(encoded, name.as_bytes()) {
+                    *slot = Some(address);
+                }
+            }
+            pos = start + len;
+        }
+        Ok(found)
     }
-    // Finding where the second half's names start costs one length byte a name;
-    // expanding them is the work, done by two threads.
-    let (first, second) = addresses.split_at(addresses.len() / 2);
-    let second_pos = table.skip(0, first.len())?;
-    let (symbols, rest) = std::thread::scope(|scope| {
-        let rest = scope.spawn(|| table.symbols(second_pos, second));
-        // Room for both halves, so joining them copies only the second.
-        let mut symbols = Vec::with_capacity(addresses.len());
-        let symbols = table.symbols_into(0, first, &mut symbols).map(|()| symbols);
-        let rest = rest
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (symbols, rest)
-    });
-    let mut symbols = symbols?;
-    symbols.append(&mut rest?);
-    Ok(symbols)
+
+    /// Whether `encoded` expands to a type letter followed by `name`.
+    fn spells(&self, encoded: &[u8], name: &[u8]) -> bool {
+        let mut rest = name;
+        let mut letter = true;
+        for &t in encoded {
+            let mut token = &self.token_table[self.tokens[t as usize].clone()];
+            if letter {
+                let Some((_, after)) = token.split_first() else {
+                    continue;
+                };
+                token = after;
+                letter = false;
+            }
+            match rest.strip_prefix(token) {
+                Some(after) => rest = after,
+                None => return false,
+            }
+        }
+        !letter && rest.is_empty()
+    }
+
+    /// Every symbol, in table (address) order.
+    pub fn symbols(&self) -> Result<Vec<Symbol>, KallsymsError> {
+        let tokens: Vec<&[u8]> = self
+            .tokens
+            .iter()
+            .map(|r| &self.token_table[r.clone()])
+            .collect();
+        let table = Expander {
+            names: &self.names,
+            tokens: &tokens,
+        };
+        let addresses = &self.addresses;
+        if addresses.len() < PARALLEL_SYMBOLS {
+            return table.symbols(0, addresses);
+        }
+        // Finding where the second half's names start costs one length byte a name;
+        // expanding them is the work, done by two threads.
+        let (first, second) = addresses.split_at(addresses.len() / 2);
+        let second_pos = table.skip(0, first.len())?;
+        let (symbols, rest) = std::thread::scope(|scope| {
+            let rest = scope.spawn(|| table.symbols(second_pos, second));
+            // Room for both halves, so joining them copies only the second.
+            let mut symbols = Vec::with_capacity(addresses.len());
+            let symbols = table.symbols_into(0, first, &mut symbols).map(|()| symbols);
+            let rest = rest
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (symbols, rest)
+        });
+        let mut symbols = symbols?;
+        symbols.append(&mut rest?);
+        Ok(symbols)
+    }
 }
 
 /// Above this many symbols (a kernel has ~100k), two threads expand the names.
 const PARALLEL_SYMBOLS: usize = 16 << 10;
 
 /// The decoded tables a name expansion needs.
-struct Tables<'a> {
+struct Expander<'a> {
     names: &'a [u8],
     tokens: &'a [&'a [u8]],
 }
 
-impl Tables<'_> {
+impl Expander<'_> {
     /// The symbols at `addresses`, their names starting at `pos`.
     fn symbols(&self, pos: usize, addresses: &[u64]) -> Result<Vec<Symbol>, KallsymsError> {
         let mut symbols = Vec::with_capacity(addresses.len());
@@ -204,16 +281,16 @@ pub(crate) fn entry_length(names: &[u8], pos: usize) -> Result<(usize, usize), K
     Ok(((first & 0x7f) | (second << 7), pos + 2))
 }
 
-/// The 256 tokens, as byte strings (a name is bytes until it is complete).
-fn tokens<'t>(table: &'t [u8], index: &[usize]) -> Result<Vec<&'t [u8]>, KallsymsError> {
+/// Where each of the 256 tokens lies in the token table.
+fn tokens(table: &[u8], index: &[usize]) -> Result<Vec<std::ops::Range<usize>>, KallsymsError> {
     index
         .iter()
         .map(|&start| {
             let rest = table.get(start..).ok_or_else(|| {
                 KallsymsError::Corrupt(format!("token offset {start:#x} past the table"))
             })?;
-            let end = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
-            Ok(&rest[..end])
+            let len = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
+            Ok(start..start + len)
         })
         .collect()
 }
@@ -386,6 +463,29 @@ mod tests {
             decode(&at, &mut reader(&mem)),
             Err(KallsymsError::Corrupt(_))
         ));
+    }
+
+    #[test]
+    fn find_compares_names_token_by_token() {
+        // Tokens: "Td" (a type letter with the name's start), "o_", "one", "T", "d".
+        let token_table = b"Td\0o_\0one\0T\0d\0".to_vec();
+        let tokens = vec![0..2, 3..5, 6..9, 10..11, 12..13];
+        let names = vec![
+            3, 0, 1, 2, // "Tdo_one"
+            4, 3, 4, 1, 2, // "Tdo_one" again, spelled otherwise, higher address
+            2, 3, 4, // "Td"
+        ];
+        let k = Kallsyms {
+            addresses: vec![0x10, 0x20, 0x30],
+            names,
+            token_table,
+            tokens,
+        };
+        let found = k.find(&["do_one", "d", "do_on", "", "T"]).unwrap();
+        assert_eq!(found, [Some(0x10), Some(0x30), None, None, None]);
+        let all = k.symbols().unwrap();
+        let names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["do_one", "do_one", "d"]);
     }
 
     #[test]
