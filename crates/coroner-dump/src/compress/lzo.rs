@@ -62,11 +62,17 @@ impl Cursor<'_> {
         if self.op + len > self.out.len() {
             return Err("lzo: match past the end of the page".into());
         }
-        // Byte by byte: matches may overlap their own output (run-length style).
-        for i in self.op..self.op + len {
-            self.out[i] = self.out[i - distance];
+        // A match may overlap its own output (run-length style): it repeats the
+        // `distance` bytes before it, so it is copied a period at a time. Every
+        // encoding of a distance adds at least 1 to it, so the loop advances.
+        debug_assert!(distance > 0);
+        let end = self.op + len;
+        while self.op < end {
+            let n = distance.min(end - self.op);
+            let from = self.op - distance;
+            self.out.copy_within(from..from + n, self.op);
+            self.op += n;
         }
-        self.op += len;
         Ok(())
     }
 }
