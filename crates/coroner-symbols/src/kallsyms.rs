@@ -103,29 +103,19 @@ impl Kallsyms {
             .chunks_exact(2)
             .map(|c| u16::from_le_bytes([c[0], c[1]]) as usize)
             .collect();
-        let table_len = at
-            .token_index
-            .checked_sub(at.token_table)
-            .filter(|&l| l > 0 && l <= TOKEN_TABLE_MAX);
-        let table_len = table_len.ok_or_else(|| {
-            KallsymsError::Corrupt(format!(
-                "token table at {:#x} does not precede its index at {:#x}",
-                at.token_table, at.token_index
-            ))
-        })?;
-        let token_table = read_table(read, "token_table", at.token_table, table_len as usize)?;
+        let table_len = span(
+            ("the tokens", at.token_table),
+            ("their index", at.token_index),
+            TOKEN_TABLE_MAX,
+        )?;
+        let token_table = read_table(read, "token_table", at.token_table, table_len)?;
         let tokens = tokens(&token_table, &index)?;
-        let names_len = at
-            .token_table
-            .checked_sub(at.names)
-            .filter(|&l| l > 0 && l <= MAX_NAMES_BYTES);
-        let names_len = names_len.ok_or_else(|| {
-            KallsymsError::Corrupt(format!(
-                "names at {:#x} do not precede the token table at {:#x}",
-                at.names, at.token_table
-            ))
-        })?;
-        let names = read_table(read, "names", at.names, names_len as usize)?;
+        let names_len = span(
+            ("names", at.names),
+            ("the token table", at.token_table),
+            MAX_NAMES_BYTES,
+        )?;
+        let names = read_table(read, "names", at.names, names_len)?;
         Ok(Kallsyms {
             addresses,
             names,
@@ -210,6 +200,20 @@ impl Kallsyms {
         symbols.append(&mut rest?);
         Ok(symbols)
     }
+}
+
+/// The length of a table that ends where the next one starts, at most `max`.
+fn span(table: (&str, u64), next: (&str, u64), max: u64) -> Result<usize, KallsymsError> {
+    next.1
+        .checked_sub(table.1)
+        .filter(|&l| l > 0 && l <= max)
+        .map(|l| l as usize)
+        .ok_or_else(|| {
+            KallsymsError::Corrupt(format!(
+                "{} at {:#x} are not followed by {} at {:#x} within {max} bytes",
+                table.0, table.1, next.0, next.1
+            ))
+        })
 }
 
 /// Above this many symbols (a kernel has ~100k), two threads expand the names.
