@@ -59,6 +59,19 @@ fn sym_json_and_unknown_names() {
 }
 
 #[test]
+fn sym_json_size_reaches_the_next_symbol() {
+    let out = coroner(&["sym", "--json", "panic"]);
+    let found: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // System.map is in address order: the symbol after panic ends its extent.
+    let text = std::fs::read_to_string(system_map()).unwrap();
+    let mut lines = text.lines().skip_while(|l| !l.ends_with(" panic"));
+    let at = |l: &str| u64::from_str_radix(l.split(' ').next().unwrap(), 16).unwrap();
+    let panic = at(lines.next().unwrap());
+    let next = lines.map(at).find(|&a| a > panic).unwrap();
+    assert_eq!(found[0]["size"], next - panic);
+}
+
+#[test]
 fn rd_shows_the_banner_in_its_ascii_column() {
     let out = coroner(&["rd", "linux_banner", "4"]);
     assert!(

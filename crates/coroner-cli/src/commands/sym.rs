@@ -26,6 +26,8 @@ struct Found {
     symbol: String,
     kind: String,
     offset: u64,
+    /// Bytes to the next symbol: kallsyms records no sizes (null for the last).
+    size: Option<u64>,
     module: Option<String>,
 }
 
@@ -44,6 +46,7 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
                 symbol: sym.name.clone(),
                 kind: sym.kind.to_string(),
                 offset,
+                size: program.symbols().size(sym),
                 module: sym.module.clone(),
             })
         });
