@@ -85,9 +85,7 @@ pub(crate) fn load_symbols(
     if let Some(at) = kallsyms_location(kernel) {
         let mut read =
             |addr: u64, buf: &mut [u8]| kernel.read_virt(addr, buf).map_err(|e| e.to_string());
-        // The names are checked here too, so a table that reads but cannot be
-        // decoded says so before anything relies on it.
-        return match Kallsyms::read(&at, &mut read).and_then(|t| t.find(&[]).map(|_| t)) {
+        return match Kallsyms::read(&at, &mut read) {
             Ok(tables) => Ok((Loaded::Tables(tables), SymbolSource::Kallsyms)),
             Err(e) => {
                 warnings.push(format!("kallsyms: {e}"));

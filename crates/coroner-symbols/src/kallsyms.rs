@@ -116,6 +116,8 @@ impl Kallsyms {
             MAX_NAMES_BYTES,
         )?;
         let names = read_table(read, "names", at.names, names_len)?;
+        // Every entry must lie inside the table: later walks can rely on it.
+        skip(&names, 0, addresses.len())?;
         Ok(Kallsyms {
             addresses,
             names,
@@ -131,17 +133,13 @@ impl Kallsyms {
         let mut found = vec![None; wanted.len()];
         let mut pos = 0;
         for &address in &self.addresses {
-            let (len, start) = entry_length(&self.names, pos)?;
-            let encoded = self
-                .names
-                .get(start..start + len)
-                .ok_or_else(|| past_end(pos))?;
+            let (encoded, next) = entry(&self.names, pos)?;
             for (slot, name) in found.iter_mut().zip(wanted) {
                 if slot.is_none() && self.spells(encoded, name.as_bytes()) {
                     *slot = Some(address);
                 }
             }
-            pos = start + len;
+            pos = next;
         }
         Ok(found)
     }
@@ -185,7 +183,7 @@ impl Kallsyms {
         // Finding where the second half's names start costs one length byte a name;
         // expanding them is the work, done by two threads.
         let (first, second) = addresses.split_at(addresses.len() / 2);
-        let second_pos = table.skip(0, first.len())?;
+        let second_pos = skip(&self.names, 0, first.len())?;
         let (symbols, rest) = std::thread::scope(|scope| {
             let rest = scope.spawn(|| table.symbols(second_pos, second));
             // Room for both halves, so joining them copies only the second.
@@ -259,15 +257,21 @@ impl Expander<'_> {
         }
         Ok(())
     }
+}
 
-    /// The position `count` names after `pos`.
-    fn skip(&self, mut pos: usize, count: usize) -> Result<usize, KallsymsError> {
-        for _ in 0..count {
-            let (len, start) = entry_length(self.names, pos)?;
-            pos = start + len;
-        }
-        Ok(pos)
+/// The position `count` names after `pos`.
+fn skip(names: &[u8], mut pos: usize, count: usize) -> Result<usize, KallsymsError> {
+    for _ in 0..count {
+        pos = entry(names, pos)?.1;
     }
+    Ok(pos)
+}
+
+/// The token numbers of the entry at `pos`, and where the next entry starts.
+fn entry(names: &[u8], pos: usize) -> Result<(&[u8], usize), KallsymsError> {
+    let (len, start) = entry_length(names, pos)?;
+    let encoded = names.get(start..start + len).ok_or_else(|| past_end(pos))?;
+    Ok((encoded, start + len))
 }
 
 fn past_end(pos: usize) -> KallsymsError {
@@ -307,13 +311,12 @@ fn expand_name(
     tokens: &[&[u8]],
     name: &mut Vec<u8>,
 ) -> Result<usize, KallsymsError> {
-    let (len, start) = entry_length(names, pos)?;
-    let encoded = names.get(start..start + len).ok_or_else(|| past_end(pos))?;
+    let (encoded, next) = entry(names, pos)?;
     name.clear();
     for &t in encoded {
         name.extend_from_slice(tokens[t as usize]);
     }
-    Ok(start + len)
+    Ok(next)
 }
 
 /// The `count` symbol addresses, from either table form.

@@ -52,11 +52,8 @@ fn sort(symbols: &mut [Symbol]) {
 
 impl SymbolTable {
     pub fn new(symbols: Vec<Symbol>) -> SymbolTable {
-        let mut table = SymbolTable {
-            by_address: symbols,
-            ..SymbolTable::default()
-        };
-        table.index_from(0, true);
+        let mut table = SymbolTable::default();
+        table.extend(symbols);
         table
     }
 
@@ -70,21 +67,23 @@ impl SymbolTable {
             _ => true,
         };
         let from = self.by_address.len();
-        self.by_address.append(&mut symbols);
-        if above {
-            self.index_from(from, false);
+        if from == 0 {
+            // Taken as it is: no copy of a kernel's 100k symbols.
+            self.by_address = symbols;
         } else {
+            self.by_address.append(&mut symbols);
+        }
+        if above {
+            self.index_from(from);
+        } else {
+            sort(&mut self.by_address);
             self.by_name.clear();
-            self.index_from(0, true);
+            self.index_from(0);
         }
     }
 
-    /// Indexes the names of the symbols from position `from` on, sorting the table
-    /// first when asked.
-    fn index_from(&mut self, from: usize, sort_all: bool) {
-        if sort_all {
-            sort(&mut self.by_address);
-        }
+    /// Indexes the names of the symbols from position `from` on.
+    fn index_from(&mut self, from: usize) {
         let SymbolTable {
             by_address,
             by_name,
