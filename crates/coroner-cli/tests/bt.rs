@@ -169,14 +169,16 @@ fn bt_all_covers_every_cpu_and_agrees_with_crash() {
 #[test]
 fn json_has_the_documented_keys() {
     let dump = crash_dir("mod-null").join("vmcore.mdf-d31-zlib");
-    let stacks: Value = serde_json::from_str(&coroner(&["-a", "--json", "-f"], &dump)).unwrap();
-    let stacks = stacks.as_array().unwrap();
+    let doc: Value = serde_json::from_str(&coroner(&["-a", "--json", "-f"], &dump)).unwrap();
+    assert_eq!(doc["schema"], "coroner.bt/1");
+    assert_eq!(doc["warnings"], serde_json::json!([]));
+    let stacks = doc["stacks"].as_array().unwrap();
     assert_eq!(stacks.len(), 2);
     let panic = &stacks[1];
     assert_eq!(panic["pid"], 1);
     assert_eq!(panic["comm"], "init");
     assert_eq!(panic["cpu"], 1);
-    assert_eq!(panic["task"], "ffff88dfc12148c0");
+    assert_eq!(panic["task"], "0xffff88dfc12148c0");
     assert_eq!(panic["end"], "user mode");
     let frames = panic["frames"].as_array().unwrap();
     let names: Vec<&str> = frames
@@ -189,17 +191,22 @@ fn json_has_the_documented_keys() {
         .find(|f| f["function"] == "fx_null_deref")
         .unwrap();
     assert_eq!(module_frame["module"], "crashfixture");
-    assert_eq!(module_frame["pc"], "ffffffffc052e1f0");
+    assert_eq!(module_frame["pc"], "0xffffffffc052e1f0");
     assert_eq!(module_frame["offset"], 28);
-    assert_eq!(module_frame["sp"], "ffffcb7f00013cf8");
+    assert_eq!(module_frame["sp"], "0xffffcb7f00013cf8");
     let entry = frames
         .iter()
         .find(|f| f["function"] == "asm_exc_page_fault")
         .unwrap();
-    assert_eq!(entry["registers"]["rip"], "ffffffffc052e1f0");
+    assert_eq!(entry["registers"]["rip"], "0xffffffffc052e1f0");
     assert_eq!(entry["found_by"], "orc");
     assert!(frames.iter().all(|f| f["stack"] == "task"));
-    assert!(frames[1]["words"].as_array().unwrap().len() > 4);
+    let words = frames[1]["words"].as_array().unwrap();
+    assert!(words.len() > 4);
+    // Each word: where it is, and what it holds, as hex strings.
+    let [at, value] = [&words[0][0], &words[0][1]];
+    assert!(at.as_str().unwrap().starts_with("0xffff"), "{at}");
+    assert!(value.as_str().unwrap().starts_with("0x"), "{value}");
     let idle = &stacks[0];
     assert_eq!(
         (idle["pid"].as_u64(), idle["cpu"].as_u64()),

@@ -50,18 +50,20 @@ fn sym_json_and_unknown_names() {
     let out = coroner(&["sym", "--json", "linux_banner", "no_such_symbol_here"]);
     assert_eq!(out.status.code(), Some(1), "a miss is exit status 1");
     assert!(String::from_utf8_lossy(&out.stderr).contains("no_such_symbol_here: no such symbol"));
-    let found: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(
-        found[0]["address"],
-        system_map_address("linux_banner") + KASLR
-    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["schema"], "coroner.sym/1");
+    assert_eq!(doc["misses"], serde_json::json!(["no_such_symbol_here"]));
+    let found = &doc["symbols"];
+    let address = system_map_address("linux_banner") + KASLR;
+    assert_eq!(found[0]["address"], format!("{address:#x}"));
     assert_eq!(found[0]["kind"], "D");
 }
 
 #[test]
 fn sym_json_size_reaches_the_next_symbol() {
     let out = coroner(&["sym", "--json", "panic"]);
-    let found: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let found = &doc["symbols"];
     // System.map is in address order: the symbol after panic ends its extent.
     let text = std::fs::read_to_string(system_map()).unwrap();
     let mut lines = text.lines().skip_while(|l| !l.ends_with(" panic"));

@@ -88,7 +88,9 @@ fn sys_json_has_crash_field_names_and_the_panic_task() {
             .unwrap();
     let header: Vec<&str> = bt.lines().next().unwrap().split_whitespace().collect();
     assert_eq!(sys["pid"].to_string(), header[1]);
-    assert_eq!(sys["task"], header[3]);
+    assert_eq!(sys["task"], format!("0x{}", header[3]));
+    assert_eq!(sys["schema"], "coroner.sys/1");
+    assert_eq!(sys["identity"]["release"], sys["release"]);
     assert_eq!(sys["cpu"].to_string(), header[5]);
     assert_eq!(sys["command"], header[7]);
 }

@@ -16,7 +16,7 @@ mod vmcoreinfo_scan;
 
 pub use compress::Compression;
 pub use error::{DumpError, ReadError};
-pub use memory::{Dump, DumpInfo, Format, PageCensus, PageCounts, PageState, PhysMemory};
+pub use memory::{Dump, DumpInfo, Format, PageCensus, PageCounts, PageState, PhysMemory, Sniffed};
 pub use notes::{Note, NT_PRPSINFO, NT_PRSTATUS};
 
 /// Opens `bytes` as a dump and reads every page it says it stores, the page census

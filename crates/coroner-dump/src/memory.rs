@@ -44,12 +44,36 @@ pub enum Format {
 }
 
 impl Format {
+    /// The container a file's first bytes announce, without opening it: what a caller
+    /// that takes "a dump or a log" (triage, the server's ingest) decides on. A
+    /// flattened stream (`makedumpfile -F`) is `Some`: it encodes one of the others.
+    pub fn sniff(head: &[u8]) -> Option<Sniffed> {
+        if head.starts_with(b"\x7fELF") {
+            Some(Sniffed::Elf)
+        } else if head.starts_with(kdump::SIGNATURE) {
+            Some(Sniffed::Kdump)
+        } else if head.starts_with(b"makedumpfile") {
+            Some(Sniffed::Flattened)
+        } else {
+            None
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Format::Elf => "elf",
             Format::Kdump => "kdump-compressed",
         }
     }
+}
+
+/// What [`Format::sniff`] recognises from a file's first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sniffed {
+    Elf,
+    Kdump,
+    /// makedumpfile's flattened stream, holding a kdump-compressed (or ELF) dump.
+    Flattened,
 }
 
 /// Facts the container states about itself (not about the kernel inside).

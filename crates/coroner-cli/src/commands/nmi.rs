@@ -2,7 +2,6 @@
 //! route its platform has (`coroner doctor` names it).
 
 use coroner_host::nmi::{self, Target};
-use std::process::ExitCode;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -19,17 +18,17 @@ pub struct Args {
     yes: bool,
 }
 
-pub fn run(args: &Args) -> Result<ExitCode, String> {
+/// What was (or would be) done, as one line.
+pub fn run(args: &Args) -> Result<String, String> {
     let target: Target = args
         .target
         .parse()
         .map_err(|e: nmi::NmiError| e.to_string())?;
     let route = nmi::route(&target, &|k| std::env::var(k).ok()).map_err(|e| e.to_string())?;
     if args.dry_run {
-        println!("would {route}");
-        return Ok(ExitCode::SUCCESS);
+        return Ok(format!("would {route}"));
     }
-    let done = nmi::send(&route, args.yes).map_err(|e| e.to_string())?;
-    println!("{done}");
-    Ok(ExitCode::SUCCESS)
+    nmi::send(&route, args.yes)
+        .map(|done| done.to_string())
+        .map_err(|e| e.to_string())
 }

@@ -1,0 +1,14 @@
+//! crash's vocabulary over one open dump. A [`Session`] holds the input (a dump,
+//! opened as a program on first need, or a kernel log) and the context a shell
+//! keeps between lines; the [`Registry`] holds every command, each parsing its own
+//! arguments (never the input's path) and returning a report. `coroner bt DUMP -a`
+//! is "open DUMP, run `bt -a`"; the shell and the server run lines the same way.
+
+mod command;
+mod commands;
+mod registry;
+mod session;
+
+pub use command::{Command, CommandError, Output};
+pub use registry::{format, Registry};
+pub use session::{Input, Session};

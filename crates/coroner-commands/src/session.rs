@@ -1,0 +1,113 @@
+//! What the commands run on: one input and what has been opened of it.
+
+use crate::command::CommandError;
+use coroner_dump::{Dump, Format};
+use coroner_kernel::Kernel;
+use coroner_program::Program;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// What the input was found to be, from its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    /// A dump in a container coroner reads.
+    Dump,
+    /// Anything else: taken as kernel log text (for `triage`).
+    Log,
+    /// Standard input (`-`): always log text.
+    Stdin,
+}
+
+/// One input and its program, opened once and shared by every command run on it.
+/// Dropping it frees the program; a one-shot front end may exit without dropping
+/// (the OS takes back 200k symbol and type allocations faster than freeing them).
+pub struct Session {
+    path: PathBuf,
+    input: Input,
+    /// A System.map to use instead of the kallsyms in the dump.
+    system_map: Option<PathBuf>,
+    program: OnceLock<Program>,
+}
+
+impl Session {
+    /// Takes `path` (`-`: standard input) and decides what it is; opens nothing yet.
+    pub fn new(path: impl Into<PathBuf>, system_map: Option<PathBuf>) -> Session {
+        let path = path.into();
+        let input = if path.as_os_str() == "-" {
+            Input::Stdin
+        } else if looks_like_dump(&path) {
+            Input::Dump
+        } else {
+            Input::Log
+        };
+        Session {
+            path,
+            input,
+            system_map,
+            program: OnceLock::new(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn input(&self) -> Input {
+        self.input
+    }
+
+    /// The dump as a program (symbols, types, modules), opened on first use.
+    pub fn program(&self) -> Result<&Program, CommandError> {
+        if let Some(program) = self.program.get() {
+            return Ok(program);
+        }
+        self.require_dump()?;
+        let program = Program::open(&self.path, self.system_map.as_deref())?;
+        Ok(self.program.get_or_init(|| program))
+    }
+
+    /// Runs `f` on the kernel view: the program's when it is open, else a kernel
+    /// opened for this call alone (the log and `info` need no symbols, and opening
+    /// them is most of what a program costs).
+    pub fn with_kernel<T>(&self, f: impl FnOnce(&Kernel) -> T) -> Result<T, CommandError> {
+        if let Some(program) = self.program.get() {
+            return Ok(f(program.kernel()));
+        }
+        self.require_dump()?;
+        let kernel = Kernel::new(Dump::open(&self.path)?)?;
+        Ok(f(&kernel))
+    }
+
+    /// The input's bytes as log text (standard input is read once, here).
+    pub fn log_text(&self) -> Result<Vec<u8>, CommandError> {
+        let mut text = Vec::new();
+        match self.input {
+            Input::Stdin => std::io::stdin()
+                .read_to_end(&mut text)
+                .map(|_| text)
+                .map_err(|e| CommandError::Input(format!("standard input: {e}"))),
+            _ => std::fs::read(&self.path)
+                .map_err(|e| CommandError::Input(format!("{}: {e}", self.path.display()))),
+        }
+    }
+
+    fn require_dump(&self) -> Result<(), CommandError> {
+        match self.input {
+            Input::Dump => Ok(()),
+            // Opening says best why a file is no dump (missing, unreadable, ...).
+            Input::Log => Dump::open(&self.path).map(drop).map_err(CommandError::from),
+            Input::Stdin => Err(CommandError::Input(
+                "standard input is read as a kernel log; this command needs a dump".into(),
+            )),
+        }
+    }
+}
+
+/// Dump magic numbers: such a file that does not open is a damaged dump, whose
+/// error says more than triaging its bytes as text would.
+fn looks_like_dump(path: &Path) -> bool {
+    let mut head = [0u8; 16];
+    let read = std::fs::File::open(path).and_then(|mut f| f.read(&mut head));
+    Format::sniff(&head[..read.unwrap_or(0)]).is_some()
+}
