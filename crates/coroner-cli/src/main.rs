@@ -4,11 +4,10 @@
 
 mod commands;
 
-use clap::{Arg, ArgMatches, Args as _, FromArgMatches as _};
-use coroner_commands::{format, Registry, Session};
+use clap::{ArgMatches, Args as _, FromArgMatches as _};
+use coroner_commands::{format, Registry};
 use coroner_report::{Format, Render};
 use std::io::{self, Write};
-use std::path::PathBuf;
 
 fn cli(registry: &Registry) -> clap::Command {
     let mut cli = clap::Command::new("coroner")
@@ -17,28 +16,7 @@ fn cli(registry: &Registry) -> clap::Command {
         .subcommand_required(true)
         .arg_required_else_help(true);
     for command in registry.commands() {
-        let input = Arg::new("input")
-            .value_name(if command.name() == "triage" { "INPUT" } else { "DUMP" })
-            .value_parser(clap::value_parser!(PathBuf))
-            .required(true)
-            .help(if command.name() == "triage" {
-                "A kernel dump, a kernel log (vmcore-dmesg.txt, console capture, syslog, journal export, dmesg output), or `-` for standard input"
-            } else {
-                "The dump file (any format `coroner info` reads)"
-            });
-        let mut cmd = registry.parser(*command, Some(input));
-        if command.needs_program() {
-            cmd = cmd.arg(
-                Arg::new("symbols")
-                    .long("symbols")
-                    .value_name("FILE")
-                    .value_parser(clap::value_parser!(PathBuf))
-                    .help(
-                        "A System.map (or `nm` output) to use instead of the kallsyms in the dump",
-                    ),
-            );
-        }
-        cli = cli.subcommand(cmd);
+        cli = cli.subcommand(registry.invocation_parser(*command));
         if command.name() == "triage" {
             cli = cli
                 .subcommand(commands::doctor::Args::augment_args(
@@ -70,12 +48,8 @@ fn dump_command(registry: &Registry, name: &str, m: &ArgMatches) -> u8 {
     let command = registry
         .find(name)
         .expect("clap only accepts registered names");
-    let input = m.get_one::<PathBuf>("input").expect("required").clone();
-    // Only the commands that open a program take --symbols.
-    let symbols = m.try_get_one::<PathBuf>("symbols").ok().flatten().cloned();
-    let session = Session::new(input, symbols);
-    match command.run(m, &session) {
-        Ok(output) => {
+    match registry.run_invocation(command, m) {
+        Ok((output, session)) => {
             let printed = print(output.report.as_ref(), format(m));
             std::mem::forget(session);
             printed.unwrap_or(output.status)

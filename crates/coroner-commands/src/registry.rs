@@ -4,6 +4,7 @@ use crate::command::{Command, CommandError, Output, QueryCommand};
 use crate::commands::*;
 use crate::session::Session;
 use coroner_report::Format;
+use std::path::PathBuf;
 
 /// The commands a session can run.
 pub struct Registry {
@@ -54,6 +55,51 @@ impl Registry {
             cmd = cmd.arg(input);
         }
         output_forms(command.arguments(cmd))
+    }
+
+    /// A command's parser for a one-shot run, `NAME INPUT ARGS...` (the CLI's form):
+    /// the input first, `--symbols` for the commands that open a program.
+    pub fn invocation_parser(&self, command: &dyn Command) -> clap::Command {
+        let triage = command.name() == "triage";
+        let input = clap::Arg::new("input")
+            .value_name(if triage { "INPUT" } else { "DUMP" })
+            .value_parser(clap::value_parser!(PathBuf))
+            .required(true)
+            .help(if triage {
+                "A kernel dump, a kernel log (vmcore-dmesg.txt, console capture, syslog, journal export, dmesg output), or `-` for standard input"
+            } else {
+                "The dump file (any format `coroner info` reads)"
+            });
+        let mut cmd = self.parser(command, Some(input));
+        if command.needs_program() {
+            cmd = cmd.arg(
+                clap::Arg::new("symbols")
+                    .long("symbols")
+                    .value_name("FILE")
+                    .value_parser(clap::value_parser!(PathBuf))
+                    .help(
+                        "A System.map (or `nm` output) to use instead of the kallsyms in the dump",
+                    ),
+            );
+        }
+        cmd
+    }
+
+    /// Runs a one-shot invocation parsed by [`Registry::invocation_parser`]: opens
+    /// its input and runs the command on it.
+    pub fn run_invocation(
+        &self,
+        command: &dyn Command,
+        matches: &clap::ArgMatches,
+    ) -> Result<(Output, Session), CommandError> {
+        let input = matches
+            .get_one::<PathBuf>("input")
+            .ok_or_else(|| CommandError::Usage("no input given".into()))?;
+        // Only the commands that open a program take --symbols.
+        let symbols = matches.try_get_one::<PathBuf>("symbols").ok().flatten();
+        let session = Session::new(input.clone(), symbols.cloned());
+        let output = command.run(matches, &session)?;
+        Ok((output, session))
     }
 
     /// Runs one line (`bt -a --json`) in `session`: what a shell or an API call does.

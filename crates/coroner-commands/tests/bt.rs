@@ -9,16 +9,18 @@
 //! interrupted, so coroner and drgn start there). Frame sequences themselves are
 //! checked against drgn in coroner-program's tests/bt.rs.
 
+mod common;
+
+use common::Coroner;
 use coroner_testdata::{all_variants, crash_dir, CRASHES};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// x86-64's cpu_entry_area, where the exception (IST) stacks live.
 const CPU_ENTRY_AREA: std::ops::Range<u64> = 0xfffffe00_00000000..0xfffffe80_00000000;
 
 fn coroner(args: &[&str], dump: &Path) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_coroner"))
+    let out = Coroner::new()
         .arg("bt")
         .arg(dump)
         .args(args)
@@ -231,7 +233,7 @@ fn bt_of_a_sleeping_task_by_pid() {
         lines.last().unwrap().contains("] ret_from_fork at "),
         "{text}"
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_coroner"))
+    let out = Coroner::new()
         .args(["bt"])
         .arg(&dump)
         .arg("99999")

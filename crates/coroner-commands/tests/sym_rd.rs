@@ -2,12 +2,14 @@
 //! the kernel's System.map (plus the dump's KASLR offset), memory reads show the
 //! kernel's own banner, and bad addresses are clear errors.
 
+mod common;
+
+use common::{Coroner, Output};
 use coroner_testdata::{crash_dir, system_map};
-use std::process::{Command, Output};
 
 fn coroner(args: &[&str]) -> Output {
     let dump = crash_dir("mod-null").join("vmcore.mdf-d31-zlib");
-    Command::new(env!("CARGO_BIN_EXE_coroner"))
+    Coroner::new()
         .arg(args[0])
         .arg(&dump)
         .args(&args[1..])

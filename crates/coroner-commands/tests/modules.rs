@@ -1,11 +1,13 @@
 //! `coroner mod` lists what crash's `mod` lists (address, name, base, size) on every
 //! fixture; module symbols make `sym` name module code as crash's `bt` does.
 
+mod common;
+
+use common::Coroner;
 use coroner_testdata::{all_variants, crash_dir, reference_dir, CRASHES};
-use std::process::Command;
 
 fn coroner(args: &[&str], dump: &std::path::Path) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_coroner"))
+    let out = Coroner::new()
         .arg(args[0])
         .arg(dump)
         .args(&args[1..])

@@ -3,9 +3,11 @@
 //! design: crash 8.0.2 finds only the idle tasks and the panic task on this kernel
 //! (its `ps` does the same); ours counts every task drgn lists, plus idle tasks.
 
+mod common;
+
+use common::Coroner;
 use coroner_testdata::{all_variants, crash_dir, reference_dir, CRASHES};
 use std::collections::BTreeMap;
-use std::process::Command;
 
 const COMPARED: [&str; 10] = [
     "CPUS",
@@ -35,11 +37,7 @@ fn sys_fields_equal_crash() {
             let reference = reference_dir(crash, Some(&dump)).join("crash-sys.txt");
             let expected = fields(&std::fs::read_to_string(reference).unwrap());
             assert_eq!(expected.len(), COMPARED.len(), "{crash}: crash's sys");
-            let out = Command::new(env!("CARGO_BIN_EXE_coroner"))
-                .arg("sys")
-                .arg(&dump)
-                .output()
-                .unwrap();
+            let out = Coroner::new().arg("sys").arg(&dump).output().unwrap();
             assert!(
                 out.status.success(),
                 "{}",
@@ -54,7 +52,7 @@ fn sys_fields_equal_crash() {
 #[test]
 fn sys_json_has_crash_field_names_and_the_panic_task() {
     let dump = crash_dir("mod-null").join("vmcore.mdf-d31-zlib");
-    let out = Command::new(env!("CARGO_BIN_EXE_coroner"))
+    let out = Coroner::new()
         .args(["sys", "--json"])
         .arg(&dump)
         .output()

@@ -3,17 +3,15 @@
 //! for each dump it was run on; `--json` carries the same messages; a cut-off dump
 //! gives the records it still holds, plus a warning.
 
+mod common;
+
+use common::{Coroner, Output};
 use coroner_testdata::{all_variants, crash_dir, derived, qemu_elf, Derived, CRASHES};
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Output};
 
 fn coroner(args: &[&str], path: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_coroner"))
-        .args(args)
-        .arg(path)
-        .output()
-        .unwrap()
+    Coroner::new().args(args).arg(path).output().unwrap()
 }
 
 #[test]

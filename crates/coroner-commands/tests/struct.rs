@@ -4,10 +4,12 @@
 //! is what coroner prints from the BTF of the dump's kernel and modules alone;
 //! `--json` agrees with crash's text; bad input is an error, never a panic.
 
+mod common;
+
+use common::{Coroner, Output};
 use coroner_testdata::crash_dir;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/struct")
@@ -19,7 +21,7 @@ fn mod_null() -> PathBuf {
 
 /// `coroner SUBCOMMAND DUMP ARGS...`.
 fn coroner(subcommand: &str, dump: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_coroner"))
+    Coroner::new()
         .arg(subcommand)
         .arg(dump)
         .args(args)

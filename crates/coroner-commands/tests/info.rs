@@ -1,15 +1,17 @@
 //! `coroner info --json` on every fixture agrees with its manifest, with crash's
 //! `sys` output and with makedumpfile's own page report.
 
+mod common;
+
+use common::Coroner;
 use coroner_testdata::{
     crash_dir, derived, makedumpfile_report, manifest, qemu_elf, shipped_dumps, Derived, CRASHES,
 };
 use serde_json::Value;
 use std::path::Path;
-use std::process::Command;
 
 fn info(path: &Path) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_coroner"))
+    let out = Coroner::new()
         .arg("info")
         .arg("--json")
         .arg(path)
@@ -188,7 +190,7 @@ fn page_counts_agree_with_makedumpfile_report() {
 
 #[test]
 fn a_file_that_is_not_a_dump_is_refused_with_its_name() {
-    let out = Command::new(env!("CARGO_BIN_EXE_coroner"))
+    let out = Coroner::new()
         .arg("info")
         .arg(crash_dir("sysrq").join("console.log"))
         .output()
