@@ -4,17 +4,33 @@
 
 mod commands;
 
-use clap::{ArgMatches, Args as _, FromArgMatches as _};
+use clap::{Arg, ArgMatches, Args as _, FromArgMatches as _};
 use coroner_commands::{format, Registry};
 use coroner_report::{Format, Render};
 use std::io::{self, Write};
+use std::path::PathBuf;
 
 fn cli(registry: &Registry) -> clap::Command {
     let mut cli = clap::Command::new("coroner")
         .version(env!("CARGO_PKG_VERSION"))
         .about("Linux kernel crash dump toolkit")
-        .subcommand_required(true)
         .arg_required_else_help(true);
+    #[cfg(feature = "shell")]
+    {
+        cli = cli
+            .arg(
+                Arg::new("dump")
+                    .value_name("DUMP")
+                    .value_parser(clap::value_parser!(PathBuf))
+                    .help("A dump to open in the interactive shell (as `coroner shell DUMP`)"),
+            )
+            .args_conflicts_with_subcommands(true)
+            .subcommand(shell_command());
+    }
+    #[cfg(not(feature = "shell"))]
+    {
+        cli = cli.subcommand_required(true);
+    }
     for command in registry.commands() {
         cli = cli.subcommand(registry.invocation_parser(*command));
         if command.name() == "triage" {
@@ -34,6 +50,10 @@ fn main() {
     let registry = Registry::builtin();
     let matches = cli(&registry).get_matches();
     let status = match matches.subcommand() {
+        #[cfg(feature = "shell")]
+        Some(("shell", m)) => shell(m),
+        #[cfg(feature = "shell")]
+        None if matches.contains_id("dump") => shell(&matches),
         Some(("doctor", m)) => doctor(m),
         Some(("nmi", m)) => nmi(m),
         Some((name, m)) => dump_command(&registry, name, m),
@@ -56,6 +76,44 @@ fn dump_command(registry: &Registry, name: &str, m: &ArgMatches) -> u8 {
         }
         Err(err) => fail(&err.to_string(), err.status()),
     }
+}
+
+#[cfg(feature = "shell")]
+fn shell_command() -> clap::Command {
+    clap::Command::new("shell")
+        .about("An interactive session over a dump, in crash's habits (pipes, redirection, history, completion); `coroner DUMP` does the same.")
+        .arg(
+            Arg::new("dump")
+                .value_name("DUMP")
+                .value_parser(clap::value_parser!(PathBuf))
+                .required(true)
+                .help("The dump file (any format `coroner info` reads)"),
+        )
+        .arg(
+            Arg::new("script")
+                .short('i')
+                .value_name("FILE")
+                .value_parser(clap::value_parser!(PathBuf))
+                .help("Run the commands in FILE, one a line, then exit (as crash's -i)"),
+        )
+        .arg(
+            Arg::new("symbols")
+                .long("symbols")
+                .value_name("FILE")
+                .value_parser(clap::value_parser!(PathBuf))
+                .help("A System.map (or `nm` output) to use instead of the kallsyms in the dump"),
+        )
+}
+
+#[cfg(feature = "shell")]
+fn shell(m: &ArgMatches) -> u8 {
+    let dump = m.get_one::<PathBuf>("dump").expect("required").clone();
+    let symbols = m.try_get_one::<PathBuf>("symbols").ok().flatten().cloned();
+    let options = coroner_shell::Options {
+        script: m.try_get_one::<PathBuf>("script").ok().flatten().cloned(),
+        history: coroner_shell::default_history(),
+    };
+    coroner_shell::run(coroner_commands::Session::new(dump, symbols), &options)
 }
 
 fn doctor(m: &ArgMatches) -> u8 {

@@ -34,6 +34,7 @@ pub struct Dmesg {
 
 impl Query for Dmesg {
     const NAME: &'static str = "dmesg";
+    const ALIASES: &'static [&'static str] = &["log"];
     const ABOUT: &'static str =
         "Print the kernel log (as `makedumpfile --dump-dmesg`), no debuginfo needed.";
     const NEEDS_PROGRAM: bool = false;
@@ -203,13 +204,67 @@ impl Query for Bt {
         "Backtraces, like crash's `bt` (ORC unwind data from the dump; no vmlinux needed).";
 
     fn run(self, session: &Session) -> Result<Output, CommandError> {
-        let select = match (self.task, self.all) {
-            (Some(task), _) => Selection::Task(task),
-            (None, true) => Selection::AllCpus,
-            (None, false) => Selection::Panic,
+        let select = match (self.task, self.all, session.context()) {
+            (Some(task), _, _) => Selection::Task(task),
+            (None, true, _) => Selection::AllCpus,
+            (None, false, Some(task)) => Selection::TaskAt(task),
+            (None, false, None) => Selection::Panic,
         };
         let query = BtQuery {
             select,
+            words: self.full,
+        };
+        let report = backtrace::bt(session.program()?, &query)
+            .map_err(|e| CommandError::Input(e.to_string()))?;
+        Ok(Output::found(report))
+    }
+}
+
+#[derive(clap::Args)]
+pub struct Set {
+    /// The task (PID, or task_struct address in hex) later commands default to;
+    /// without it, the context task (at first, the panic task).
+    task: Option<String>,
+}
+
+impl Query for Set {
+    const NAME: &'static str = "set";
+    const ABOUT: &'static str =
+        "Set or show the context task that bt defaults to, like crash's `set`.";
+
+    fn run(self, session: &Session) -> Result<Output, CommandError> {
+        let program = session.program()?;
+        let task = match &self.task {
+            Some(wanted) => tasks::find_task(program, wanted)
+                .ok_or_else(|| CommandError::Input(format!("{wanted}: no such task")))?,
+            None => session
+                .context()
+                .or_else(|| tasks::panic_task(program))
+                .ok_or_else(|| CommandError::Input("no task was panicking: set PID".into()))?,
+        };
+        let report = tasks::context(program, task).map_err(CommandError::Input)?;
+        session.set_context(task);
+        Ok(Output::found(report))
+    }
+}
+
+#[derive(clap::Args)]
+pub struct Foreach {
+    /// What to run for every task: `bt`.
+    #[arg(value_parser = ["bt"])]
+    command: String,
+    /// Also the stack words of each frame (`bt -f`).
+    #[arg(short = 'f', long = "full")]
+    full: bool,
+}
+
+impl Query for Foreach {
+    const NAME: &'static str = "foreach";
+    const ABOUT: &'static str = "Run bt for every task, like crash's `foreach bt`.";
+
+    fn run(self, session: &Session) -> Result<Output, CommandError> {
+        let query = BtQuery {
+            select: Selection::AllTasks,
             words: self.full,
         };
         let report = backtrace::bt(session.program()?, &query)

@@ -6,6 +6,7 @@
 
 mod command;
 mod commands;
+pub mod names;
 mod registry;
 mod session;
 

@@ -21,13 +21,15 @@ static SYS: QueryCommand<Sys> = QueryCommand::new();
 static TRIAGE: QueryCommand<Triage> = QueryCommand::new();
 static BT: QueryCommand<Bt> = QueryCommand::new();
 static STRUCT: QueryCommand<Struct> = QueryCommand::new();
+static SET: QueryCommand<Set> = QueryCommand::new();
+static FOREACH: QueryCommand<Foreach> = QueryCommand::new();
 
 impl Registry {
     /// coroner's commands, in the order help lists them.
     pub fn builtin() -> Registry {
         Registry {
             commands: vec![
-                &INFO, &DMESG, &SYM, &RD, &PS, &MOD, &SYS, &TRIAGE, &BT, &STRUCT,
+                &INFO, &DMESG, &SYM, &RD, &PS, &MOD, &SYS, &TRIAGE, &BT, &STRUCT, &SET, &FOREACH,
             ],
         }
     }
@@ -113,7 +115,7 @@ impl Registry {
             .ok_or_else(|| CommandError::Usage("an empty line runs nothing".into()))?;
         let command = self
             .find(name)
-            .ok_or_else(|| CommandError::Usage(format!("{name}: no such command")))?;
+            .ok_or_else(|| CommandError::Input(format!("{name}: no such command")))?;
         let matches = self
             .parser(command, None)
             .no_binary_name(false)

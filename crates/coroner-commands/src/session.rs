@@ -6,7 +6,7 @@ use coroner_kernel::Kernel;
 use coroner_program::Program;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 /// What the input was found to be, from its first bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +28,8 @@ pub struct Session {
     /// A System.map to use instead of the kallsyms in the dump.
     system_map: Option<PathBuf>,
     program: OnceLock<Program>,
+    /// The task `set` chose, which `bt` and `set` default to (crash's context).
+    context: Mutex<Option<u64>>,
 }
 
 impl Session {
@@ -46,6 +48,7 @@ impl Session {
             input,
             system_map,
             program: OnceLock::new(),
+            context: Mutex::new(None),
         }
     }
 
@@ -55,6 +58,15 @@ impl Session {
 
     pub fn input(&self) -> Input {
         self.input
+    }
+
+    /// The context task (`set`), if one was chosen.
+    pub fn context(&self) -> Option<u64> {
+        *self.context.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn set_context(&self, task: u64) {
+        *self.context.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
     }
 
     /// The dump as a program (symbols, types, modules), opened on first use.

@@ -21,6 +21,10 @@ pub enum Selection {
     AllCpus,
     /// One task, by PID or `task_struct` address (hex).
     Task(String),
+    /// One task by its `task_struct` address (a session's context task).
+    TaskAt(u64),
+    /// Every task, idle tasks first (crash's `foreach bt`).
+    AllTasks,
 }
 
 #[derive(Debug, Clone)]
@@ -129,9 +133,28 @@ fn select(
 ) -> Result<Vec<(Option<u64>, StackTrace)>, BtError> {
     let cpus = match selection {
         Selection::Task(wanted) => {
-            let task = find_task(program, wanted)?;
+            let task = crate::tasks::find_task(program, wanted)
+                .ok_or_else(|| BtError::NoSuchTask(wanted.clone()))?;
             let trace = unwinder.task_trace(task).map_err(BtError::Unwind)?;
             return Ok(vec![(Some(task), trace)]);
+        }
+        Selection::TaskAt(task) => {
+            let trace = unwinder.task_trace(*task).map_err(BtError::Unwind)?;
+            return Ok(vec![(Some(*task), trace)]);
+        }
+        Selection::AllTasks => {
+            let tasks = program.tasks().map_err(BtError::Unwind)?;
+            let mut traces = Vec::with_capacity(tasks.len());
+            for task in tasks {
+                match unwinder.task_trace(task.address) {
+                    Ok(trace) => traces.push((Some(task.address), trace)),
+                    Err(e) => warnings.push(Warning::new(
+                        Stage::Stacks,
+                        format!("PID {} ({:#x}): {e}", task.pid, task.address),
+                    )),
+                }
+            }
+            return Ok(traces);
         }
         Selection::AllCpus => unwinder.cpus(),
         Selection::Panic => match unwinder.panic_cpu() {
@@ -150,21 +173,6 @@ fn select(
         .into_iter()
         .filter_map(|cpu| Some((program.current_task(cpu), unwinder.cpu_trace(cpu)?)))
         .collect())
-}
-
-/// A task by PID, else by `task_struct` address; an address no task list holds
-/// is taken as it is (the list may be damaged).
-fn find_task(program: &Program, wanted: &str) -> Result<u64, BtError> {
-    let tasks = program.tasks().unwrap_or_default();
-    let by_pid = wanted.parse::<u32>().ok();
-    let by_address = u64::from_str_radix(wanted.trim_start_matches("0x"), 16).ok();
-    tasks
-        .iter()
-        .find(|t| Some(t.pid) == by_pid)
-        .or_else(|| tasks.iter().find(|t| Some(t.address) == by_address))
-        .map(|t| t.address)
-        .or(by_address.filter(|_| by_pid.is_none()))
-        .ok_or_else(|| BtError::NoSuchTask(wanted.to_string()))
 }
 
 fn stack(program: &Program, task: Option<u64>, trace: StackTrace, words: bool) -> BtStack {

@@ -4,6 +4,7 @@
 use crate::identity::KernelIdentity;
 use crate::render::Render;
 use crate::schema::{write_document, Addr, Stage, Warning};
+use crate::tasks::state_name;
 use crate::time::utc_ctime;
 use coroner_dump::PhysMemory;
 use coroner_kernel::dmesg::{self, Log};
@@ -66,17 +67,6 @@ fn memory_text(bytes: u64) -> String {
         format!("{mb:.1} MB")
     } else {
         format!("{:.1} GB", mb / 1024.0)
-    }
-}
-
-fn state_name(state: char) -> &'static str {
-    match state {
-        'R' => "TASK_RUNNING",
-        'S' => "TASK_INTERRUPTIBLE",
-        'D' => "TASK_UNINTERRUPTIBLE",
-        'I' => "TASK_IDLE",
-        'Z' => "EXIT_ZOMBIE",
-        _ => "TASK_STOPPED",
     }
 }
 

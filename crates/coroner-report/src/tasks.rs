@@ -60,6 +60,93 @@ impl From<&Task> for TaskRow {
     }
 }
 
+/// The kernel's name of a task state, as crash's `sys` and `set` print it.
+pub fn state_name(state: char) -> &'static str {
+    match state {
+        'R' => "TASK_RUNNING",
+        'S' => "TASK_INTERRUPTIBLE",
+        'D' => "TASK_UNINTERRUPTIBLE",
+        'I' => "TASK_IDLE",
+        'Z' => "EXIT_ZOMBIE",
+        _ => "TASK_STOPPED",
+    }
+}
+
+/// A task by PID, else by `task_struct` address (hex, `0x` optional); an address
+/// no task list holds is taken as it is (the list may be damaged).
+pub fn find_task(program: &Program, wanted: &str) -> Option<u64> {
+    let tasks = program.tasks().unwrap_or_default();
+    let by_pid = wanted.parse::<u32>().ok();
+    let by_address = u64::from_str_radix(wanted.trim_start_matches("0x"), 16).ok();
+    tasks
+        .iter()
+        .find(|t| Some(t.pid) == by_pid)
+        .or_else(|| tasks.iter().find(|t| Some(t.address) == by_address))
+        .map(|t| t.address)
+        .or(by_address.filter(|_| by_pid.is_none()))
+}
+
+/// The task that panicked: the active task of the CPU in `panic_cpu` (set by
+/// panic() and crash_kexec()), else of the CPU whose stack passes through them.
+pub fn panic_task(program: &Program) -> Option<u64> {
+    let cpu = program.stack_unwinder().panic_cpu()?;
+    program.current_task(cpu)
+}
+
+/// crash's `set`: the context task a session's commands default to.
+#[derive(Debug, Clone, Serialize)]
+pub struct ContextReport {
+    pub pid: u32,
+    pub command: String,
+    pub task: Addr,
+    pub cpu: u32,
+    /// The kernel's state name (`TASK_RUNNING`).
+    pub state: &'static str,
+    /// The task that panicked.
+    pub panic: bool,
+    pub warnings: Vec<Warning>,
+}
+
+pub fn context(program: &Program, task: u64) -> Result<ContextReport, String> {
+    let t = program.task_at(task)?;
+    Ok(ContextReport {
+        pid: t.pid,
+        command: t.comm,
+        task: Addr(task),
+        cpu: t.cpu,
+        state: state_name(t.state),
+        panic: panic_task(program) == Some(task),
+        warnings: Warning::all(Stage::Program, program.warnings()),
+    })
+}
+
+impl Render for ContextReport {
+    fn schema(&self) -> &'static str {
+        "coroner.set/1"
+    }
+
+    fn text(&self, out: &mut dyn Write) -> io::Result<()> {
+        let panic = if self.panic { " (PANIC)" } else { "" };
+        writeln!(out, "    PID: {}", self.pid)?;
+        writeln!(out, "COMMAND: \"{}\"", self.command)?;
+        writeln!(
+            out,
+            "   TASK: {:x}  [THREAD_INFO: {:x}]",
+            self.task.0, self.task.0
+        )?;
+        writeln!(out, "    CPU: {}", self.cpu)?;
+        writeln!(out, "  STATE: {}{panic}", self.state)
+    }
+
+    fn json(&self, out: &mut dyn Write) -> io::Result<()> {
+        write_document(out, self.schema(), self)
+    }
+
+    fn warnings(&self) -> &[Warning] {
+        &self.warnings
+    }
+}
+
 pub fn ps(program: &Program) -> Result<PsReport, String> {
     let tasks = program.tasks()?;
     Ok(PsReport {
