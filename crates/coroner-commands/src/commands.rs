@@ -6,7 +6,7 @@ use crate::session::{Input, Session};
 use coroner_report::backtrace::{self, BtQuery, Selection};
 use coroner_report::memory::{self, RdQuery};
 use coroner_report::structure::{self, StructError, StructQuery};
-use coroner_report::{info, log, modules, symbols, system, tasks, triage};
+use coroner_report::{hang, info, log, modules, symbols, system, tasks, triage};
 use coroner_triage::KnowledgeBase;
 use std::path::PathBuf;
 
@@ -174,15 +174,25 @@ impl Query for Triage {
         }
         let name = session.path().display().to_string();
         let report = match session.input() {
-            Input::Dump => session
-                .with_kernel(|kernel| triage::from_kernel(&name, kernel, &kb))?
-                .map_err(|e| {
-                    CommandError::Input(format!("{name}: cannot read the kernel log: {e}"))
-                })?,
+            Input::Dump => {
+                let mut report = session
+                    .with_kernel(|kernel| triage::from_kernel(&name, kernel, &kb))?
+                    .map_err(|e| {
+                        CommandError::Input(format!("{name}: cannot read the kernel log: {e}"))
+                    })?;
+                // No crash in the log: say what the machine was stuck on, if
+                // the dump's tasks and stacks can be read.
+                if !report.report.crashed {
+                    if let Ok(program) = session.program() {
+                        report.add_hang(hang::hang(program));
+                    }
+                }
+                report
+            }
             Input::Log | Input::Stdin => triage::from_text(&name, &session.log_text()?, &kb),
         };
-        let crashed = report.crashed();
-        Ok(Output::with_status(report, crashed))
+        let found = report.found();
+        Ok(Output::with_status(report, found))
     }
 }
 

@@ -12,6 +12,7 @@
 
 pub mod backtrace;
 pub mod doctor;
+pub mod hang;
 pub mod identity;
 pub mod info;
 pub mod log;

@@ -125,3 +125,35 @@ pub fn fresh_dump(factory: &Factory, name: &str, mode: &str, ram_mb: u32) -> Pat
     );
     dir
 }
+
+/// A dump of a guest that hangs without panicking: `fxqemu.py` boots the factory's
+/// kernel with `MODE` and dumps it (QEMU's ELF only) `NEEDLE` on the console plus
+/// the two seconds fxqemu lets the console flush, into `target/qemu-dumps/NAME/`.
+/// With `mod:hung` and the needle of crashfixture's message, a task has just
+/// blocked in D state and the hung-task panic (5 s later) has not come.
+pub fn fresh_hang_dump(factory: &Factory, name: &str, mode: &str, needle: &str) -> PathBuf {
+    let dir = repo().join("target/qemu-dumps").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create the dump's folder");
+    let out = Command::new("timeout")
+        .arg("300")
+        .arg("python3")
+        .arg(factory.dir.join("fxqemu.py"))
+        .args(["--outdir"])
+        .arg(&dir)
+        .args(["--mode", mode, "--ram", "256", "--formats", "elf"])
+        .args(["--panic-needle", needle, "--timeout", "120"])
+        .env("VMLINUZ", &factory.vmlinuz)
+        .env("INITRD", &factory.initrd)
+        .output()
+        .expect("run the factory's fxqemu.py");
+    let dump = dir.join("vmcore.qemu-elf");
+    assert!(
+        out.status.success() && dump.exists(),
+        "fxqemu.py {mode} failed ({}):\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dump
+}
