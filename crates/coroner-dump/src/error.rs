@@ -38,6 +38,20 @@ pub enum ReadError {
     Io { paddr: u64, why: String },
 }
 
+impl From<ReadError> for coroner_mem::MemError {
+    fn from(e: ReadError) -> Self {
+        use coroner_mem::MemErrorKind as Kind;
+        let (paddr, kind) = match &e {
+            ReadError::NotInDump { paddr } => (*paddr, Kind::NotInDump),
+            ReadError::Excluded { paddr } => (*paddr, Kind::Excluded),
+            ReadError::Missing { paddr } => (*paddr, Kind::Missing),
+            ReadError::Corrupt { paddr, .. } => (*paddr, Kind::Corrupt),
+            ReadError::Io { paddr, .. } => (*paddr, Kind::Io),
+        };
+        coroner_mem::MemError::new(paddr, coroner_mem::Space::Physical, kind, e.to_string())
+    }
+}
+
 /// Where a container parser is and which file it reads: turns a short description of
 /// what went wrong into a [`DumpError::Format`].
 #[derive(Debug, Clone)]

@@ -48,3 +48,22 @@ pub trait KernelMemory {
         Ok(b[0])
     }
 }
+
+impl From<VirtError> for coroner_mem::MemError {
+    fn from(e: VirtError) -> Self {
+        let (vaddr, kind) = match &e {
+            VirtError::NotMapped { vaddr, .. } => (*vaddr, coroner_mem::MemErrorKind::NotMapped),
+            VirtError::Phys { vaddr, source } => {
+                (*vaddr, coroner_mem::MemError::from(source.clone()).kind)
+            }
+        };
+        coroner_mem::MemError::new(vaddr, coroner_mem::Space::Virtual, kind, e.to_string())
+    }
+}
+
+/// The kernel view is memory for every reader that takes [`coroner_mem::Memory`].
+impl coroner_mem::Memory for crate::Kernel {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), coroner_mem::MemError> {
+        self.read_virt(addr, buf).map_err(Into::into)
+    }
+}

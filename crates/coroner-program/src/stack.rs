@@ -9,7 +9,7 @@ mod ranges;
 use crate::types::offset_of_any;
 use crate::Program;
 use coroner_unwind::fuzzing::{FunctionRecorder, Recorder, Scenario};
-use coroner_unwind::{Code, Functions, Memory, Stacks, Start, SwitchFrame, Trace};
+use coroner_unwind::{Code, Functions, MemError, Memory, Stacks, Start, SwitchFrame, Trace};
 pub use coroner_unwind::{End, FoundBy, Ist, Registers, SavedRegs, StackKind, StackRange};
 use ranges::Sizes;
 
@@ -51,8 +51,8 @@ pub struct StackTrace {
 struct ProgramMemory<'p>(&'p Program);
 
 impl Memory for ProgramMemory<'_> {
-    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), String> {
-        self.0.read(addr, buf).map_err(|e| e.to_string())
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemError> {
+        self.0.read(addr, buf).map_err(Into::into)
     }
 }
 

@@ -3,8 +3,8 @@
 //! known).
 
 use crate::entry::{OrcEntry, OrcFormat};
-use crate::memory::Memory;
 use crate::table::OrcTable;
+use coroner_mem::{MemError, Memory};
 use std::ops::Range;
 
 /// A loaded module's code and, when known, its ORC table (`mod->arch`).
@@ -49,6 +49,21 @@ pub enum Lookup {
     NoTable,
 }
 
+/// The ORC data for an address could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LookupError {
+    pub ip: u64,
+    pub source: MemError,
+}
+
+impl std::fmt::Display for LookupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ORC data for {:#x}: {}", self.ip, self.source)
+    }
+}
+
+impl std::error::Error for LookupError {}
+
 impl Code {
     /// Kernel or module code.
     pub fn is_text(&self, addr: u64) -> bool {
@@ -57,7 +72,7 @@ impl Code {
     }
 
     /// The ORC entry for a code address; read errors say which table failed.
-    pub fn lookup(&self, mem: &dyn Memory, ip: u64) -> Result<Lookup, String> {
+    pub fn lookup(&self, mem: &dyn Memory, ip: u64) -> Result<Lookup, LookupError> {
         let table = if self.kernel_text.iter().any(|r| r.contains(&ip)) {
             self.kernel_orc.as_ref()
         } else {
@@ -69,7 +84,7 @@ impl Code {
         let Some(table) = table else {
             return Ok(Lookup::NoTable);
         };
-        let read_err = |e: String| format!("ORC data for {ip:#x}: {e}");
+        let read_err = |source| LookupError { ip, source };
         match table.find(mem, ip).map_err(read_err)? {
             Some(i) => Ok(Lookup::Found(
                 table.entry(mem, i, self.format.version).map_err(read_err)?,

@@ -9,11 +9,11 @@
 
 use crate::code::{Code, Functions, ModuleCode};
 use crate::entry::{OrcEntry, OrcFormat, OrcVersion, ENTRY_SIZE};
-use crate::memory::Memory;
 use crate::regs::Registers;
 use crate::stacks::{Ist, StackKind, StackRange, Stacks};
 use crate::table::{FastLookup, OrcTable};
 use crate::unwind::{Start, SwitchFrame, Trace, Unwinder, MAX_FRAMES};
+use coroner_mem::{MemError, MemErrorKind, Memory, Space};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -29,14 +29,18 @@ const MAX_FUNCTIONS: u64 = 4096;
 pub struct Pages(pub BTreeMap<u64, Vec<u8>>);
 
 impl Memory for Pages {
-    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), String> {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemError> {
         let mut done = 0usize;
         while done < buf.len() {
             let at = addr.wrapping_add(done as u64);
-            let page = self
-                .0
-                .get(&(at & !(PAGE - 1)))
-                .ok_or_else(|| format!("{at:#x} was not recorded"))?;
+            let page = self.0.get(&(at & !(PAGE - 1))).ok_or_else(|| {
+                MemError::new(
+                    at,
+                    Space::Virtual,
+                    MemErrorKind::Unrecorded,
+                    format!("{at:#x} was not recorded"),
+                )
+            })?;
             let off = (at % PAGE) as usize;
             let n = (PAGE as usize - off).min(buf.len() - done);
             buf[done..done + n].copy_from_slice(&page[off..off + n]);
@@ -66,7 +70,7 @@ impl<'a> Recorder<'a> {
 }
 
 impl Memory for Recorder<'_> {
-    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), String> {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemError> {
         self.inner.read(addr, buf)?;
         let first = addr & !(PAGE - 1);
         let last = addr.wrapping_add(buf.len().max(1) as u64 - 1) & !(PAGE - 1);

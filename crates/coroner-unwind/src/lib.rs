@@ -10,16 +10,15 @@ pub mod code;
 pub mod entry;
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod memory;
 pub mod regs;
 pub mod stacks;
 pub mod table;
 pub mod unwind;
 
-pub use code::{Code, Functions, Lookup, ModuleCode};
+pub use code::{Code, Functions, Lookup, LookupError, ModuleCode};
+pub use coroner_mem::{MemError, Memory};
 pub use entry::{OrcEntry, OrcFormat, OrcVersion};
-pub use memory::Memory;
 pub use regs::Registers;
 pub use stacks::{Ist, StackKind, StackRange, Stacks};
-pub use table::{FastLookup, OrcTable};
+pub use table::{FastLookup, OrcTable, TableError};
 pub use unwind::{End, FoundBy, Frame, SavedRegs, Start, SwitchFrame, Trace, Unwinder, MAX_FRAMES};

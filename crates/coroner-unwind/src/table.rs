@@ -8,7 +8,7 @@
 //! table in a binary search, so a 100k-entry table costs a few hundred bytes.
 
 use crate::entry::{OrcEntry, OrcVersion, ENTRY_SIZE};
-use crate::memory::Memory;
+use coroner_mem::{MemError, Memory};
 
 /// More entries than any kernel has (a distribution vmlinux has ~100k).
 pub const MAX_ENTRIES: u64 = 1 << 24;
@@ -39,6 +39,32 @@ pub struct OrcTable {
     pub(crate) fast: Option<FastLookup>,
 }
 
+/// ORC table bounds that cannot be a table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TableError {
+    Reversed,
+    Disagree { ip_bytes: u64, entry_bytes: u64 },
+    Count(u64),
+}
+
+impl std::fmt::Display for TableError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TableError::Reversed => write!(f, "ORC table bounds are reversed"),
+            TableError::Disagree {
+                ip_bytes,
+                entry_bytes,
+            } => write!(
+                f,
+                "ORC tables disagree: {ip_bytes} bytes of addresses, {entry_bytes} bytes of entries"
+            ),
+            TableError::Count(count) => write!(f, "ORC table of {count} entries"),
+        }
+    }
+}
+
+impl std::error::Error for TableError {}
+
 impl OrcTable {
     /// A table from its bounds (`__start_orc_unwind_ip`, `__stop_orc_unwind_ip`,
     /// `__start_orc_unwind`, `__stop_orc_unwind`), checked as the kernel's
@@ -48,28 +74,29 @@ impl OrcTable {
         ip_stop: u64,
         unwind_start: u64,
         unwind_stop: u64,
-    ) -> Result<OrcTable, String> {
+    ) -> Result<OrcTable, TableError> {
         let ip_bytes = ip_stop.checked_sub(ip_start);
         let entry_bytes = unwind_stop.checked_sub(unwind_start);
         let (Some(ip_bytes), Some(entry_bytes)) = (ip_bytes, entry_bytes) else {
-            return Err("ORC table bounds are reversed".into());
+            return Err(TableError::Reversed);
         };
         let count = ip_bytes / 4;
         if ip_bytes % 4 != 0
             || entry_bytes % ENTRY_SIZE as u64 != 0
             || entry_bytes / ENTRY_SIZE as u64 != count
         {
-            return Err(format!(
-                "ORC tables disagree: {ip_bytes} bytes of addresses, {entry_bytes} bytes of entries"
-            ));
+            return Err(TableError::Disagree {
+                ip_bytes,
+                entry_bytes,
+            });
         }
         OrcTable::new(ip_start, unwind_start, count)
     }
 
     /// A table of `count` entries (a module's `arch.num_orcs`).
-    pub fn new(ip_table: u64, entries: u64, count: u64) -> Result<OrcTable, String> {
+    pub fn new(ip_table: u64, entries: u64, count: u64) -> Result<OrcTable, TableError> {
         if count == 0 || count > MAX_ENTRIES {
-            return Err(format!("ORC table of {count} entries"));
+            return Err(TableError::Count(count));
         }
         Ok(OrcTable {
             ip_table,
@@ -94,14 +121,19 @@ impl OrcTable {
     }
 
     /// The code address entry `i` starts at.
-    fn ip_at(&self, mem: &dyn Memory, i: u64) -> Result<u64, String> {
+    fn ip_at(&self, mem: &dyn Memory, i: u64) -> Result<u64, MemError> {
         let at = self.ip_table.wrapping_add(4 * i);
         let rel = mem.read_u32(at)? as i32;
         Ok(at.wrapping_add_signed(i64::from(rel)))
     }
 
     /// Entry `i`, decoded.
-    pub fn entry(&self, mem: &dyn Memory, i: u64, version: OrcVersion) -> Result<OrcEntry, String> {
+    pub fn entry(
+        &self,
+        mem: &dyn Memory,
+        i: u64,
+        version: OrcVersion,
+    ) -> Result<OrcEntry, MemError> {
         let mut raw = [0u8; ENTRY_SIZE];
         mem.read(self.entries.wrapping_add(ENTRY_SIZE as u64 * i), &mut raw)?;
         Ok(OrcEntry::decode(raw, version))
@@ -110,9 +142,10 @@ impl OrcTable {
     /// The index of the entry covering `ip`: the last one starting at or before it
     /// (of duplicates, the last: section terminators come first). `None` when
     /// `ip` is below the table.
-    pub fn find(&self, mem: &dyn Memory, ip: u64) -> Result<Option<u64>, String> {
+    pub fn find(&self, mem: &dyn Memory, ip: u64) -> Result<Option<u64>, MemError> {
         if let Some((first, n)) = self.fast_block(mem, ip) {
-            if let Ok(found) = self.search_block(mem, first, n, ip) {
+            // A block that cannot be read, or that is stale, is searched around.
+            if let Ok(Some(found)) = self.search_block(mem, first, n, ip) {
                 return Ok(found);
             }
         }
@@ -134,16 +167,17 @@ impl OrcTable {
         (start < stop && stop <= self.count).then(|| (start, stop - start))
     }
 
-    /// Searches a small block, read in one go.
+    /// Searches a small block, read in one go; `Ok(None)` when the block turns
+    /// out not to cover `ip`.
     fn search_block(
         &self,
         mem: &dyn Memory,
         first: u64,
         n: u64,
         ip: u64,
-    ) -> Result<Option<u64>, String> {
+    ) -> Result<Option<Option<u64>>, MemError> {
         if n > MAX_BLOCK_ENTRIES {
-            return self.search(mem, first, n, ip);
+            return self.search(mem, first, n, ip).map(Some);
         }
         let mut raw = vec![0u8; 4 * n as usize];
         let base = self.ip_table.wrapping_add(4 * first);
@@ -160,14 +194,17 @@ impl OrcTable {
         let k = ips.partition_point(|&start| start <= ip);
         // The block's first entry covers the block's start, so it is at or
         // before ip; if not, the lookup table is stale and the caller searches all.
-        match k.checked_sub(1) {
-            Some(k) => Ok(Some(first + k as u64)),
-            None => Err("orc_lookup block starts after the address".into()),
-        }
+        Ok(k.checked_sub(1).map(|k| Some(first + k as u64)))
     }
 
     /// Binary search of entries `first..first + n`, one probe at a time.
-    fn search(&self, mem: &dyn Memory, first: u64, n: u64, ip: u64) -> Result<Option<u64>, String> {
+    fn search(
+        &self,
+        mem: &dyn Memory,
+        first: u64,
+        n: u64,
+        ip: u64,
+    ) -> Result<Option<u64>, MemError> {
         let (mut lo, mut hi) = (first, first + n);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
@@ -184,6 +221,7 @@ impl OrcTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use coroner_mem::{MemErrorKind, Space};
     use std::collections::BTreeMap;
 
     /// A flat byte image at `base`.
@@ -193,9 +231,14 @@ mod tests {
     }
 
     impl Memory for Image {
-        fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), String> {
-            let off = addr.checked_sub(self.base).ok_or("below image")? as usize;
-            let src = self.bytes.get(off..off + buf.len()).ok_or("past image")?;
+        fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemError> {
+            let outside =
+                |why: &str| MemError::new(addr, Space::Virtual, MemErrorKind::Unrecorded, why);
+            let off = addr.checked_sub(self.base).ok_or(outside("below image"))? as usize;
+            let src = self
+                .bytes
+                .get(off..off + buf.len())
+                .ok_or(outside("past image"))?;
             buf.copy_from_slice(src);
             Ok(())
         }

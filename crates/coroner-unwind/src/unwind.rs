@@ -11,9 +11,9 @@
 
 use crate::code::{Code, Functions, Lookup};
 use crate::entry::{Kind, OrcEntry, Reg};
-use crate::memory::Memory;
 use crate::regs::{index, Registers};
 use crate::stacks::{StackKind, StackRange, Stacks};
+use coroner_mem::Memory;
 
 /// Deeper than any real kernel stack (a 16 KiB stack holds ~100 frames).
 pub const MAX_FRAMES: usize = 256;
@@ -247,7 +247,7 @@ impl Unwinder<'_> {
             match self.code.lookup(self.memory, lookup_ip) {
                 Ok(Lookup::Found(entry)) => (entry, false),
                 Ok(Lookup::NoTable) => (OrcEntry::FRAME_POINTER, true),
-                Err(e) => return Err(stopped(e)),
+                Err(e) => return Err(stopped(e.to_string())),
             }
         };
         match orc.kind {

@@ -105,7 +105,7 @@ fn module_orc(program: &Program, module: &Module, warnings: &mut Vec<String>) ->
         let count = program.read_u32(at + num).map_err(|e| e.to_string())?;
         let ip = program.read_u64(at + ip).map_err(|e| e.to_string())?;
         let orc = program.read_u64(at + orc).map_err(|e| e.to_string())?;
-        OrcTable::new(ip, orc, u64::from(count))
+        OrcTable::new(ip, orc, u64::from(count)).map_err(|e| e.to_string())
     };
     read()
         .map_err(|e| warnings.push(format!("module {} ORC: {e}", module.name)))
