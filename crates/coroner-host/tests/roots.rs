@@ -227,9 +227,11 @@ fn rhel7_with_nothing_set_up_is_not_ready_and_says_exactly_what_to_do() {
         own.removed,
         [
             "# Written by `coroner doctor --fix` (role: guest): panic settings for kdump.",
-            "kernel.nmi_watchdog = 0"
+            "kernel.nmi_watchdog = 0",
+            "kernel.unknown_nmi_panic = 1"
         ]
     );
+    // Bare metal keeps the watchdog and gives up unknown-NMI panics (panic.nmi_watchdog).
     assert_eq!(
         own.added,
         [
@@ -237,8 +239,8 @@ fn rhel7_with_nothing_set_up_is_not_ready_and_says_exactly_what_to_do() {
             "kernel.hardlockup_panic = 1",
             "kernel.nmi_watchdog = 1",
             "kernel.panic_on_io_nmi = 1",
-            "kernel.panic_on_unrecovered_nmi = 1",
             "kernel.softlockup_panic = 1",
+            "kernel.unknown_nmi_panic = 0",
         ]
     );
 }
@@ -285,8 +287,6 @@ fn debian_with_kdump_tools_on_bare_metal() {
         warned,
         [
             "crashkernel.size",
-            "panic.unknown_nmi_panic",
-            "panic.panic_on_unrecovered_nmi",
             "panic.panic_on_io_nmi",
             "panic.softlockup_panic",
             "panic.hardlockup_panic",
@@ -345,7 +345,7 @@ fn debian_with_kdump_tools_on_bare_metal() {
     assert_message(
         &after,
         "panic.nmi_watchdog",
-        "kept, hard-lockup detection matters on bare metal",
+        "the NMI watchdog is on (kernel.nmi_watchdog = 1) and unknown NMIs do not panic",
     );
 }
 
