@@ -298,7 +298,10 @@ const CURRENT_RISK: &str = "on 2.6.19 and later kernels the two run side by side
 
 /// Whether the NMI watchdog runs, and what says so.
 enum Watchdog {
-    Known { on: bool, how: String },
+    Known {
+        on: bool,
+        how: String,
+    },
     /// The running kernel has no hard-lockup detector.
     Absent,
     /// A tree that says nothing about it.
@@ -388,7 +391,10 @@ fn set_all(settings: &[(&str, i64)]) -> (String, Vec<Action>) {
         })
         .collect();
     (
-        format!("{} in {CORONER_FILE}, then sysctl --system", lines.join(", ")),
+        format!(
+            "{} in {CORONER_FILE}, then sysctl --system",
+            lines.join(", ")
+        ),
         actions,
     )
 }
@@ -519,4 +525,27 @@ fn join(parts: &[&String]) -> String {
         .map(|s| s.as_str())
         .collect::<Vec<_>>()
         .join(" and ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{era, Era};
+
+    #[test]
+    fn kernel_eras() {
+        for (release, want) in [
+            ("2.6.18-419.el5", Some(Era::Old)),
+            ("2.6.9-89.EL", Some(Era::Old)),
+            ("2.4.21-63.EL", Some(Era::Old)),
+            ("2.6.19", Some(Era::Current)),
+            ("2.6.32-754.el6.x86_64", Some(Era::Current)),
+            ("3.10.0-1160.el7.x86_64", Some(Era::Current)),
+            ("6.1.0-56-amd64", Some(Era::Current)),
+            ("6.8", Some(Era::Current)),
+            ("garbage", None),
+        ] {
+            assert_eq!(era(Some(release)), want, "{release}");
+        }
+        assert_eq!(era(None), None);
+    }
 }
