@@ -7,6 +7,7 @@ mod heap;
 pub mod legacy_log;
 pub mod qemu;
 pub mod seeds;
+pub mod setup;
 
 pub use heap::{CountingAllocator, HeapMark};
 use serde_json::Value;
@@ -117,12 +118,14 @@ fn qemu_elf_phfix(crash: &str) -> Option<PathBuf> {
 }
 
 fn makedumpfile() -> Command {
+    setup::require_tools();
     let mut c = Command::new("makedumpfile");
     c.stdout(Stdio::null()).stderr(Stdio::null());
     c
 }
 
 fn run(cmd: &mut Command) {
+    setup::require_tools();
     let status = cmd.status().unwrap_or_else(|e| {
         panic!("cannot run {cmd:?}: {e} (install it: apt-get install makedumpfile python3)")
     });
