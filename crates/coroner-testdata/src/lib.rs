@@ -1,7 +1,8 @@
 //! Access to `../shared/fixtures` for tests: shipped dumps, the QEMU ELF unpacked from
 //! its `.zst`, and variants the fixtures do not ship, derived on first use with the
 //! real Debian `makedumpfile` (as the factory's 40-makedumpfile-derive.sh does).
-//! Unpacked and derived files are cached under `target/fixture-cache/`.
+//! Unpacked and derived files are cached under `target/fixture-cache/`. The tools it
+//! runs are installed by [`setup`] when missing (apt-get, as root, once).
 
 mod heap;
 pub mod legacy_log;
