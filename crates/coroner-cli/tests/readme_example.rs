@@ -280,9 +280,14 @@ fn the_readme_command_triages_the_crash_the_tools_recorded() {
     // The panic, as crash, the factory and the console have it.
     let panic_line = f.str("expected_panic_line");
     assert_eq!(f.crash("PANIC").trim_matches('"'), panic_line);
-    assert_eq!(Facts::log_line(&f.console, "Kernel panic - not syncing: "), panic_line);
+    assert_eq!(
+        Facts::log_line(&f.console, "Kernel panic - not syncing: "),
+        panic_line
+    );
     assert_eq!(get("message"), panic_line);
-    let reason = panic_line.strip_prefix("Kernel panic - not syncing: ").unwrap();
+    let reason = panic_line
+        .strip_prefix("Kernel panic - not syncing: ")
+        .unwrap();
     assert_eq!(get("panic"), reason);
     assert!(get("crash").ends_with(reason), "{text}");
     // What made it: the factory's trigger.
@@ -300,7 +305,10 @@ fn the_readme_command_triages_the_crash_the_tools_recorded() {
         .split_once(" tainted ")
         .map(|(a, b)| (a.rsplit(' ').next().unwrap(), b))
         .expect("the oops header says the taint");
-    assert_eq!(taint, "Not", "the example's kernel is not tainted: {header}");
+    assert_eq!(
+        taint, "Not",
+        "the example's kernel is not tainted: {header}"
+    );
     assert_eq!(get("taint"), "not tainted");
     assert_eq!(get("kernel"), rest.split_whitespace().next().unwrap());
     assert_eq!(
@@ -324,10 +332,16 @@ fn the_readme_command_triages_the_crash_the_tools_recorded() {
 
     // The knowledge-base rule for that class.
     let rule = read("kb/sysrq-trigger.toml");
-    assert!(rule.contains(&format!("class = [\"{}\"]", f.str("trigger"))), "{rule}");
+    assert!(
+        rule.contains(&format!("class = [\"{}\"]", f.str("trigger"))),
+        "{rule}"
+    );
     assert!(get("known").ends_with("(sysrq-trigger)"), "{text}");
     let sig = get("signature");
-    assert!(sig.len() == 16 && sig.bytes().all(|b| b.is_ascii_hexdigit()), "{sig}");
+    assert!(
+        sig.len() == 16 && sig.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{sig}"
+    );
 
     // examples/README.md shows this output verbatim (indented by four spaces).
     shown_in_examples_readme(&args, &text);
@@ -347,7 +361,9 @@ fn the_readme_command_with_json_agrees() {
     assert_eq!(r["message"], panic_line);
     assert_eq!(
         r["panic"],
-        panic_line.strip_prefix("Kernel panic - not syncing: ").unwrap()
+        panic_line
+            .strip_prefix("Kernel panic - not syncing: ")
+            .unwrap()
     );
     let crash = f.crash_frames();
     assert_eq!(r["guilty"], crash[1].as_str());

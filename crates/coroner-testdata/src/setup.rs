@@ -107,18 +107,18 @@ pub fn apt_install(tools: &[&str], packages: &[&str]) -> Result<(), String> {
         return Ok(());
     }
     let by_hand = format!(
-        "install them: apt-get install {} (or run the tests once as root, which installs them)",
+        "install them with apt-get install {} (or run the tests once as root, which does)",
         packages.join(" ")
     );
     if !is_root() {
         return Err(format!(
-            "missing {} and not root, so the tests cannot install them: {by_hand}",
+            "missing {} and not root, so the tests cannot install them; {by_hand}",
             absent.join(", ")
         ));
     }
     if !have("apt-get") {
         return Err(format!(
-            "missing {} and there is no apt-get to install them with: {by_hand}",
+            "missing {} and there is no apt-get here; {by_hand}",
             absent.join(", ")
         ));
     }
@@ -187,7 +187,8 @@ pub fn require_tools() {
 }
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    repo.canonicalize().unwrap_or(repo)
 }
 
 /// Where the last run of `.ci/fixtures-setup` by the tests wrote its output.
