@@ -56,7 +56,7 @@ const POLICIES: [Policy; 11] = [
     Policy { name: "panic_on_oops", guest: Eq(1), server: Eq(1), hypervisor: Eq(1),
         why: "an oops that does not panic leaves a damaged kernel running and writes no dump" },
     Policy { name: "unknown_nmi_panic", guest: Eq(1), server: Eq(0), hypervisor: Eq(0),
-        why: "a guest's NMI route (coroner nmi, virsh inject-nmi) arrives as an unknown NMI and must panic the hung guest to get its dump; on bare metal the NMI watchdog stays on for hard lockups, and beside it an unknown-NMI panic turns a stray watchdog or perf NMI into an outage (panic.nmi_watchdog), so the BMC's NMI panics through panic_on_io_nmi instead" },
+        why: "a guest's NMI route (coroner nmi, virsh inject-nmi) arrives as an unknown NMI and must panic the hung guest to get its dump" },
     Policy { name: "panic_on_unrecovered_nmi", guest: Any, server: Eq(0), hypervisor: Eq(0),
         why: "besides PCI SERR NMIs it panics on every unknown NMI (2.6.19 and later), the same risk as unknown_nmi_panic beside the NMI watchdog kept on bare metal (panic.nmi_watchdog)" },
     Policy { name: "panic_on_io_nmi", guest: Any, server: Eq(1), hypervisor: Eq(1),
@@ -82,6 +82,16 @@ fn want(p: &Policy, role: Role) -> Want {
         Role::Guest => p.guest,
         Role::Server => p.server,
         Role::Hypervisor => p.hypervisor,
+    }
+}
+
+/// Why, for this role (the policy's own words unless a role needs others).
+fn why(p: &Policy, role: Role) -> &'static str {
+    match (p.name, role) {
+        ("unknown_nmi_panic", Role::Server | Role::Hypervisor) => {
+            "beside the NMI watchdog that bare metal keeps for hard lockups, an unknown-NMI panic turns a stray watchdog or perf NMI into an outage (panic.nmi_watchdog); the BMC's NMI panics through panic_on_io_nmi instead"
+        }
+        _ => p.why,
     }
 }
 
@@ -176,7 +186,7 @@ fn one(ctx: &Context, p: &Policy) -> Check {
     let recommend = |current: Option<i64>| want.value(current.or(persisted_val.map(|p| p.0)));
     let hint = format!(
         "{}; recommended for {}: {}",
-        p.why,
+        why(p, ctx.role),
         role_name(ctx.role),
         describe(want)
     );
