@@ -795,7 +795,7 @@ fn unknown_nmi_panic_beside_the_nmi_watchdog_on_a_current_kernel() {
         "kernel.unknown_nmi_panic = 1\n",
     );
     put(&dir, "/proc/sys/kernel/unknown_nmi_panic", "1\n");
-    let conflict = "the NMI watchdog is on (kernel.nmi_watchdog = 1) with kernel.unknown_nmi_panic = 1 (/etc/sysctl.d/90-nmi.conf:1): kernel 6.1.0-56-amd64: on 2.6.19 and later kernels the two run side by side, and an NMI that no handler claims panics the machine";
+    let conflict = "the NMI watchdog is on (kernel.nmi_watchdog = 1) with kernel.unknown_nmi_panic = 1 (/etc/sysctl.d/90-nmi.conf:1): kernel 6.1.0-56-amd64: on kernels after 2.6.18 the two run side by side, and an NMI that no handler claims panics the machine";
     for (role, name) in [
         (Role::Server, "a bare-metal server"),
         (Role::Hypervisor, "a hypervisor host"),

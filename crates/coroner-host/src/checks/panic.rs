@@ -58,7 +58,7 @@ const POLICIES: [Policy; 11] = [
     Policy { name: "unknown_nmi_panic", guest: Eq(1), server: Eq(0), hypervisor: Eq(0),
         why: "a guest's NMI route (coroner nmi, virsh inject-nmi) arrives as an unknown NMI and must panic the hung guest to get its dump" },
     Policy { name: "panic_on_unrecovered_nmi", guest: Any, server: Eq(0), hypervisor: Eq(0),
-        why: "besides PCI SERR NMIs it panics on every unknown NMI (2.6.19 and later), the same risk as unknown_nmi_panic beside the NMI watchdog kept on bare metal (panic.nmi_watchdog)" },
+        why: "besides PCI SERR NMIs it panics on every unknown NMI (in 2.6.32 as in today's kernels), the same risk as unknown_nmi_panic beside the NMI watchdog kept on bare metal (panic.nmi_watchdog)" },
     Policy { name: "panic_on_io_nmi", guest: Any, server: Eq(1), hypervisor: Eq(1),
         why: "an I/O channel check NMI is a hardware error; a BMC's NMI often arrives as one" },
     Policy { name: "softlockup_panic", guest: Eq(0), server: Eq(1), hypervisor: Eq(0),
@@ -275,8 +275,9 @@ enum Era {
     /// `kernel.nmi_watchdog` sysctl (only `nmi_watchdog=` at boot), no
     /// `panic_on_unrecovered_nmi` or `panic_on_io_nmi`.
     Old,
-    /// 2.6.19 and later: the two run side by side; an NMI that no handler claims
-    /// panics with `unknown_nmi_panic` or `panic_on_unrecovered_nmi`.
+    /// Later kernels (read in 2.6.24, 2.6.32 and today's): the two run side by
+    /// side; an NMI that no handler claims panics with `unknown_nmi_panic` or
+    /// `panic_on_unrecovered_nmi`.
     Current,
 }
 
@@ -300,8 +301,8 @@ const OLD_RISK: &str = "on 2.6.18 and earlier kernels the two exclude each other
     the unknown-NMI handler runs before the watchdog's, its first tick kills the machine \
     (\"NMI received for unknown reason\")";
 
-const CURRENT_RISK: &str = "on 2.6.19 and later kernels the two run side by side, and an NMI \
-    that no handler claims panics the machine (\"Uhhuh. NMI received for unknown reason\", \
+const CURRENT_RISK: &str = "on kernels after 2.6.18 the two run side by side, and an NMI that \
+    no handler claims panics the machine (\"Uhhuh. NMI received for unknown reason\", \
     \"NMI: Not continuing\"): the watchdog has every CPU take perf-counter NMIs, and one that \
     arrives late or back to back, as happens under a profiler that also uses the PMU (perf, \
     monitoring agents), goes unclaimed";
@@ -410,7 +411,7 @@ fn set_all(settings: &[(&str, i64)]) -> (String, Vec<Action>) {
 }
 
 /// unknown_nmi_panic (and panic_on_unrecovered_nmi, which also panics on unknown
-/// NMIs since 2.6.19) against the NMI watchdog. A guest gives up the watchdog: its
+/// NMIs in 2.6.32 as today) against the NMI watchdog. A guest gives up the watchdog: its
 /// NMI route needs unknown_nmi_panic. Bare metal keeps the watchdog for hard lockups
 /// and gives up unknown-NMI panics; the BMC's NMI panics through panic_on_io_nmi
 /// where it arrives as an I/O check.
@@ -428,7 +429,7 @@ fn nmi_watchdog(ctx: &Context) -> Check {
         }
     };
     let unknown = nonzero(ctx, "kernel.unknown_nmi_panic");
-    // 2.6.18 has no panic_on_unrecovered_nmi; where a kernel has one, it is 2.6.19+.
+    // 2.6.18 has no panic_on_unrecovered_nmi: where it is set, the kernel is a later one.
     let unrecovered = nonzero(ctx, "kernel.panic_on_unrecovered_nmi");
     let panics: Vec<&String> = unknown.iter().chain(unrecovered.iter()).collect();
     let release = ctx.release.as_deref().unwrap_or("of unknown release");
@@ -439,7 +440,7 @@ fn nmi_watchdog(ctx: &Context) -> Check {
     };
     let watchdog_off = |why: &str| -> Check {
         if era == Some(Era::Old) {
-            // No sysctl for it before 2.6.19: only the boot argument.
+            // No sysctl for it in 2.6.18: only the boot argument.
             return Check::warn(ID, why).fix(format!(
                 "{} (recommended for a guest: the watchdog gives way; keep unknown_nmi_panic = 1 for the hypervisor's NMI, which arrives as an unknown NMI)",
                 boot_arg(ctx, "nmi_watchdog=0")
