@@ -6,8 +6,9 @@
 //!
 //! QEMU runs as the factory runs it (fxqemu.py: TCG, `-nodefaults -nic none`, serial
 //! console to a file, `-no-reboot`, `panic=0`), every wait is bounded and QEMU is
-//! killed whatever happens. Needs `.ci/fixtures-setup` (CI runs it); without it the
-//! test fails saying so, unless `CORONER_SKIP_QEMU=1`.
+//! killed whatever happens. Needs the factory set up by `.ci/fixtures-setup`, which
+//! `qemu::factory_or_skip` runs first when this machine lacks it (as root, once);
+//! when it cannot, the test fails saying why, unless `CORONER_SKIP_QEMU=1`.
 
 use coroner_testdata::qemu;
 use serde_json::Value;

@@ -4,8 +4,9 @@
 //! Both must open, `coroner info --json` must agree with the manifests the factory
 //! writes, and every page present in both must hold the same bytes.
 //!
-//! Needs `.ci/fixtures-setup` (CI runs it); without it the tests fail saying so, unless
-//! `CORONER_SKIP_QEMU=1`.
+//! Needs the factory set up by `.ci/fixtures-setup`, which `qemu::factory_or_skip`
+//! runs first when this machine lacks it (as root, once); when it cannot, the tests
+//! fail saying why, unless `CORONER_SKIP_QEMU=1`.
 
 use coroner_dump::{Dump, PageState, PhysMemory};
 use coroner_testdata::qemu;

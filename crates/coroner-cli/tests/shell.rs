@@ -80,6 +80,10 @@ struct Tmux {
 
 impl Tmux {
     fn start(command: &str, home: &Path) -> Tmux {
+        // Installed with apt-get when missing, as the tests do for their other tools.
+        if let Err(e) = coroner_testdata::setup::apt_install(&["tmux"], &["tmux"]) {
+            panic!("this test drives the shell through tmux: {e}");
+        }
         let socket = format!("coroner-test-{}", std::process::id());
         let status = Command::new("tmux")
             .args(["-L", &socket, "new-session", "-d", "-x", "160", "-y", "50"])
@@ -88,7 +92,7 @@ impl Tmux {
                 home.display()
             ))
             .status()
-            .expect("tmux is needed for this test: apt-get install tmux (.ci/run installs it)");
+            .expect("run tmux");
         assert!(status.success());
         Tmux { socket }
     }

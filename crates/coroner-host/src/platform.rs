@@ -158,7 +158,7 @@ fn routes(kind: Kind, instance_id: Option<&str>) -> (&'static str, Option<String
         Kind::BareMetal => (
             "bare metal",
             Some("coroner nmi ipmi:BMC_ADDRESS".into()),
-            "the BMC's `chassis power diag` over IPMI, or the front-panel NMI button".into(),
+            "the BMC's `chassis power diag` over IPMI, or the front-panel NMI button; it panics the machine through panic_on_io_nmi where it arrives as an I/O check (unknown-NMI panics stay off beside the NMI watchdog: panic.nmi_watchdog)".into(),
         ),
         Kind::Kvm => (
             "KVM guest",

@@ -227,9 +227,11 @@ fn rhel7_with_nothing_set_up_is_not_ready_and_says_exactly_what_to_do() {
         own.removed,
         [
             "# Written by `coroner doctor --fix` (role: guest): panic settings for kdump.",
-            "kernel.nmi_watchdog = 0"
+            "kernel.nmi_watchdog = 0",
+            "kernel.unknown_nmi_panic = 1"
         ]
     );
+    // Bare metal keeps the watchdog and gives up unknown-NMI panics (panic.nmi_watchdog).
     assert_eq!(
         own.added,
         [
@@ -237,8 +239,8 @@ fn rhel7_with_nothing_set_up_is_not_ready_and_says_exactly_what_to_do() {
             "kernel.hardlockup_panic = 1",
             "kernel.nmi_watchdog = 1",
             "kernel.panic_on_io_nmi = 1",
-            "kernel.panic_on_unrecovered_nmi = 1",
             "kernel.softlockup_panic = 1",
+            "kernel.unknown_nmi_panic = 0",
         ]
     );
 }
@@ -285,8 +287,6 @@ fn debian_with_kdump_tools_on_bare_metal() {
         warned,
         [
             "crashkernel.size",
-            "panic.unknown_nmi_panic",
-            "panic.panic_on_unrecovered_nmi",
             "panic.panic_on_io_nmi",
             "panic.softlockup_panic",
             "panic.hardlockup_panic",
@@ -345,7 +345,7 @@ fn debian_with_kdump_tools_on_bare_metal() {
     assert_message(
         &after,
         "panic.nmi_watchdog",
-        "kept, hard-lockup detection matters on bare metal",
+        "the NMI watchdog is on (kernel.nmi_watchdog = 1) and unknown NMIs do not panic",
     );
 }
 
@@ -754,4 +754,293 @@ fn dump_target_problems() {
     let (_, r) = doctor_at(&dir, None);
     assert_eq!(check(&r, "kdump.service").status, Status::Pass);
     assert_eq!(check(&r, "target.collector").status, Status::Pass);
+}
+
+/// Writes a file of a tree, with its folders.
+fn put(dir: &Path, path: &str, text: &str) {
+    let p = dir.join(path.trim_start_matches('/'));
+    fs::create_dir_all(p.parent().unwrap()).unwrap();
+    fs::write(p, text).unwrap();
+}
+
+/// `--fix` on a tree judged as `role`, and the report after it.
+fn apply_fixes_as(dir: &Path, role: Role) -> (fix::Plan, Report) {
+    let (ctx, report) = doctor_at(dir, Some(role));
+    let mut plan = fix::plan(&ctx, &report).unwrap();
+    fix::apply(&ctx, &mut plan).unwrap();
+    (plan, doctor_at(dir, Some(role)).1)
+}
+
+/// A copy of a changed tree.
+fn copy_of(dir: &Path) -> PathBuf {
+    let dst = dir.with_file_name(format!(
+        "{}-{}",
+        dir.file_name().unwrap().to_str().unwrap(),
+        unique()
+    ));
+    copy_tree(dir, &dst);
+    dst
+}
+
+const CORONER_CONF: &str = "/etc/sysctl.d/99-coroner.conf";
+
+#[test]
+fn unknown_nmi_panic_beside_the_nmi_watchdog_on_a_current_kernel() {
+    // The Debian 12 server (6.1, watchdog on) with unknown_nmi_panic = 1 added, as an
+    // NMI runbook written for guests says.
+    let dir = copy("debian12-kdump-tools");
+    put(
+        &dir,
+        "/etc/sysctl.d/90-nmi.conf",
+        "kernel.unknown_nmi_panic = 1\n",
+    );
+    put(&dir, "/proc/sys/kernel/unknown_nmi_panic", "1\n");
+    let conflict = "the NMI watchdog is on (kernel.nmi_watchdog = 1) with kernel.unknown_nmi_panic = 1 (/etc/sysctl.d/90-nmi.conf:1): kernel 6.1.0-56-amd64: on kernels after 2.6.18 the two run side by side, and an NMI that no handler claims panics the machine";
+    for (role, name) in [
+        (Role::Server, "a bare-metal server"),
+        (Role::Hypervisor, "a hypervisor host"),
+    ] {
+        let (_, r) = doctor_at(&dir, Some(role));
+        let c = check(&r, "panic.nmi_watchdog");
+        assert_eq!(c.status, Status::Warn, "{role:?}: {}", c.message);
+        assert_message(&r, "panic.nmi_watchdog", conflict);
+        assert_message(
+            &r,
+            "panic.nmi_watchdog",
+            "a profiler that also uses the PMU",
+        );
+        let fix = c.fix.as_deref().unwrap();
+        assert!(
+            fix.starts_with(&format!("kernel.unknown_nmi_panic = 0, kernel.panic_on_io_nmi = 1 in {CORONER_CONF}, then sysctl --system (recommended for {name}: keep the watchdog")),
+            "{fix}"
+        );
+        assert!(
+            fix.contains("panic_on_unrecovered_nmi is no replacement"),
+            "{fix}"
+        );
+        assert!(c.auto_fix);
+        // The per-setting check says the same.
+        assert_eq!(
+            check(&r, "panic.unknown_nmi_panic").fix.as_deref(),
+            Some("kernel.unknown_nmi_panic = 0 in /etc/sysctl.d/99-coroner.conf, then sysctl --system")
+        );
+
+        // --fix: the watchdog stays, unknown-NMI panics go, I/O-check NMIs panic.
+        let fixed = copy_of(&dir);
+        let (_, after) = apply_fixes_as(&fixed, role);
+        let conf = read(&fixed, CORONER_CONF);
+        assert!(conf.contains("\nkernel.unknown_nmi_panic = 0\n"), "{conf}");
+        assert!(conf.contains("\nkernel.panic_on_io_nmi = 1\n"), "{conf}");
+        assert!(!conf.contains("nmi_watchdog"), "{conf}");
+        assert_eq!(read(&fixed, "/proc/sys/kernel/unknown_nmi_panic"), "0\n");
+        assert_eq!(read(&fixed, "/proc/sys/kernel/nmi_watchdog"), "1\n");
+        for id in [
+            "panic.nmi_watchdog",
+            "panic.unknown_nmi_panic",
+            "panic.panic_on_unrecovered_nmi",
+            "panic.panic_on_io_nmi",
+        ] {
+            assert_eq!(check(&after, id).status, Status::Pass, "{role:?} {id}");
+        }
+        assert_message(&after, "panic.nmi_watchdog", "unknown NMIs do not panic");
+    }
+
+    // A guest gives up the watchdog instead: its NMI route is an unknown NMI.
+    let (_, r) = doctor_at(&dir, Some(Role::Guest));
+    let c = check(&r, "panic.nmi_watchdog");
+    assert_eq!(c.status, Status::Warn);
+    assert_message(&r, "panic.nmi_watchdog", conflict);
+    assert!(
+        c.fix.as_deref().unwrap().starts_with(&format!(
+            "kernel.nmi_watchdog = 0 in {CORONER_CONF}, then sysctl --system (recommended for a guest: the watchdog gives way; keep unknown_nmi_panic = 1"
+        )),
+        "{:?}",
+        c.fix
+    );
+    assert_eq!(check(&r, "panic.unknown_nmi_panic").status, Status::Pass);
+    let fixed = copy_of(&dir);
+    let (_, after) = apply_fixes_as(&fixed, Role::Guest);
+    assert_eq!(read(&fixed, "/proc/sys/kernel/nmi_watchdog"), "0\n");
+    assert_eq!(read(&fixed, "/proc/sys/kernel/unknown_nmi_panic"), "1\n");
+    assert!(read(&fixed, CORONER_CONF).contains("\nkernel.nmi_watchdog = 0\n"));
+    assert_eq!(check(&after, "panic.nmi_watchdog").status, Status::Pass);
+    assert_eq!(
+        check(&after, "panic.unknown_nmi_panic").status,
+        Status::Pass
+    );
+
+    // panic_on_unrecovered_nmi alone is the same risk: it panics on unknown NMIs too.
+    let dir = copy("debian12-kdump-tools");
+    put(&dir, "/proc/sys/kernel/panic_on_unrecovered_nmi", "1\n");
+    let (_, r) = doctor_at(&dir, None);
+    assert_eq!(check(&r, "panic.nmi_watchdog").status, Status::Warn);
+    assert_message(
+        &r,
+        "panic.nmi_watchdog",
+        "the NMI watchdog is on (kernel.nmi_watchdog = 1) with kernel.panic_on_unrecovered_nmi = 1: kernel 6.1.0-56-amd64",
+    );
+    assert!(check(&r, "panic.nmi_watchdog")
+        .fix
+        .as_deref()
+        .unwrap()
+        .starts_with("kernel.panic_on_unrecovered_nmi = 0, kernel.panic_on_io_nmi = 1 in"));
+}
+
+#[test]
+fn the_nmi_watchdog_from_the_command_line_or_the_kernel_default() {
+    // A tree without /proc/sys: what the next boot does.
+    let dir = copy("debian12-kdump-tools");
+    fs::remove_dir_all(dir.join("proc/sys")).unwrap();
+    put(
+        &dir,
+        "/etc/sysctl.d/90-nmi.conf",
+        "kernel.unknown_nmi_panic = 1\n",
+    );
+    // On by default: the kernel is built with the hard-lockup detector.
+    let (_, r) = doctor_at(&dir, None);
+    assert_eq!(r.kernel.as_deref(), Some("6.1.0-56-amd64"));
+    assert_eq!(check(&r, "panic.nmi_watchdog").status, Status::Warn);
+    assert_message(&r, "panic.nmi_watchdog", "the NMI watchdog is on (on by default (CONFIG_HARDLOCKUP_DETECTOR=y in /boot/config-6.1.0-56-amd64)) with kernel.unknown_nmi_panic = 1 (/etc/sysctl.d/90-nmi.conf:1)");
+    // nmi_watchdog=panic on the command line: on.
+    let cmdline = read(&dir, "/proc/cmdline");
+    put(
+        &dir,
+        "/proc/cmdline",
+        &cmdline.replace("quiet", "quiet nmi_watchdog=panic"),
+    );
+    let (_, r) = doctor_at(&dir, None);
+    assert_message(&r, "panic.nmi_watchdog", "the NMI watchdog is on (nmi_watchdog=panic on the kernel command line) with kernel.unknown_nmi_panic = 1");
+    // nmi_watchdog=0: no conflict, but a bare-metal server loses hard-lockup
+    // detection, and turning the watchdog back on takes the unknown-NMI panic off.
+    put(
+        &dir,
+        "/proc/cmdline",
+        &cmdline.replace("quiet", "quiet nmi_watchdog=0"),
+    );
+    let (_, r) = doctor_at(&dir, None);
+    let c = check(&r, "panic.nmi_watchdog");
+    assert_eq!(c.status, Status::Warn);
+    assert_eq!(c.message, "the NMI watchdog is off (nmi_watchdog=0 on the kernel command line): hard lockups on this bare-metal machine go undetected");
+    assert_eq!(
+        c.fix.as_deref(),
+        Some("kernel.nmi_watchdog = 1, kernel.unknown_nmi_panic = 0 in /etc/sysctl.d/99-coroner.conf, then sysctl --system")
+    );
+    let (_, after) = apply_fixes_as(&dir, Role::Server);
+    assert_eq!(check(&after, "panic.nmi_watchdog").status, Status::Pass);
+    assert_message(
+        &after,
+        "panic.nmi_watchdog",
+        "the NMI watchdog is on (kernel.nmi_watchdog = 1 (/etc/sysctl.d/99-coroner.conf:",
+    );
+    // Judged as a guest, the watchdog coroner's file now turns on is the one to go.
+    let (_, r) = doctor_at(&dir, Some(Role::Guest));
+    assert_eq!(check(&r, "panic.nmi_watchdog").status, Status::Warn);
+    assert!(check(&r, "panic.nmi_watchdog")
+        .fix
+        .as_deref()
+        .unwrap()
+        .starts_with("kernel.nmi_watchdog = 0 in"));
+}
+
+#[test]
+fn unknown_nmi_panic_beside_the_nmi_watchdog_on_a_2_6_18_kernel() {
+    // The RHEL 7 machine made a RHEL 5 one: kernel 2.6.18, which has no nmi_watchdog,
+    // panic_on_unrecovered_nmi or panic_on_io_nmi sysctl; the I/O-APIC watchdog asked
+    // for on the command line; unknown_nmi_panic = 1 in sysctl.conf.
+    let dir = copy("rhel7-bare");
+    put(&dir, "/proc/sys/kernel/osrelease", "2.6.18-419.el5\n");
+    for f in [
+        "nmi_watchdog",
+        "panic_on_unrecovered_nmi",
+        "panic_on_io_nmi",
+    ] {
+        fs::remove_file(dir.join("proc/sys/kernel").join(f)).unwrap();
+    }
+    let cmdline = "ro root=/dev/VolGroup00/LogVol00 rhgb quiet crashkernel=128M@16M";
+    put(
+        &dir,
+        "/proc/cmdline",
+        &format!("{cmdline} nmi_watchdog=1\n"),
+    );
+    put(&dir, "/etc/sysctl.conf", "kernel.unknown_nmi_panic = 1\n");
+    put(&dir, "/proc/sys/kernel/unknown_nmi_panic", "1\n");
+    let conflict = "the NMI watchdog is on (nmi_watchdog=1 on the kernel command line) with kernel.unknown_nmi_panic = 1 (/etc/sysctl.conf:1): kernel 2.6.18-419.el5: on 2.6.18 and earlier kernels the two exclude each other: setting unknown_nmi_panic makes the kernel take the local APIC's NMI for itself (reserve_lapic_nmi), which switches a local-APIC watchdog (nmi_watchdog=2) off without a word";
+    for role in [Role::Guest, Role::Server, Role::Hypervisor] {
+        let (_, r) = doctor_at(&dir, Some(role));
+        assert_eq!(
+            check(&r, "panic.nmi_watchdog").status,
+            Status::Warn,
+            "{role:?}"
+        );
+        assert_message(&r, "panic.nmi_watchdog", conflict);
+        assert_message(&r, "panic.nmi_watchdog", "its first tick kills the machine");
+        assert!(!check(&r, "panic.nmi_watchdog").message.contains("perf"));
+    }
+
+    // A guest: the watchdog goes, by the boot argument (no sysctl for it yet).
+    let (ctx, r) = doctor_at(&dir, Some(Role::Guest));
+    let c = check(&r, "panic.nmi_watchdog");
+    assert_eq!(
+        c.fix.as_deref(),
+        Some("grubby --update-kernel=ALL --args=\"nmi_watchdog=0\" && reboot (recommended for a guest: the watchdog gives way; keep unknown_nmi_panic = 1 for the hypervisor's NMI, which arrives as an unknown NMI)")
+    );
+    assert!(!c.auto_fix);
+    let plan = fix::plan(&ctx, &r).unwrap();
+    assert!(
+        plan.manual
+            .iter()
+            .any(|m| m.starts_with("panic.nmi_watchdog: grubby")),
+        "{:?}",
+        plan.manual
+    );
+    assert!(!read(&dir, "/etc/sysctl.conf").contains("nmi_watchdog"));
+
+    // A server: unknown_nmi_panic goes; this kernel has no panic_on_io_nmi to set.
+    let (_, r) = doctor_at(&dir, Some(Role::Server));
+    let fix = check(&r, "panic.nmi_watchdog").fix.clone().unwrap();
+    assert!(
+        fix.starts_with(&format!("kernel.unknown_nmi_panic = 0 in {CORONER_CONF}, then sysctl --system (recommended for a bare-metal server: keep the watchdog")),
+        "{fix}"
+    );
+    assert!(fix.contains("this kernel has no panic_on_io_nmi"), "{fix}");
+    let (plan, after) = apply_fixes_as(&dir, Role::Server);
+    assert_eq!(
+        read(&dir, CORONER_CONF),
+        "# Written by `coroner doctor --fix` (role: server): panic settings for kdump.\n\
+         kernel.hardlockup_panic = 1\nkernel.panic = 10\nkernel.softlockup_panic = 1\n\
+         kernel.sysrq = 24\nkernel.unknown_nmi_panic = 0\n"
+    );
+    // sysctl.conf is read after coroner's file: its line is changed too.
+    assert_eq!(
+        read(&dir, "/etc/sysctl.conf"),
+        "kernel.unknown_nmi_panic = 0\n"
+    );
+    assert_eq!(read(&dir, "/proc/sys/kernel/unknown_nmi_panic"), "0\n");
+    assert!(plan
+        .changes
+        .iter()
+        .all(|c| !c.path.contains("nmi_watchdog")));
+    assert_eq!(check(&after, "panic.nmi_watchdog").status, Status::Pass);
+    assert_eq!(
+        check(&after, "panic.unknown_nmi_panic").status,
+        Status::Pass
+    );
+
+    // Without nmi_watchdog= on the command line 2.6.18 turns it on by itself.
+    let dir = copy("rhel7-bare");
+    put(&dir, "/proc/sys/kernel/osrelease", "2.6.18-419.el5\n");
+    fs::remove_file(dir.join("proc/sys/kernel/nmi_watchdog")).unwrap();
+    put(&dir, "/proc/cmdline", &format!("{cmdline}\n"));
+    put(&dir, "/proc/sys/kernel/unknown_nmi_panic", "1\n");
+    let (_, r) = doctor_at(&dir, Some(Role::Hypervisor));
+    assert_message(
+        &r,
+        "panic.nmi_watchdog",
+        "the NMI watchdog is on (on by default (2.6.18 on x86_64",
+    );
+    assert_message(
+        &r,
+        "panic.nmi_watchdog",
+        "with kernel.unknown_nmi_panic = 1: kernel 2.6.18-419.el5: on 2.6.18 and earlier",
+    );
 }

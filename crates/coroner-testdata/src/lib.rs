@@ -1,12 +1,14 @@
 //! Access to `../shared/fixtures` for tests: shipped dumps, the QEMU ELF unpacked from
 //! its `.zst`, and variants the fixtures do not ship, derived on first use with the
 //! real Debian `makedumpfile` (as the factory's 40-makedumpfile-derive.sh does).
-//! Unpacked and derived files are cached under `target/fixture-cache/`.
+//! Unpacked and derived files are cached under `target/fixture-cache/`. The tools it
+//! runs are installed by [`setup`] when missing (apt-get, as root, once).
 
 mod heap;
 pub mod legacy_log;
 pub mod qemu;
 pub mod seeds;
+pub mod setup;
 
 pub use heap::{CountingAllocator, HeapMark};
 use serde_json::Value;
@@ -117,12 +119,14 @@ fn qemu_elf_phfix(crash: &str) -> Option<PathBuf> {
 }
 
 fn makedumpfile() -> Command {
+    setup::require_tools();
     let mut c = Command::new("makedumpfile");
     c.stdout(Stdio::null()).stderr(Stdio::null());
     c
 }
 
 fn run(cmd: &mut Command) {
+    setup::require_tools();
     let status = cmd.status().unwrap_or_else(|e| {
         panic!("cannot run {cmd:?}: {e} (install it: apt-get install makedumpfile python3)")
     });

@@ -1,14 +1,17 @@
 //! Fresh dumps made by the fixture factory (`../shared/fixtures/factory/run-dump.sh`):
 //! a real Debian kernel booted under QEMU, crashed, and dumped by QEMU itself (ELF and
 //! its flattened kdump-zlib, which no shipped fixture has) plus makedumpfile's variants.
-//! The factory's kernel and initramfs come from `.ci/fixtures-setup`; dumps go to
-//! `target/qemu-dumps/<name>/`, remade by every test run that asks for one.
+//! The factory's kernel and initramfs come from `.ci/fixtures-setup`, which
+//! [`factory_or_skip`] runs itself (once per test process, under a machine-wide lock;
+//! see [`crate::setup`]); dumps go to `target/qemu-dumps/<name>/`, remade by every
+//! test run that asks for one.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Set to `1` to skip QEMU tests on a machine without the factory set up. CI never sets it.
+/// Set to `1` to skip QEMU tests on a machine without the factory set up (the tests
+/// then do not set it up either). CI never sets it.
 pub const SKIP_VAR: &str = "CORONER_SKIP_QEMU";
 
 /// The factory and the files of its set-up this machine has.
@@ -71,24 +74,34 @@ pub fn factory() -> Result<Factory, String> {
     }
 }
 
-/// The factory, or: without it, a failure that says how to set it up, unless
-/// `CORONER_SKIP_QEMU=1`, which prints a loud skip and gives `None`.
+/// The factory, set up first by `.ci/fixtures-setup` when this machine lacks it (as
+/// root: it apt-installs QEMU and fetches the kernel), or a failure that says why it
+/// could not be. With `CORONER_SKIP_QEMU=1` nothing is set up: a machine without the
+/// factory prints a loud skip and gives `None`.
 pub fn factory_or_skip(test: &str) -> Option<Factory> {
-    match factory() {
-        Ok(f) => Some(f),
-        Err(why) if std::env::var(SKIP_VAR).as_deref() == Ok("1") => {
-            // Straight to the process's stderr: libtest captures eprintln! of passing tests.
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n!!!!!!!! SKIPPED {test}: the fixture factory is not set up ({why}); \
-                 {SKIP_VAR}=1 is set. Run .ci/fixtures-setup (as root, once) to run it. !!!!!!!!\n"
-            );
-            None
-        }
-        Err(why) => panic!(
-            "{test} needs the fixture factory's kernel and QEMU: {why}.\n\
-             Run `.ci/fixtures-setup` (as root, once; CI does) to set it up, \
-             or set {SKIP_VAR}=1 to skip this test locally."
+    if std::env::var(SKIP_VAR).as_deref() == Ok("1") {
+        return match factory() {
+            Ok(f) => Some(f),
+            Err(why) => {
+                // Straight to the process's stderr: libtest captures eprintln! of passing tests.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "\n!!!!!!!! SKIPPED {test}: the fixture factory is not set up ({why}); \
+                     {SKIP_VAR}=1 is set. Unset it to have the test set it up (as root, once). !!!!!!!!\n"
+                );
+                None
+            }
+        };
+    }
+    let setup = crate::setup::fixtures_setup();
+    match (factory(), setup) {
+        (Ok(f), Ok(())) => Some(f),
+        (_, Err(e)) => panic!(
+            "{test} needs the fixture factory's kernel and QEMU, and setting them up failed: {e}\n\
+             Run `.ci/fixtures-setup` as root (once), or set {SKIP_VAR}=1 to skip this test locally."
+        ),
+        (Err(why), Ok(())) => panic!(
+            "{test} needs the fixture factory's kernel and QEMU: .ci/fixtures-setup succeeded but {why}"
         ),
     }
 }

@@ -106,6 +106,9 @@ pub struct Generated {
 
 /// Writes the dump described by `spec` to `path`.
 pub fn write(path: &Path, spec: &Spec) -> std::io::Result<Generated> {
+    // What this writes is judged by the real makedumpfile: install it where the
+    // tests can (root, apt-get); where they cannot, makedumpfile's own run says so.
+    let _ = crate::setup::tools();
     let (log_buf, vars, generated) = match &spec.log {
         Log::Records { buf_len, records } => {
             assert!(spec.kernel.structured(), "{:?} has no records", spec.kernel);
