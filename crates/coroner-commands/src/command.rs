@@ -1,5 +1,6 @@
 //! What a command is to the registry, and what running one gives.
 
+use crate::error::CommandError;
 use crate::session::Session;
 use coroner_report::Render;
 
@@ -22,40 +23,6 @@ impl Output {
         Output {
             report: Box::new(report),
             status: if found { 0 } else { 1 },
-        }
-    }
-}
-
-/// Why a command gave no report.
-#[derive(Debug, thiserror::Error)]
-pub enum CommandError {
-    /// What was asked for does not exist (a type, a member): exit status 1.
-    #[error("{command}: {message}")]
-    NotFound {
-        command: &'static str,
-        message: String,
-    },
-    /// The input could not be opened or read as needed.
-    #[error(transparent)]
-    Open(#[from] coroner_program::ProgramError),
-    #[error(transparent)]
-    Dump(#[from] coroner_dump::DumpError),
-    #[error(transparent)]
-    Kernel(#[from] coroner_kernel::KernelError),
-    /// The input is not what the command needs, or an argument names nothing usable.
-    #[error("{0}")]
-    Input(String),
-    /// The command's arguments do not parse (its usage is in the text).
-    #[error("{0}")]
-    Usage(String),
-}
-
-impl CommandError {
-    /// The exit status a front end gives this error.
-    pub fn status(&self) -> u8 {
-        match self {
-            CommandError::NotFound { .. } => 1,
-            _ => 2,
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Each command's arguments (without the input's path) and how it runs: parse,
 //! ask coroner-report for the report, pick the exit status.
 
-use crate::command::{CommandError, Output, Query};
+use crate::command::{Output, Query};
+use crate::error::CommandError;
 use crate::session::{Input, Session};
 use coroner_report::backtrace::{self, BtQuery, Selection};
 use coroner_report::memory::{self, RdQuery};

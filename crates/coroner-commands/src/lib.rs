@@ -6,10 +6,12 @@
 
 mod command;
 mod commands;
+mod error;
 pub mod names;
 mod registry;
 mod session;
 
-pub use command::{Command, CommandError, Output};
+pub use command::{Command, Output};
+pub use error::CommandError;
 pub use registry::{format, Registry};
 pub use session::{Input, Session};

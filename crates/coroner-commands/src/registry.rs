@@ -1,7 +1,8 @@
 //! Every command, found by name, and the one way a line of arguments runs.
 
-use crate::command::{Command, CommandError, Output, QueryCommand};
+use crate::command::{Command, Output, QueryCommand};
 use crate::commands::*;
+use crate::error::CommandError;
 use crate::session::Session;
 use coroner_report::Format;
 use std::path::PathBuf;

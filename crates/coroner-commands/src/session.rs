@@ -1,6 +1,6 @@
 //! What the commands run on: one input and what has been opened of it.
 
-use crate::command::CommandError;
+use crate::error::CommandError;
 use coroner_dump::{Dump, Format};
 use coroner_kernel::Kernel;
 use coroner_program::Program;
