@@ -49,10 +49,13 @@ impl Loaded {
     pub(crate) fn into_table(self, warnings: &mut Vec<String>) -> SymbolTable {
         let symbols = match self {
             Loaded::Decoded(symbols) => symbols,
-            Loaded::Tables(tables) => tables.symbols().unwrap_or_else(|e| {
-                warnings.push(format!("kallsyms: {e}"));
-                Vec::new()
-            }),
+            Loaded::Tables(tables) => {
+                warnings.extend(tables.warnings().iter().cloned());
+                tables.symbols().unwrap_or_else(|e| {
+                    warnings.push(format!("kallsyms: {e}"));
+                    Vec::new()
+                })
+            }
         };
         SymbolTable::new(symbols)
     }

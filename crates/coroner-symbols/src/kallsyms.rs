@@ -9,6 +9,7 @@
 
 use crate::symbols::Symbol;
 use crate::ReadFn;
+use std::ops::Range;
 
 /// Where the tables are (virtual addresses, e.g. from VMCOREINFO `SYMBOL(...)`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +30,7 @@ pub enum Addresses {
     Absolute(u64),
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum KallsymsError {
     #[error("reading kallsyms {table} at {address:#x}: {why}")]
     Read {
@@ -71,6 +72,63 @@ fn read_table(
     Ok(buf)
 }
 
+/// Bytes of a table read page by page where a piece fails: the unreadable 4 KiB
+/// pages are zeros in the table and listed (sorted, as offsets into it). Fails only
+/// when nothing at all is readable.
+fn read_table_with_holes(
+    read: ReadFn,
+    table: &'static str,
+    address: u64,
+    len: usize,
+) -> Result<(Vec<u8>, Vec<Range<usize>>), KallsymsError> {
+    const FIRST_PIECE: usize = 64 << 10;
+    const PAGE: u64 = 4096;
+    let mut buf = Vec::with_capacity(len.min(FIRST_PIECE));
+    let mut holes: Vec<Range<usize>> = Vec::new();
+    let mut first_error = None;
+    while buf.len() < len {
+        let done = buf.len();
+        buf.resize(len.min(done + done.max(FIRST_PIECE)), 0);
+        let at = address.wrapping_add(done as u64);
+        let Err(why) = read(at, &mut buf[done..]) else {
+            continue;
+        };
+        first_error.get_or_insert((at, why));
+        // Page by page, each piece ending on a page boundary of the address space.
+        let mut pos = done;
+        while pos < buf.len() {
+            let here = address.wrapping_add(pos as u64);
+            let page_left = (PAGE - here % PAGE) as usize;
+            let end = buf.len().min(pos + page_left);
+            if read(here, &mut buf[pos..end]).is_err() {
+                buf[pos..end].fill(0);
+                match holes.last_mut() {
+                    Some(last) if last.end == pos => last.end = end,
+                    _ => holes.push(pos..end),
+                }
+            }
+            pos = end;
+        }
+    }
+    if holes.iter().map(|h| h.len()).sum::<usize>() == len {
+        let (address, why) = first_error.unwrap_or((address, "unreadable".into()));
+        return Err(KallsymsError::Read {
+            table,
+            address,
+            why,
+        });
+    }
+    Ok((buf, holes))
+}
+
+/// Whether `range` overlaps any of the sorted `holes`.
+fn in_hole(holes: &[Range<usize>], range: Range<usize>) -> bool {
+    let i = holes.partition_point(|h| h.end <= range.start);
+    holes
+        .get(i)
+        .is_some_and(|h| h.start < range.end.max(range.start + 1))
+}
+
 /// Decodes the whole table.
 pub fn decode(at: &Location, read: ReadFn) -> Result<Vec<Symbol>, KallsymsError> {
     Kallsyms::read(at, read)?.symbols()
@@ -78,28 +136,45 @@ pub fn decode(at: &Location, read: ReadFn) -> Result<Vec<Symbol>, KallsymsError>
 
 /// The tables, read from memory once: a few names can be looked up before all of
 /// them are decoded (a program needs three to start reading its types).
+///
+/// Pages of the names or the address table that cannot be read (a dump cut short,
+/// a corrupt page) cost only the symbols they hold: `kallsyms_markers` (the names'
+/// offset every 256 symbols, right after the names) gives places to resume, and a
+/// symbol whose name or address is unreadable is dropped while the others keep
+/// their own addresses. [`Kallsyms::warnings`] says what was lost. The token table
+/// and index are needed for every name: unreadable, they are an error.
 pub struct Kallsyms {
     addresses: Vec<u64>,
     names: Vec<u8>,
     token_table: Vec<u8>,
     /// Each token's bytes in `token_table`, checked to lie inside it.
     tokens: Vec<std::ops::Range<usize>>,
+    /// With damaged tables: the symbols still readable, as (index, names position).
+    readable: Option<Vec<(u32, u32)>>,
+    warnings: Vec<String>,
 }
 
 impl Kallsyms {
     pub fn read(at: &Location, read: ReadFn) -> Result<Kallsyms, KallsymsError> {
-        let count = u32::from_le_bytes(
-            read_table(read, "num_syms", at.num_syms, 4)?
-                .try_into()
-                .expect("4 bytes"),
-        );
+        let mut warnings = Vec::new();
+        let count = match read_table(read, "num_syms", at.num_syms, 4) {
+            Ok(bytes) => u32::from_le_bytes(bytes.try_into().expect("4 bytes")),
+            Err(e) => {
+                let count = count_from_offsets(read, at.addresses).ok_or(e.clone())?;
+                warnings.push(format!(
+                    "{e}: {count} symbols, as the offsets table's length says"
+                ));
+                count
+            }
+        };
         if count == 0 || count > MAX_SYMS {
             return Err(KallsymsError::Corrupt(format!(
                 "kallsyms_num_syms is {count}"
             )));
         }
-        let addresses = addresses(read, at.addresses, count as usize)?;
-        let index: Vec<usize> = read_table(read, "token_index", at.token_index, 512)?
+        let (addresses, lost_addresses) = addresses(read, at.addresses, count as usize)?;
+        let index: Vec<usize> = read_table(read, "token_index", at.token_index, 512)
+            .map_err(needed_whole)?
             .chunks_exact(2)
             .map(|c| u16::from_le_bytes([c[0], c[1]]) as usize)
             .collect();
@@ -108,22 +183,62 @@ impl Kallsyms {
             ("their index", at.token_index),
             TOKEN_TABLE_MAX,
         )?;
-        let token_table = read_table(read, "token_table", at.token_table, table_len)?;
+        let token_table =
+            read_table(read, "token_table", at.token_table, table_len).map_err(needed_whole)?;
         let tokens = tokens(&token_table, &index)?;
         let names_len = span(
             ("names", at.names),
             ("the token table", at.token_table),
             MAX_NAMES_BYTES,
         )?;
-        let names = read_table(read, "names", at.names, names_len)?;
-        // Every entry must lie inside the table: later walks can rely on it.
-        skip(&names, 0, addresses.len())?;
+        let (names, holes) = read_table_with_holes(read, "names", at.names, names_len)?;
+        let readable = if holes.is_empty() && lost_addresses.is_empty() {
+            // Every entry must lie inside the table: later walks can rely on it.
+            skip(&names, 0, addresses.len())?;
+            None
+        } else {
+            let damage = Damage {
+                names: &names,
+                holes: &holes,
+                names_at: at.names,
+                count: count as usize,
+                lost_addresses: &lost_addresses,
+            };
+            Some(damage.readable(&mut warnings))
+        };
         Ok(Kallsyms {
             addresses,
             names,
             token_table,
             tokens,
+            readable,
+            warnings,
         })
+    }
+
+    /// What could not be read: empty for whole tables, else how many symbols were
+    /// lost and where.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// The (symbol index, names position) of every symbol to decode.
+    fn each_entry(&self) -> Box<dyn Iterator<Item = Result<(usize, usize), KallsymsError>> + '_> {
+        match &self.readable {
+            Some(readable) => Box::new(
+                readable
+                    .iter()
+                    .map(|&(i, pos)| Ok((i as usize, pos as usize))),
+            ),
+            None => {
+                let mut pos = 0;
+                Box::new((0..self.addresses.len()).map(move |i| {
+                    let at = pos;
+                    pos = entry(&self.names, pos)?.1;
+                    Ok((i, at))
+                }))
+            }
+        }
     }
 
     /// The address of each of `wanted` (names without their type letter), the first
@@ -131,15 +246,14 @@ impl Kallsyms {
     /// by token where they are stored, so this costs far less than decoding.
     pub fn find(&self, wanted: &[&str]) -> Result<Vec<Option<u64>>, KallsymsError> {
         let mut found = vec![None; wanted.len()];
-        let mut pos = 0;
-        for &address in &self.addresses {
-            let (encoded, next) = entry(&self.names, pos)?;
+        for item in self.each_entry() {
+            let (i, pos) = item?;
+            let (encoded, _) = entry(&self.names, pos)?;
             for (slot, name) in found.iter_mut().zip(wanted) {
                 if slot.is_none() && self.spells(encoded, name.as_bytes()) {
-                    *slot = Some(address);
+                    *slot = Some(self.addresses[i]);
                 }
             }
-            pos = next;
         }
         Ok(found)
     }
@@ -177,6 +291,14 @@ impl Kallsyms {
             tokens: &tokens,
         };
         let addresses = &self.addresses;
+        if let Some(readable) = &self.readable {
+            let mut symbols = Vec::with_capacity(readable.len());
+            for &(i, pos) in readable {
+                let address = std::slice::from_ref(&addresses[i as usize]);
+                table.symbols_into(pos as usize, address, &mut symbols)?;
+            }
+            return Ok(symbols);
+        }
         if addresses.len() < PARALLEL_SYMBOLS {
             return table.symbols(0, addresses);
         }
@@ -212,6 +334,190 @@ fn span(table: (&str, u64), next: (&str, u64), max: u64) -> Result<usize, Kallsy
                 table.0, table.1, next.0, next.1
             ))
         })
+}
+
+/// Names tables with unreadable stretches, and what is needed to walk around them.
+struct Damage<'a> {
+    /// From `kallsyms_names` to the token table: the names, then the markers
+    /// (and, in 6.1 stable and 6.2+, `kallsyms_seqs_of_names`).
+    names: &'a [u8],
+    holes: &'a [Range<usize>],
+    names_at: u64,
+    count: usize,
+    lost_addresses: &'a [Range<usize>],
+}
+
+/// At most this many warnings name a damaged stretch; the rest are summed up.
+const MAX_DAMAGE_WARNINGS: usize = 8;
+
+impl Damage<'_> {
+    /// The symbols whose name and address are readable, as (index, names
+    /// position), in table order; `warnings` gets what was lost and where.
+    fn readable(&self, warnings: &mut Vec<String>) -> Vec<(u32, u32)> {
+        let mut readable = Vec::with_capacity(self.count);
+        // Symbol ranges lost, with why.
+        let mut lost: Vec<(Range<usize>, String)> = Vec::new();
+        for r in self.lost_addresses {
+            lost.push((r.clone(), "their addresses are unreadable".into()));
+        }
+        let markers = self.markers();
+        if markers.is_none() && !self.holes.is_empty() {
+            warnings.push(
+                "kallsyms_markers not found after the names: decoding stops at the first \
+                 unreadable name"
+                    .into(),
+            );
+        }
+        let groups: Vec<(usize, usize, usize)> = match &markers {
+            // (first symbol, names position, end of the group's names)
+            Some((values, names_end)) => (0..values.len())
+                .map(|g| {
+                    let end = values.get(g + 1).copied().unwrap_or(*names_end);
+                    (g * 256, values[g], end)
+                })
+                .collect(),
+            None => vec![(0, 0, self.names.len())],
+        };
+        for (n, &(first, start, end)) in groups.iter().enumerate() {
+            let last = if markers.is_some() {
+                (first + 256).min(self.count)
+            } else {
+                self.count
+            };
+            let kept_before = readable.len();
+            let mut pos = start;
+            let mut i = first;
+            while i < last {
+                let cut = |why: &str| (i..last, format!("{why} at kallsyms_names+{pos:#x}"));
+                if in_hole(self.holes, pos..pos + 2) {
+                    lost.push(cut("names unreadable"));
+                    break;
+                }
+                let Ok((len, tokens)) = entry_length(self.names, pos) else {
+                    lost.push(cut("names table ends"));
+                    break;
+                };
+                let next = tokens + len;
+                if next > end || len == 0 {
+                    lost.push(cut("a corrupt name"));
+                    break;
+                }
+                if in_hole(self.holes, pos..next) {
+                    lost.push((
+                        i..i + 1,
+                        format!("name unreadable at kallsyms_names+{pos:#x}"),
+                    ));
+                } else if !self.address_lost(i) {
+                    readable.push((i as u32, pos as u32));
+                }
+                pos = next;
+                i += 1;
+            }
+            // A group whose names do not end on the next marker holds bytes that
+            // are wrong without being unreadable: none of its names can be trusted.
+            let is_last = n + 1 == groups.len();
+            if i == last && !is_last && pos != end {
+                readable.truncate(kept_before);
+                lost.push((
+                    first..last,
+                    format!("names do not end on their marker (kallsyms_names+{end:#x})"),
+                ));
+            }
+        }
+        lost.sort_by_key(|(r, _)| r.start);
+        let total: usize = self.count - readable.len();
+        if total > 0 {
+            warnings.push(format!(
+                "kallsyms: {total} of {} symbols lost to unreadable or corrupt tables \
+                 (the others keep their addresses)",
+                self.count
+            ));
+        }
+        for (range, why) in lost.iter().take(MAX_DAMAGE_WARNINGS) {
+            warnings.push(format!(
+                "kallsyms: symbols {}..{} ({}): {why} ({:#x})",
+                range.start,
+                range.end,
+                range.len(),
+                self.names_at
+            ));
+        }
+        if lost.len() > MAX_DAMAGE_WARNINGS {
+            warnings.push(format!(
+                "kallsyms: {} more damaged stretches",
+                lost.len() - MAX_DAMAGE_WARNINGS
+            ));
+        }
+        readable
+    }
+
+    fn address_lost(&self, i: usize) -> bool {
+        let r = self.lost_addresses;
+        let k = r.partition_point(|h| h.end <= i);
+        r.get(k).is_some_and(|h| h.start <= i)
+    }
+
+    /// `kallsyms_markers` (one names offset every 256 symbols), at the end of the
+    /// names span (before the token table, or before `kallsyms_seqs_of_names`),
+    /// u32 or u64 each, and where the names end (the markers' start). Accepted
+    /// only when the markers are readable, start at 0, rise by a plausible step
+    /// and agree with every readable group of names.
+    fn markers(&self) -> Option<(Vec<usize>, usize)> {
+        let groups = self.count.div_ceil(256);
+        let seqs = (3 * self.count).next_multiple_of(8);
+        for end in [Some(self.names.len()), self.names.len().checked_sub(seqs)] {
+            let Some(end) = end else { continue };
+            for width in [4usize, 8] {
+                let len = groups * width;
+                for pad in [0, 4] {
+                    let Some(at) = end.checked_sub(len + pad) else {
+                        continue;
+                    };
+                    if at % width != 0 || (at % 8 != 0) || in_hole(self.holes, at..at + len) {
+                        continue;
+                    }
+                    let values: Vec<usize> = self.names[at..at + len]
+                        .chunks_exact(width)
+                        .map(|c| {
+                            let mut w = [0u8; 8];
+                            w[..width].copy_from_slice(c);
+                            u64::from_le_bytes(w) as usize
+                        })
+                        .collect();
+                    if values[0] != 0
+                        || values.last().is_some_and(|&v| v >= at)
+                        || !values.windows(2).all(|w| {
+                            w[1].checked_sub(w[0])
+                                .is_some_and(|d| (2 * 256..=514 * 256).contains(&d))
+                        })
+                    {
+                        continue;
+                    }
+                    if self.agrees(&values, at) {
+                        return Some((values, at));
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// Whether every fully readable group of 256 names ends on the next marker,
+    /// and at least one does (or there is one group).
+    fn agrees(&self, values: &[usize], names_end: usize) -> bool {
+        let mut checked = 0;
+        for g in 0..values.len().saturating_sub(1) {
+            let (start, end) = (values[g], values[g + 1]);
+            if in_hole(self.holes, start..end) {
+                continue;
+            }
+            if skip(&self.names[..names_end], start, 256).ok() != Some(end) {
+                return false;
+            }
+            checked += 1;
+        }
+        checked > 0 || values.len() == 1
+    }
 }
 
 /// Above this many symbols (a kernel has ~100k), two threads expand the names.
@@ -319,28 +625,83 @@ fn expand_name(
     Ok(next)
 }
 
-/// The `count` symbol addresses, from either table form.
-fn addresses(read: ReadFn, at: Addresses, count: usize) -> Result<Vec<u64>, KallsymsError> {
+/// `kallsyms_num_syms` when it is unreadable (it shares a page with the start of
+/// the names): `kallsyms_offsets` ends where `kallsyms_relative_base` starts, padded
+/// to 8 bytes with a zero, which no last symbol (the kernel's highest) has.
+fn count_from_offsets(read: ReadFn, at: Addresses) -> Option<u32> {
+    let Addresses::Relative { offsets, base } = at else {
+        return None;
+    };
+    let slots = base.checked_sub(offsets)? / 4;
+    let slots = u32::try_from(slots)
+        .ok()
+        .filter(|&n| n > 1 && n <= MAX_SYMS)?;
+    let mut last = [0u8; 4];
+    read(base - 4, &mut last).ok()?;
+    Some(if u32::from_le_bytes(last) == 0 {
+        slots - 1
+    } else {
+        slots
+    })
+}
+
+/// A table every name needs: unreadable, nothing can be decoded.
+fn needed_whole(e: KallsymsError) -> KallsymsError {
+    match e {
+        KallsymsError::Read {
+            table,
+            address,
+            why,
+        } => KallsymsError::Read {
+            table,
+            address,
+            why: format!("{why} (every name needs it: no symbol can be decoded)"),
+        },
+        other => other,
+    }
+}
+
+/// The `count` symbol addresses, from either table form, and the ranges of
+/// symbols whose address is unreadable (their slots hold 0).
+fn addresses(
+    read: ReadFn,
+    at: Addresses,
+    count: usize,
+) -> Result<(Vec<u64>, Vec<Range<usize>>), KallsymsError> {
+    let symbols_of = |holes: Vec<Range<usize>>, width: usize| -> Vec<Range<usize>> {
+        holes
+            .into_iter()
+            .map(|h| h.start / width..h.end.div_ceil(width).min(count))
+            .collect()
+    };
     match at {
-        Addresses::Absolute(table) => Ok(read_table(read, "addresses", table, count * 8)?
-            .chunks_exact(8)
-            .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
-            .collect()),
+        Addresses::Absolute(table) => {
+            let (bytes, holes) = read_table_with_holes(read, "addresses", table, count * 8)?;
+            let addresses = bytes
+                .chunks_exact(8)
+                .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+                .collect();
+            Ok((addresses, symbols_of(holes, 8)))
+        }
         Addresses::Relative { offsets, base } => {
             let base = u64::from_le_bytes(
-                read_table(read, "relative_base", base, 8)?
+                read_table(read, "relative_base", base, 8)
+                    .map_err(needed_whole)?
                     .try_into()
                     .expect("8 bytes"),
             );
-            let offsets: Vec<i32> = read_table(read, "offsets", offsets, count * 4)?
+            let (bytes, holes) = read_table_with_holes(read, "offsets", offsets, count * 4)?;
+            let offsets: Vec<i32> = bytes
                 .chunks_exact(4)
                 .map(|c| i32::from_le_bytes(c.try_into().expect("4 bytes")))
                 .collect();
-            let absolute_percpu = uses_absolute_percpu(&offsets);
-            Ok(offsets
+            let lost = symbols_of(holes, 4);
+            let absolute_percpu = uses_absolute_percpu(&offsets, &lost);
+            let addresses = offsets
                 .into_iter()
                 .map(|o| address(base, o, absolute_percpu))
-                .collect())
+                .collect();
+            Ok((addresses, lost))
         }
     }
 }
@@ -348,8 +709,11 @@ fn addresses(read: ReadFn, at: Addresses, count: usize) -> Result<Vec<u64>, Kall
 /// With `CONFIG_KALLSYMS_ABSOLUTE_PERCPU` (x86-64 SMP) ordinary symbols are stored as
 /// negative offsets below the base and per-CPU ones as small absolute values; without
 /// it every offset is an unsigned distance above the base. Most symbols tell which.
-fn uses_absolute_percpu(offsets: &[i32]) -> bool {
-    offsets.iter().filter(|&&o| o < 0).count() * 2 > offsets.len()
+fn uses_absolute_percpu(offsets: &[i32], lost: &[Range<usize>]) -> bool {
+    let lost_count: usize = lost.iter().map(|r| r.len()).sum();
+    let known = offsets.len().saturating_sub(lost_count);
+    // Lost slots hold 0, which counts as not negative: compare with the known ones.
+    offsets.iter().filter(|&&o| o < 0).count() * 2 > known
 }
 
 fn address(base: u64, offset: i32, absolute_percpu: bool) -> u64 {
@@ -487,6 +851,8 @@ mod tests {
             names,
             token_table,
             tokens,
+            readable: None,
+            warnings: Vec::new(),
         };
         let found = k.find(&["do_one", "d", "do_on", "", "T"]).unwrap();
         assert_eq!(found, [Some(0x10), Some(0x30), None, None, None]);
