@@ -79,6 +79,9 @@ impl Program {
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             (table, btf)
         });
+        if let Some(damage) = btf.as_ref().ok().and_then(|b| b.damage()) {
+            warnings.push(format!("the kernel's BTF is incomplete: {damage}"));
+        }
         let mut modules = Vec::new();
         if let Ok(btf) = &btf {
             match load_modules(&kernel, btf.types(), modules_head) {

@@ -23,12 +23,45 @@ pub(crate) fn load_btf(
         .filter(|&l| l > 0 && l <= MAX_BTF)
         .ok_or_else(|| format!("BTF bounds {start:#x}..{stop:#x} are implausible"))?;
     let mut data = vec![0u8; len as usize];
-    memory
-        .read_virt(start, &mut data)
-        .map_err(|e| format!("reading the kernel's BTF: {e}"))?;
-    let btf = Btf::parse(&data).map_err(|e| format!("the kernel's BTF: {e}"))?;
+    let btf = match memory.read_virt(start, &mut data) {
+        Ok(()) => Btf::parse(&data).map_err(|e| format!("the kernel's BTF: {e}"))?,
+        Err(e) => {
+            // An incomplete dump: used up to the hole (Btf::parse_damaged).
+            let holes = read_pages(memory, start, &mut data);
+            if holes.iter().map(|h| h.len()).sum::<usize>() == data.len() {
+                return Err(format!("reading the kernel's BTF: {e}"));
+            }
+            Btf::parse_damaged(&data, &holes)
+                .map_err(|why| format!("reading the kernel's BTF: {e}; what was read: {why}"))?
+        }
+    };
     // Kept whole (not just its types): module BTF is decoded on top of it.
     Ok(Arc::new(btf))
+}
+
+/// Reads `buf` page by page from `start`: the unreadable pages (as offsets into
+/// `buf`, merged when adjacent) are zeros.
+pub(crate) fn read_pages(
+    memory: &dyn KernelMemory,
+    start: u64,
+    buf: &mut [u8],
+) -> Vec<std::ops::Range<usize>> {
+    const PAGE: u64 = 4096;
+    let mut holes: Vec<std::ops::Range<usize>> = Vec::new();
+    let mut pos = 0;
+    while pos < buf.len() {
+        let here = start.wrapping_add(pos as u64);
+        let end = buf.len().min(pos + (PAGE - here % PAGE) as usize);
+        if memory.read_virt(here, &mut buf[pos..end]).is_err() {
+            buf[pos..end].fill(0);
+            match holes.last_mut() {
+                Some(last) if last.end == pos => last.end = end,
+                _ => holes.push(pos..end),
+            }
+        }
+        pos = end;
+    }
+    holes
 }
 
 /// Byte offset of the first of `paths` that `ty` has (members get renamed across
