@@ -148,6 +148,11 @@ impl Program {
         }
     }
 
+    /// What could not be read of the kernel's BTF, when it was used up to a hole.
+    pub fn btf_damage(&self) -> Option<&coroner_types::BtfDamage> {
+        self.btf.as_ref().ok()?.damage()
+    }
+
     /// Every module's own types (its split BTF), read and decoded on first call.
     fn module_types(&self) -> Result<&ModuleTypes, String> {
         let vmlinux = self.btf.as_ref().map_err(Clone::clone)?;

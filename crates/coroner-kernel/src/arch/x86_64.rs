@@ -2,7 +2,9 @@
 //! tables (`init_top_pgt`, 4- or 5-level, with 1 GiB and 2 MiB pages), which covers
 //! the randomised direct map, vmalloc, vmemmap and modules alike. Without page tables
 //! (no such symbol in VMCOREINFO: old kernels, synthetic dumps) it falls back, as
-//! makedumpfile does, to the two fixed mappings: kernel text and the direct map.
+//! makedumpfile does, to the two fixed mappings: kernel text and the direct map. A
+//! page-table page the dump lacks falls back to the kernel image's linear mapping
+//! for image addresses (the rest stay unreadable).
 
 use super::Translate;
 use crate::memory::VirtError;
@@ -28,6 +30,8 @@ pub struct X86_64 {
     sme_mask: u64,
     /// Direct-map base for the fallback translation.
     page_offset: u64,
+    /// Where the kernel image's linear mapping ends (the modules area starts).
+    image_map_end: u64,
 }
 
 impl X86_64 {
@@ -52,6 +56,11 @@ impl X86_64 {
             phys_base,
             sme_mask: info.number("sme_mask").unwrap_or(0) as u64,
             page_offset: default_page_offset(info.osrelease(), five_level),
+            image_map_end: START_KERNEL_MAP.saturating_add(
+                info.number("KERNEL_IMAGE_SIZE")
+                    .filter(|&n| n > 0 && n <= 1 << 31)
+                    .unwrap_or(1 << 30) as u64,
+            ),
         }
     }
 
@@ -103,7 +112,16 @@ impl X86_64 {
 impl Translate for X86_64 {
     fn translate(&self, phys: &dyn PhysMemory, vaddr: u64) -> Result<u64, VirtError> {
         match self.top_table {
-            Some(top) => self.walk(phys, top, vaddr),
+            // A page-table page the dump lacks (cut short, corrupt) does not hide
+            // the kernel image: its mapping is linear, as the fixed one says.
+            Some(top) => match self.walk(phys, top, vaddr) {
+                Err(VirtError::Phys { .. })
+                    if (START_KERNEL_MAP..self.image_map_end).contains(&vaddr) =>
+                {
+                    self.fixed(vaddr)
+                }
+                walked => walked,
+            },
             None => self.fixed(vaddr),
         }
     }
@@ -222,6 +240,7 @@ mod tests {
             phys_base: 0,
             sme_mask: 1 << 47,
             page_offset: 0xffff_8880_0000_0000,
+            image_map_end: START_KERNEL_MAP + (1 << 30),
         }
     }
 
