@@ -403,15 +403,27 @@ impl Damage<'_> {
                     lost.push(cut("names unreadable"));
                     break;
                 }
-                let Ok((len, tokens)) = entry_length(self.names, pos) else {
-                    lost.push(cut("names table ends"));
-                    break;
+                // A name that cannot be (runs past its group, or is empty) means
+                // wrong bytes that read fine: none of the group's names can be
+                // trusted, those before it included, and its range is lost.
+                let corrupt = match entry_length(self.names, pos) {
+                    Ok((len, tokens)) => (len == 0 || tokens + len > end).then_some(()),
+                    Err(_) => Some(()),
                 };
-                let next = tokens + len;
-                if next > end || len == 0 {
-                    lost.push(cut("a corrupt name"));
+                if corrupt.is_some() {
+                    // (Without markers the group is the whole table: what decoded
+                    // before the bad name is kept, as nothing better can be had.)
+                    if markers.is_some() {
+                        readable.truncate(kept_before);
+                    }
+                    lost.push((
+                        first..last,
+                        format!("a corrupt name at kallsyms_names+{pos:#x}"),
+                    ));
                     break;
                 }
+                let (len, tokens) = entry_length(self.names, pos).expect("checked above");
+                let next = tokens + len;
                 if in_hole(self.holes, pos..next) {
                     lost.push((
                         i..i + 1,
