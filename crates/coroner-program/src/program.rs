@@ -62,15 +62,20 @@ impl FoundType<'_> {
 impl Program {
     /// Opens a dump; `system_map` overrides the symbols found in the dump.
     pub fn open(path: &Path, system_map: Option<&Path>) -> Result<Program, ProgramError> {
-        let kernel = Kernel::new(Dump::open(path)?)?;
+        let mut kernel = Kernel::new(Dump::open(path)?)?;
         let mut warnings = Vec::new();
         let (symbols, symbol_source) = load_symbols(&kernel, system_map, &mut warnings)?;
         // Three names are needed before the table exists. Found first, they let BTF
         // be read and parsed on a second thread while the symbols decode.
-        let [btf_start, btf_stop, modules_head] = symbols
-            .addresses(&["__start_BTF", "__stop_BTF", "modules"])
+        let [btf_start, btf_stop, modules_head, page_offset_base] = symbols
+            .addresses(&["__start_BTF", "__stop_BTF", "modules", "page_offset_base"])
             .try_into()
             .expect("one address a name");
+        // Where the direct map is, for reads whose page tables the dump lacks.
+        if let Some(base) = page_offset_base.and_then(|at| kernel.read_u64(at).ok()) {
+            kernel.set_direct_map_base(base);
+        }
+        let kernel = kernel;
         let (mut symbols, btf) = std::thread::scope(|scope| {
             let btf = scope.spawn(|| load_btf(&kernel, btf_start, btf_stop));
             let table = symbols.into_table(&mut warnings);

@@ -4,7 +4,8 @@
 //! (no such symbol in VMCOREINFO: old kernels, synthetic dumps) it falls back, as
 //! makedumpfile does, to the two fixed mappings: kernel text and the direct map. A
 //! page-table page the dump lacks falls back to the kernel image's linear mapping
-//! for image addresses (the rest stay unreadable).
+//! for image addresses, and to the direct map's once its base is known
+//! (`page_offset_base`, which callers with symbols read); the rest stay unreadable.
 
 use super::Translate;
 use crate::memory::VirtError;
@@ -32,6 +33,9 @@ pub struct X86_64 {
     page_offset: u64,
     /// Where the kernel image's linear mapping ends (the modules area starts).
     image_map_end: u64,
+    /// The direct map's base and size, once told ([`Translate::set_direct_map`]).
+    direct_map: Option<(u64, u64)>,
+    max_physmem_bits: u32,
 }
 
 impl X86_64 {
@@ -61,6 +65,11 @@ impl X86_64 {
                     .filter(|&n| n > 0 && n <= 1 << 31)
                     .unwrap_or(1 << 30) as u64,
             ),
+            direct_map: None,
+            max_physmem_bits: info
+                .number("MAX_PHYSMEM_BITS")
+                .filter(|n| (32..=52).contains(n))
+                .unwrap_or(46) as u32,
         }
     }
 
@@ -120,6 +129,11 @@ impl Translate for X86_64 {
                 {
                     self.fixed(vaddr)
                 }
+                // So is the direct map's, once its base is known.
+                Err(e @ VirtError::Phys { .. }) => match self.direct_map {
+                    Some((base, size)) if vaddr >= base && vaddr - base < size => Ok(vaddr - base),
+                    _ => Err(e),
+                },
                 walked => walked,
             },
             None => self.fixed(vaddr),
@@ -128,6 +142,13 @@ impl Translate for X86_64 {
 
     fn min_page_size(&self) -> u64 {
         4096
+    }
+
+    fn set_direct_map(&mut self, base: u64) {
+        // Canonical upper half, 1 GiB aligned (KASLR moves it in such steps).
+        if base >> 47 == 0x1ffff && base.is_multiple_of(1 << 30) {
+            self.direct_map = Some((base, 1u64 << self.max_physmem_bits));
+        }
     }
 
     fn describe(&self) -> String {
@@ -241,6 +262,8 @@ mod tests {
             sme_mask: 1 << 47,
             page_offset: 0xffff_8880_0000_0000,
             image_map_end: START_KERNEL_MAP + (1 << 30),
+            direct_map: None,
+            max_physmem_bits: 46,
         }
     }
 
