@@ -90,9 +90,10 @@ impl Program {
         let mut modules = Vec::new();
         if let Ok(btf) = &btf {
             match load_modules(&kernel, btf.types(), modules_head) {
-                Ok((found, module_symbols)) => {
+                Ok((found, module_symbols, lost)) => {
                     modules = found;
                     symbols.extend(module_symbols);
+                    warnings.extend(lost);
                 }
                 Err(e) => warnings.push(format!("modules: {e}")),
             }
