@@ -515,7 +515,7 @@ fn sweep(dump: &Path, cuts: usize, silent: bool) -> Tally {
     let (o0, o1) = marks.offsets;
     let (_, b1) = marks.btf;
     let (t0, tlen) = marks.btf_types;
-    let (d0, dlen) = marks.data;
+    let (d0, _) = marks.data;
     // The task_struct highest in the direct map (init_task is in the image).
     let task = *intact
         .tasks
@@ -532,7 +532,7 @@ fn sweep(dump: &Path, cuts: usize, silent: bool) -> Tally {
         ("BTF strings", t0 + tlen + (b1 - t0 - tlen) / 2),
         ("prb", marks.prb),
         ("log descriptors", marks.descs + PAGE),
-        ("log text", d0 + dlen / 4),
+        ("log text", d0 + 2 * PAGE),
         ("a task", task + 8),
         ("init_task", marks.init_task + 8),
     ];

@@ -361,6 +361,16 @@ fn recover_blind(
     let Some(near) = info.symbol("clear_seq") else {
         return Err(error);
     };
+    // A cheap look first: the static data ring ends just below clear_seq, so
+    // with none of the 16 pages there readable, nothing is to be found.
+    let mut probe = [0u8; 8];
+    let near_page = near & !0xfff;
+    if !(1..=16).any(|k| {
+        mem.read_virt(near_page.wrapping_sub(k * 4096), &mut probe)
+            .is_ok()
+    }) {
+        return Err(error);
+    }
     let data = Region::read(
         mem,
         near.saturating_sub(BLIND_DATA_WINDOW),
