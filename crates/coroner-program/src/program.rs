@@ -3,7 +3,7 @@
 use crate::module_types::{load_module_types, ModuleTypes};
 use crate::modules::{load_modules, Module};
 use crate::symbols::{load_symbols, SymbolSource};
-use crate::types::load_btf;
+use crate::types::{find_btf, load_btf};
 use coroner_dump::Dump;
 use coroner_kernel::{Kernel, KernelMemory, VirtError};
 use coroner_symbols::{Symbol, SymbolTable};
@@ -76,6 +76,25 @@ impl Program {
             kernel.set_direct_map_base(base);
         }
         let kernel = kernel;
+        // Symbols lost to a damaged kallsyms: BTF is found by its header's shape.
+        let (btf_start, btf_stop) = match (btf_start, btf_stop, &symbol_source) {
+            (None, _, SymbolSource::Kallsyms | SymbolSource::None)
+            | (_, None, SymbolSource::Kallsyms | SymbolSource::None) => {
+                let info = kernel.vmcoreinfo();
+                let found = info
+                    .symbol("_stext")
+                    .zip(info.symbol("init_uts_ns"))
+                    .and_then(|(from, to)| find_btf(&kernel, from, to));
+                if let Some((start, stop)) = found {
+                    warnings.push(format!(
+                        "__start_BTF/__stop_BTF are not among the symbols read: using the \
+                         BTF found by its header at {start:#x}..{stop:#x}"
+                    ));
+                }
+                found.map_or((btf_start, btf_stop), |(a, b)| (Some(a), Some(b)))
+            }
+            _ => (btf_start, btf_stop),
+        };
         let (mut symbols, btf) = std::thread::scope(|scope| {
             let btf = scope.spawn(|| load_btf(&kernel, btf_start, btf_stop));
             let table = symbols.into_table(&mut warnings);

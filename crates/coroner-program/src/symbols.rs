@@ -88,7 +88,9 @@ pub(crate) fn load_symbols(
     if let Some(at) = kallsyms_location(kernel) {
         let mut read =
             |addr: u64, buf: &mut [u8]| kernel.read_virt(addr, buf).map_err(|e| e.to_string());
-        return match Kallsyms::read(&at, &mut read) {
+        // _stext, whose address VMCOREINFO gives, rebuilds a lost relative base.
+        let anchor = kernel.vmcoreinfo().symbol("_stext").map(|a| ("_stext", a));
+        return match Kallsyms::read_anchored(&at, &mut read, anchor) {
             Ok(tables) => Ok((Loaded::Tables(tables), SymbolSource::Kallsyms)),
             Err(e) => {
                 warnings.push(format!("kallsyms: {e}"));

@@ -156,15 +156,27 @@ pub struct Kallsyms {
 
 impl Kallsyms {
     pub fn read(at: &Location, read: ReadFn) -> Result<Kallsyms, KallsymsError> {
+        Kallsyms::read_anchored(at, read, None)
+    }
+
+    /// [`Kallsyms::read`], with one symbol whose address the caller knows (e.g.
+    /// `_stext` from VMCOREINFO): if `kallsyms_relative_base` is unreadable (it
+    /// shares a page with `kallsyms_num_syms` and the names' start), the base is
+    /// what puts that symbol at its address.
+    pub fn read_anchored(
+        at: &Location,
+        read: ReadFn,
+        anchor: Option<(&str, u64)>,
+    ) -> Result<Kallsyms, KallsymsError> {
         let mut warnings = Vec::new();
-        let count = match read_table(read, "num_syms", at.num_syms, 4) {
-            Ok(bytes) => u32::from_le_bytes(bytes.try_into().expect("4 bytes")),
+        // Without num_syms, the offsets table's length says it, give or take its
+        // 4-byte padding; the names settle which below.
+        let (mut count, count_known) = match read_table(read, "num_syms", at.num_syms, 4) {
+            Ok(bytes) => (u32::from_le_bytes(bytes.try_into().expect("4 bytes")), true),
             Err(e) => {
-                let count = count_from_offsets(read, at.addresses).ok_or(e.clone())?;
-                warnings.push(format!(
-                    "{e}: {count} symbols, as the offsets table's length says"
-                ));
-                count
+                let slots = count_from_offsets(at.addresses).ok_or(e.clone())?;
+                warnings.push(format!("{e}: counting symbols from the offsets table"));
+                (slots, false)
             }
         };
         if count == 0 || count > MAX_SYMS {
@@ -172,7 +184,8 @@ impl Kallsyms {
                 "kallsyms_num_syms is {count}"
             )));
         }
-        let (addresses, lost_addresses) = addresses(read, at.addresses, count as usize)?;
+        let (mut addresses, mut lost_addresses, rebase) =
+            addresses(read, at.addresses, count as usize, anchor.is_some())?;
         let index: Vec<usize> = read_table(read, "token_index", at.token_index, 512)
             .map_err(needed_whole)?
             .chunks_exact(2)
@@ -192,6 +205,15 @@ impl Kallsyms {
             MAX_NAMES_BYTES,
         )?;
         let (names, holes) = read_table_with_holes(read, "names", at.names, names_len)?;
+        if !count_known {
+            count = pick_count(&names, &holes, at.names, count);
+            addresses.truncate(count as usize);
+            lost_addresses.retain_mut(|r| {
+                r.end = r.end.min(count as usize);
+                r.start < r.end
+            });
+            warnings.push(format!("kallsyms: taking {count} symbols"));
+        }
         // Every entry must lie inside the table: later walks can rely on it. Whole
         // tables whose names do not all decode, or do not land on the markers, hold
         // wrong bytes somewhere (a dump format that cannot tell corrupt pages):
@@ -216,14 +238,45 @@ impl Kallsyms {
             }
             Some(readable)
         };
-        Ok(Kallsyms {
+        let mut tables = Kallsyms {
             addresses,
             names,
             token_table,
             tokens,
             readable,
             warnings,
-        })
+        };
+        if let Some((error, shifted)) = rebase {
+            tables.rebase(error, &shifted, anchor)?;
+        }
+        Ok(tables)
+    }
+
+    /// Adds the unreadable `kallsyms_relative_base` to the addresses that are
+    /// relative to it (`shifted`), found from the anchor's known address.
+    fn rebase(
+        &mut self,
+        error: KallsymsError,
+        shifted: &[bool],
+        anchor: Option<(&str, u64)>,
+    ) -> Result<(), KallsymsError> {
+        let Some((name, address)) = anchor else {
+            return Err(error);
+        };
+        let found = self.each_entry().filter_map(Result::ok).find(|&(_, pos)| {
+            entry(&self.names, pos).is_ok_and(|(encoded, _)| self.spells(encoded, name.as_bytes()))
+        });
+        let Some((i, _)) = found.filter(|&(i, _)| shifted[i]) else {
+            return Err(error);
+        };
+        let base = address.wrapping_sub(self.addresses[i]);
+        for (a, _) in self.addresses.iter_mut().zip(shifted).filter(|(_, &s)| s) {
+            *a = a.wrapping_add(base);
+        }
+        self.warnings.push(format!(
+            "{error}: the base is {base:#x}, which puts {name} at {address:#x}"
+        ));
+        Ok(())
     }
 
     /// What could not be read: empty for whole tables, else how many symbols were
@@ -672,24 +725,42 @@ fn expand_name(
     Ok(next)
 }
 
-/// `kallsyms_num_syms` when it is unreadable (it shares a page with the start of
-/// the names): `kallsyms_offsets` ends where `kallsyms_relative_base` starts, padded
-/// to 8 bytes with a zero, which no last symbol (the kernel's highest) has.
-fn count_from_offsets(read: ReadFn, at: Addresses) -> Option<u32> {
+/// How many 4-byte slots `kallsyms_offsets` has: it ends where
+/// `kallsyms_relative_base` starts, after padding to 8 bytes, so `num_syms` is this
+/// or one less ([`pick_count`] settles it).
+fn count_from_offsets(at: Addresses) -> Option<u32> {
     let Addresses::Relative { offsets, base } = at else {
         return None;
     };
     let slots = base.checked_sub(offsets)? / 4;
-    let slots = u32::try_from(slots)
+    u32::try_from(slots)
         .ok()
-        .filter(|&n| n > 1 && n <= MAX_SYMS)?;
-    let mut last = [0u8; 4];
-    read(base - 4, &mut last).ok()?;
-    Some(if u32::from_le_bytes(last) == 0 {
-        slots - 1
-    } else {
-        slots
-    })
+        .filter(|&n| n > 1 && n <= MAX_SYMS)
+}
+
+/// The symbol count, `slots - 1` or `slots`: the one whose markers are found and
+/// whose last names end where the markers start; else `slots - 1`.
+fn pick_count(names: &[u8], holes: &[Range<usize>], names_at: u64, slots: u32) -> u32 {
+    for count in [slots - 1, slots] {
+        let damage = Damage {
+            names,
+            holes,
+            names_at,
+            count: count as usize,
+            lost_addresses: &[],
+        };
+        if let Some((values, names_end)) = damage.markers() {
+            let last = values[values.len() - 1];
+            let tail = count as usize - 256 * (values.len() - 1);
+            if skip(&names[..names_end], last, tail).ok() == Some(names_end.next_multiple_of(8))
+                || skip(&names[..names_end], last, tail).ok() == Some(names_end)
+            {
+                return count;
+            }
+        }
+    }
+    // Undecided: one symbol too few rather than one made up from the padding.
+    slots - 1
 }
 
 /// A table every name needs: unreadable, nothing can be decoded.
@@ -708,13 +779,24 @@ fn needed_whole(e: KallsymsError) -> KallsymsError {
     }
 }
 
-/// The `count` symbol addresses, from either table form, and the ranges of
-/// symbols whose address is unreadable (their slots hold 0).
+/// The `count` symbol addresses, from either table form, the ranges of symbols
+/// whose address is unreadable (their slots hold 0), and, when
+/// `kallsyms_relative_base` is unreadable and `rebase_later`, the error and which
+/// addresses still need the base added.
+#[allow(clippy::type_complexity)]
 fn addresses(
     read: ReadFn,
     at: Addresses,
     count: usize,
-) -> Result<(Vec<u64>, Vec<Range<usize>>), KallsymsError> {
+    rebase_later: bool,
+) -> Result<
+    (
+        Vec<u64>,
+        Vec<Range<usize>>,
+        Option<(KallsymsError, Vec<bool>)>,
+    ),
+    KallsymsError,
+> {
     let symbols_of = |holes: Vec<Range<usize>>, width: usize| -> Vec<Range<usize>> {
         holes
             .into_iter()
@@ -728,15 +810,14 @@ fn addresses(
                 .chunks_exact(8)
                 .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
                 .collect();
-            Ok((addresses, symbols_of(holes, 8)))
+            Ok((addresses, symbols_of(holes, 8), None))
         }
         Addresses::Relative { offsets, base } => {
-            let base = u64::from_le_bytes(
-                read_table(read, "relative_base", base, 8)
-                    .map_err(needed_whole)?
-                    .try_into()
-                    .expect("8 bytes"),
-            );
+            let (base, missing) = match read_table(read, "relative_base", base, 8) {
+                Ok(bytes) => (u64::from_le_bytes(bytes.try_into().expect("8 bytes")), None),
+                Err(e) if rebase_later => (0, Some(e)),
+                Err(e) => return Err(needed_whole(e)),
+            };
             let (bytes, holes) = read_table_with_holes(read, "offsets", offsets, count * 4)?;
             let offsets: Vec<i32> = bytes
                 .chunks_exact(4)
@@ -744,11 +825,15 @@ fn addresses(
                 .collect();
             let lost = symbols_of(holes, 4);
             let absolute_percpu = uses_absolute_percpu(&offsets, &lost);
+            let rebase = missing.map(|e| {
+                let relative = offsets.iter().map(|&o| !absolute_percpu || o < 0).collect();
+                (e, relative)
+            });
             let addresses = offsets
                 .into_iter()
                 .map(|o| address(base, o, absolute_percpu))
                 .collect();
-            Ok((addresses, lost))
+            Ok((addresses, lost, rebase))
         }
     }
 }

@@ -185,3 +185,37 @@ fn unreadable_pages_cost_only_their_symbols() {
     let e = kallsyms::Kallsyms::read(&at, &mut read).err().unwrap();
     assert!(e.to_string().contains("no symbol can be decoded"), "{e}");
 }
+
+/// The page holding kallsyms_relative_base, kallsyms_num_syms and the names'
+/// start: the count comes from the offsets' length and the markers, the base from
+/// one symbol whose address the caller knows.
+#[test]
+fn the_base_and_count_are_rebuilt_when_their_page_is_lost() {
+    let (case, _) = debian_5_10();
+    let at = case.location;
+    let mut read = |addr: u64, buf: &mut [u8]| case.memory.read(addr, buf);
+    let whole = kallsyms::decode(&at, &mut read).unwrap();
+    let page = at.num_syms & !0xfff;
+    let mut read = |addr: u64, buf: &mut [u8]| {
+        if addr < page + 4096 && addr + buf.len() as u64 > page {
+            return Err(format!("{addr:#x}: page missing"));
+        }
+        case.memory.read(addr, buf)
+    };
+    assert!(
+        kallsyms::Kallsyms::read(&at, &mut read).is_err(),
+        "no anchor"
+    );
+    let stext = whole.iter().find(|s| s.name == "_stext").unwrap().address;
+    let tables =
+        kallsyms::Kallsyms::read_anchored(&at, &mut read, Some(("_stext", stext))).unwrap();
+    let got = tables.symbols().unwrap();
+    let mut expected = whole.iter();
+    for s in &got {
+        assert!(expected.any(|w| w == s), "{s:?} is not an intact symbol");
+    }
+    // The page's offsets (at most 1024) and names (at most 2048, and their group).
+    let lost = whole.len() - got.len();
+    assert!(lost > 0 && lost <= 1024 + 2048 + 256, "{lost} lost");
+    assert!(tables.warnings().iter().any(|w| w.contains("puts _stext")));
+}
