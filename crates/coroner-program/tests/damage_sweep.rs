@@ -401,7 +401,11 @@ fn check(
     let mut survived_tasks = 0;
     let mut found_tasks = 0;
     // Tasks are found from init_task's list, through types.
-    let list_readable = got.types.is_ok() && readable(kernel, marks.init_task, marks.task_size);
+    let list_readable = got.types.is_ok()
+        && got
+            .symbols
+            .contains(&(marks.init_task, "init_task".to_string()))
+        && readable(kernel, marks.init_task, marks.task_size);
     let orc_readable = unreadable_pages(kernel, marks.orc.0, marks.orc.1 - marks.orc.0) == 0;
     for (key, &address) in &intact.tasks {
         if !list_readable || !readable(kernel, address, marks.task_size) {
@@ -529,6 +533,7 @@ fn sweep(dump: &Path, cuts: usize, silent: bool) -> Tally {
         ("kallsyms names 2/3", n0 + (n1 - n0) * 2 / 3),
         ("kallsyms offsets", o0 + (o1 - o0) / 2),
         ("kallsyms_relative_base", o1),
+        ("kallsyms token table", n1),
         ("BTF types 1/4", t0 + tlen / 4),
         ("BTF types 3/4", t0 + tlen * 3 / 4),
         ("BTF strings", t0 + tlen + (b1 - t0 - tlen) / 2),
