@@ -76,10 +76,15 @@ impl Program {
             kernel.set_direct_map_base(base);
         }
         let kernel = kernel;
-        // Symbols lost to a damaged kallsyms: BTF is found by its header's shape.
-        let (btf_start, btf_stop) = match (btf_start, btf_stop, &symbol_source) {
-            (None, _, SymbolSource::Kallsyms | SymbolSource::None)
-            | (_, None, SymbolSource::Kallsyms | SymbolSource::None) => {
+        // Symbols lost to a damaged kallsyms: BTF is found by its header's shape
+        // (not for whole tables without them: that kernel has no BTF).
+        let lost = match symbol_source {
+            SymbolSource::None => kernel.vmcoreinfo().symbol("kallsyms_names").is_some(),
+            SymbolSource::Kallsyms => symbols.damaged(),
+            _ => false,
+        };
+        let (btf_start, btf_stop) = match (btf_start, btf_stop) {
+            (None, _) | (_, None) if lost => {
                 let info = kernel.vmcoreinfo();
                 let found = info
                     .symbol("_stext")

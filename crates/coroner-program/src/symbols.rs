@@ -44,6 +44,12 @@ impl Loaded {
         }
     }
 
+    /// Whether kallsyms tables were read with losses (so a name missing from them
+    /// may have been lost, not absent from the kernel).
+    pub(crate) fn damaged(&self) -> bool {
+        matches!(self, Loaded::Tables(t) if !t.warnings().is_empty())
+    }
+
     /// The table of every symbol; kallsyms that fail to decode are a warning and
     /// an empty table.
     pub(crate) fn into_table(self, warnings: &mut Vec<String>) -> SymbolTable {
