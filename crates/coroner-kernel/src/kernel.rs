@@ -45,6 +45,14 @@ impl Kernel {
         &self.info
     }
 
+    /// Tells the translation where the direct map starts (the kernel's
+    /// `page_offset_base`, read by a caller that knows symbols): direct-map
+    /// addresses whose page-table pages the dump lacks (often the first lost when
+    /// a dump is cut short: they sit at the top of memory) then still translate.
+    pub fn set_direct_map_base(&mut self, base: u64) {
+        self.arch.set_direct_map(base);
+    }
+
     /// The physical address of kernel virtual address `vaddr`.
     pub fn translate(&self, vaddr: u64) -> Result<u64, VirtError> {
         self.arch.translate(&self.dump, vaddr)

@@ -404,3 +404,36 @@ fn plain_buffer_lengths_the_kernel_never_sets() {
         read.warnings
     );
 }
+
+#[test]
+fn unreadable_indices_read_the_records_from_the_buffers_start() {
+    let records: Vec<Vec<u8>> = (0..20)
+        .map(|i| record(i * 1000, format!("message {i}").as_bytes(), None))
+        .collect();
+    let (buf, _) = laid_out(8192, 0, &records);
+    // log_first_idx and log_next_idx on a page the dump lacks.
+    let info = structured_info()
+        .replace(
+            &format!("{:x}\n", VARS + 16),
+            &format!("{:x}\n", VARS + 0x10_0000),
+        )
+        .replace(
+            &format!("{:x}\n", VARS + 20),
+            &format!("{:x}\n", VARS + 0x10_0004),
+        );
+    let (info, mem) = memory(
+        &info,
+        &[(0, &BUF.to_le_bytes()), (8, &8192u32.to_le_bytes())],
+        &buf,
+        &[],
+    );
+    let read = structured::read(&mem, &info).unwrap();
+    assert_eq!(texts(&read).len(), 20);
+    assert_eq!(texts(&read)[19], "message 19");
+    assert_eq!(read.warnings.len(), 1, "{:?}", read.warnings);
+    assert!(
+        read.warnings[0].contains("log_first_idx"),
+        "{:?}",
+        read.warnings
+    );
+}

@@ -24,5 +24,5 @@ pub use stack::{
 };
 pub use symbols::{scan_kallsyms, SymbolSource};
 pub use system::SystemInfo;
-pub use tasks::Task;
+pub use tasks::{Task, TasksRead};
 pub use value::{Field, PointedString, Pointer, Text, Value, PRINT_MAX};

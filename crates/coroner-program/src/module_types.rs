@@ -49,6 +49,15 @@ pub(crate) fn load_module_types(
     if modules.is_empty() {
         return out;
     }
+    // Split BTF numbers its types after every vmlinux type: with vmlinux's cut
+    // short, its ids would land on the wrong types.
+    if let Some(first) = vmlinux.damage().and_then(|d| d.first_lost_id) {
+        out.warnings.push(format!(
+            "modules' types: the kernel's BTF is lost from type id {first} on, and \
+             modules' BTF numbers its types after all of the kernel's"
+        ));
+        return out;
+    }
     let registered = match registered(memory, vmlinux.types(), head) {
         Ok(r) => r,
         Err(e) => {

@@ -2,7 +2,7 @@
 //! name, where its code lives and its own symbol table (`mod->kallsyms`: ELF
 //! symbols, their names and `nm` type letters), read through BTF offsets.
 
-use crate::list::list_entries;
+use crate::list::list_entries_lenient;
 use crate::program::c_string;
 use crate::types::offset_of_any;
 use coroner_kernel::{Kernel, KernelMemory};
@@ -59,40 +59,63 @@ impl Layout {
     }
 }
 
+/// Modules read, their symbols, and what could not be read.
+pub(crate) type LoadedModules = (Vec<Module>, Vec<Symbol>, Vec<String>);
+
 /// Reads every module and its symbols. Symbols are those with a name and a value
 /// (the kernel's own /proc/kallsyms shows the same set).
-/// `modules` is the address of the kernel's `modules` list head.
+/// `modules` is the address of the kernel's `modules` list head. A module that
+/// cannot be read is skipped, and a list broken by a lost page walked back from
+/// its head; the third vector says what was lost.
 pub(crate) fn load_modules(
     kernel: &Kernel,
     btf: &Types,
     modules: Option<u64>,
-) -> Result<(Vec<Module>, Vec<Symbol>), String> {
+) -> Result<LoadedModules, String> {
     let l = Layout::from(btf)?;
     let head = modules.ok_or("no `modules` symbol")?;
     let read = |addr: u64| kernel.read_u64(addr).map_err(|e| e.to_string());
     let mut modules = Vec::new();
     let mut symbols = Vec::new();
-    for module in list_entries(kernel, head, l.list, MAX_MODULES)? {
+    let (entries, broken) = list_entries_lenient(kernel, head, l.list, MAX_MODULES);
+    let mut warnings: Vec<String> = broken
+        .map(|why| format!("modules: {why}"))
+        .into_iter()
+        .collect();
+    for module in entries {
         let mut name = [0u8; MODULE_NAME_LEN];
-        kernel
-            .read_virt(module + l.name, &mut name)
-            .map_err(|e| e.to_string())?;
-        let name = c_string(&name);
-        let syms = module_symbols(kernel, &l, module, &name).unwrap_or_default();
-        modules.push(Module {
-            address: module,
-            base: read(module + l.base)?,
-            size: u64::from(
-                kernel
-                    .read_u32(module + l.size)
-                    .map_err(|e| e.to_string())?,
-            ),
-            symbol_count: syms.len(),
-            name,
+        let mut read_one = || -> Result<Module, String> {
+            kernel
+                .read_virt(module + l.name, &mut name)
+                .map_err(|e| e.to_string())?;
+            Ok(Module {
+                address: module,
+                base: read(module + l.base)?,
+                size: u64::from(
+                    kernel
+                        .read_u32(module + l.size)
+                        .map_err(|e| e.to_string())?,
+                ),
+                symbol_count: 0,
+                name: c_string(&name),
+            })
+        };
+        let mut found = match read_one() {
+            Ok(found) => found,
+            Err(e) => {
+                warnings.push(format!("modules: the module at {module:#x}: {e}"));
+                continue;
+            }
+        };
+        let syms = module_symbols(kernel, &l, module, &found.name).unwrap_or_else(|e| {
+            warnings.push(format!("modules: symbols of {}: {e}", found.name));
+            Vec::new()
         });
+        found.symbol_count = syms.len();
+        modules.push(found);
         symbols.extend(syms);
     }
-    Ok((modules, symbols))
+    Ok((modules, symbols, warnings))
 }
 
 fn module_symbols(

@@ -3,7 +3,7 @@
 use crate::module_types::{load_module_types, ModuleTypes};
 use crate::modules::{load_modules, Module};
 use crate::symbols::{load_symbols, SymbolSource};
-use crate::types::load_btf;
+use crate::types::{find_btf, load_btf};
 use coroner_dump::Dump;
 use coroner_kernel::{Kernel, KernelMemory, VirtError};
 use coroner_symbols::{Symbol, SymbolTable};
@@ -62,15 +62,44 @@ impl FoundType<'_> {
 impl Program {
     /// Opens a dump; `system_map` overrides the symbols found in the dump.
     pub fn open(path: &Path, system_map: Option<&Path>) -> Result<Program, ProgramError> {
-        let kernel = Kernel::new(Dump::open(path)?)?;
+        let mut kernel = Kernel::new(Dump::open(path)?)?;
         let mut warnings = Vec::new();
         let (symbols, symbol_source) = load_symbols(&kernel, system_map, &mut warnings)?;
         // Three names are needed before the table exists. Found first, they let BTF
         // be read and parsed on a second thread while the symbols decode.
-        let [btf_start, btf_stop, modules_head] = symbols
-            .addresses(&["__start_BTF", "__stop_BTF", "modules"])
+        let [btf_start, btf_stop, modules_head, page_offset_base] = symbols
+            .addresses(&["__start_BTF", "__stop_BTF", "modules", "page_offset_base"])
             .try_into()
             .expect("one address a name");
+        // Where the direct map is, for reads whose page tables the dump lacks.
+        if let Some(base) = page_offset_base.and_then(|at| kernel.read_u64(at).ok()) {
+            kernel.set_direct_map_base(base);
+        }
+        let kernel = kernel;
+        // Symbols lost to a damaged kallsyms: BTF is found by its header's shape
+        // (not for whole tables without them: that kernel has no BTF).
+        let lost = match symbol_source {
+            SymbolSource::None => kernel.vmcoreinfo().symbol("kallsyms_names").is_some(),
+            SymbolSource::Kallsyms => symbols.damaged(),
+            _ => false,
+        };
+        let (btf_start, btf_stop) = match (btf_start, btf_stop) {
+            (None, _) | (_, None) if lost => {
+                let info = kernel.vmcoreinfo();
+                let found = info
+                    .symbol("_stext")
+                    .zip(info.symbol("init_uts_ns"))
+                    .and_then(|(from, to)| find_btf(&kernel, from, to));
+                if let Some((start, stop)) = found {
+                    warnings.push(format!(
+                        "__start_BTF/__stop_BTF are not among the symbols read: using the \
+                         BTF found by its header at {start:#x}..{stop:#x}"
+                    ));
+                }
+                found.map_or((btf_start, btf_stop), |(a, b)| (Some(a), Some(b)))
+            }
+            _ => (btf_start, btf_stop),
+        };
         let (mut symbols, btf) = std::thread::scope(|scope| {
             let btf = scope.spawn(|| load_btf(&kernel, btf_start, btf_stop));
             let table = symbols.into_table(&mut warnings);
@@ -79,12 +108,16 @@ impl Program {
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             (table, btf)
         });
+        if let Some(damage) = btf.as_ref().ok().and_then(|b| b.damage()) {
+            warnings.push(format!("the kernel's BTF is incomplete: {damage}"));
+        }
         let mut modules = Vec::new();
         if let Ok(btf) = &btf {
             match load_modules(&kernel, btf.types(), modules_head) {
-                Ok((found, module_symbols)) => {
+                Ok((found, module_symbols, lost)) => {
                     modules = found;
                     symbols.extend(module_symbols);
+                    warnings.extend(lost);
                 }
                 Err(e) => warnings.push(format!("modules: {e}")),
             }
@@ -143,6 +176,11 @@ impl Program {
             Ok(btf) => Ok(btf.types()),
             Err(e) => Err(e.clone()),
         }
+    }
+
+    /// What could not be read of the kernel's BTF, when it was used up to a hole.
+    pub fn btf_damage(&self) -> Option<&coroner_types::BtfDamage> {
+        self.btf.as_ref().ok()?.damage()
     }
 
     /// Every module's own types (its split BTF), read and decoded on first call.

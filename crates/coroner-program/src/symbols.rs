@@ -44,15 +44,24 @@ impl Loaded {
         }
     }
 
+    /// Whether kallsyms tables were read with losses (so a name missing from them
+    /// may have been lost, not absent from the kernel).
+    pub(crate) fn damaged(&self) -> bool {
+        matches!(self, Loaded::Tables(t) if !t.warnings().is_empty())
+    }
+
     /// The table of every symbol; kallsyms that fail to decode are a warning and
     /// an empty table.
     pub(crate) fn into_table(self, warnings: &mut Vec<String>) -> SymbolTable {
         let symbols = match self {
             Loaded::Decoded(symbols) => symbols,
-            Loaded::Tables(tables) => tables.symbols().unwrap_or_else(|e| {
-                warnings.push(format!("kallsyms: {e}"));
-                Vec::new()
-            }),
+            Loaded::Tables(tables) => {
+                warnings.extend(tables.warnings().iter().cloned());
+                tables.symbols().unwrap_or_else(|e| {
+                    warnings.push(format!("kallsyms: {e}"));
+                    Vec::new()
+                })
+            }
         };
         SymbolTable::new(symbols)
     }
@@ -85,7 +94,9 @@ pub(crate) fn load_symbols(
     if let Some(at) = kallsyms_location(kernel) {
         let mut read =
             |addr: u64, buf: &mut [u8]| kernel.read_virt(addr, buf).map_err(|e| e.to_string());
-        return match Kallsyms::read(&at, &mut read) {
+        // _stext, whose address VMCOREINFO gives, rebuilds a lost relative base.
+        let anchor = kernel.vmcoreinfo().symbol("_stext").map(|a| ("_stext", a));
+        return match Kallsyms::read_anchored(&at, &mut read, anchor) {
             Ok(tables) => Ok((Loaded::Tables(tables), SymbolSource::Kallsyms)),
             Err(e) => {
                 warnings.push(format!("kallsyms: {e}"));

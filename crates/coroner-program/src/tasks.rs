@@ -2,7 +2,7 @@
 //! `signal->thread_head`), plus each CPU's idle task (`runqueues.idle`), with the
 //! fields `ps` shows, read through BTF offsets.
 
-use crate::list::list_entries;
+use crate::list::{list_entries, list_entries_lenient};
 use crate::program::c_string;
 use crate::types::offset_of_any;
 use crate::Program;
@@ -24,6 +24,14 @@ pub struct Task {
     pub active: bool,
     /// A kernel thread (no user address space).
     pub kernel_thread: bool,
+}
+
+/// Tasks as read from a dump that may be incomplete: those readable, and what
+/// could not be read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TasksRead {
+    pub tasks: Vec<Task>,
+    pub warnings: Vec<String>,
 }
 
 /// A corrupt task list cannot make us loop forever.
@@ -118,6 +126,85 @@ impl Program {
             }
         }
         Ok(tasks)
+    }
+
+    /// Every task that can be read, in [`Program::tasks`]' order, and what could
+    /// not: an unreadable task is skipped, a task list broken by an unreadable
+    /// page is walked back from its head, a process whose thread list is
+    /// unreadable is shown alone. Fails only without types or `init_task`.
+    pub fn tasks_read(&self) -> Result<TasksRead, String> {
+        let btf = self.btf()?;
+        let l = Layout::from(btf)?;
+        let init = self.address_of("init_task").ok_or("no init_task symbol")?;
+        let cpus = self.cpu_count().unwrap_or(1);
+        let active: Vec<u64> = (0..cpus).filter_map(|c| self.current_task(c)).collect();
+        let mut read = TasksRead::default();
+        let mut unreadable = 0;
+        let mut first_error = None;
+        let mut add = |read: &mut TasksRead, address: u64| match self.task(&l, address, &active) {
+            Ok(task) => read.tasks.push(task),
+            Err(e) => {
+                unreadable += 1;
+                first_error.get_or_insert(format!("task at {address:#x}: {e}"));
+            }
+        };
+        for cpu in 0..cpus {
+            let idle = self
+                .per_cpu_address("runqueues", cpu)
+                .and_then(|rq| self.read_u64(rq + l.rq_idle).ok());
+            if let Some(idle) = idle {
+                add(&mut read, idle);
+            }
+        }
+        let (processes, broken) =
+            list_entries_lenient(self.kernel(), init + l.tasks, l.tasks, MAX_TASKS);
+        read.warnings
+            .extend(broken.map(|why| format!("the task list: {why}")));
+        let mut seen = 0usize;
+        for process in processes {
+            let threads = self
+                .read_u64(process + l.signal)
+                .map_err(|e| e.to_string())
+                .map(|signal| {
+                    list_entries_lenient(
+                        self.kernel(),
+                        signal + l.thread_head,
+                        l.thread_node,
+                        MAX_TASKS,
+                    )
+                });
+            let threads = match threads {
+                Ok((threads, None)) => threads,
+                Ok((threads, Some(why))) => {
+                    read.warnings
+                        .push(format!("threads of the process at {process:#x}: {why}"));
+                    if threads.contains(&process) {
+                        threads
+                    } else {
+                        [vec![process], threads].concat()
+                    }
+                }
+                Err(e) => {
+                    read.warnings.push(format!(
+                        "threads of the process at {process:#x}: {e}; showing the process alone"
+                    ));
+                    vec![process]
+                }
+            };
+            for thread in threads {
+                seen += 1;
+                if seen > MAX_TASKS {
+                    read.warnings.push("task list does not end: corrupt".into());
+                    return Ok(read);
+                }
+                add(&mut read, thread);
+            }
+        }
+        if let Some(e) = first_error {
+            read.warnings
+                .push(format!("{unreadable} tasks unreadable, the first: {e}"));
+        }
+        Ok(read)
     }
 
     /// One task, by the address of its `task_struct` (no walk of the task list).

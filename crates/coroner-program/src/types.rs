@@ -23,12 +23,84 @@ pub(crate) fn load_btf(
         .filter(|&l| l > 0 && l <= MAX_BTF)
         .ok_or_else(|| format!("BTF bounds {start:#x}..{stop:#x} are implausible"))?;
     let mut data = vec![0u8; len as usize];
-    memory
-        .read_virt(start, &mut data)
-        .map_err(|e| format!("reading the kernel's BTF: {e}"))?;
-    let btf = Btf::parse(&data).map_err(|e| format!("the kernel's BTF: {e}"))?;
+    let btf = match memory.read_virt(start, &mut data) {
+        Ok(()) => Btf::parse(&data).map_err(|e| format!("the kernel's BTF: {e}"))?,
+        Err(e) => {
+            // An incomplete dump: used up to the hole (Btf::parse_damaged).
+            let holes = read_pages(memory, start, &mut data);
+            if holes.iter().map(|h| h.len()).sum::<usize>() == data.len() {
+                return Err(format!("reading the kernel's BTF: {e}"));
+            }
+            Btf::parse_damaged(&data, &holes)
+                .map_err(|why| format!("reading the kernel's BTF: {e}; what was read: {why}"))?
+        }
+    };
     // Kept whole (not just its types): module BTF is decoded on top of it.
     Ok(Arc::new(btf))
+}
+
+/// Where vmlinux BTF is when the symbols that bound it are lost (a damaged
+/// kallsyms): the first header found by its shape (magic 0xeb9f, version 1, the
+/// type section right after the header, the strings right after the types) from
+/// `_stext` up to `init_uts_ns` (`.BTF` lies in `.rodata`, below `.data`), page by
+/// page. Returns its start and end.
+pub(crate) fn find_btf(memory: &dyn KernelMemory, from: u64, to: u64) -> Option<(u64, u64)> {
+    const PAGE: u64 = 4096;
+    let to = to.min(from.saturating_add(256 << 20));
+    let mut page = vec![0u8; PAGE as usize + 24];
+    let mut at = from & !(PAGE - 1);
+    while at < to {
+        // The page and the start of the next, so a header may cross into it.
+        let whole = memory.read_virt(at, &mut page).is_ok();
+        let readable = whole || memory.read_virt(at, &mut page[..PAGE as usize]).is_ok();
+        if readable {
+            let end = if whole {
+                page.len() - 24
+            } else {
+                PAGE as usize - 24
+            };
+            for o in (0..end).step_by(4) {
+                let h = &page[o..o + 24];
+                let word = |i: usize| u32::from_le_bytes(h[i..i + 4].try_into().expect("4 bytes"));
+                if h[..4] != [0x9f, 0xeb, 1, 0] || word(4) != 24 || word(8) != 0 {
+                    continue;
+                }
+                let (types, str_off, strings) = (word(12), word(16), word(20));
+                let len = 24 + u64::from(str_off) + u64::from(strings);
+                if str_off == types && types > 0 && strings > 0 && len <= MAX_BTF {
+                    let start = at + o as u64;
+                    return Some((start, start + len));
+                }
+            }
+        }
+        at += PAGE;
+    }
+    None
+}
+
+/// Reads `buf` page by page from `start`: the unreadable pages (as offsets into
+/// `buf`, merged when adjacent) are zeros.
+pub(crate) fn read_pages(
+    memory: &dyn KernelMemory,
+    start: u64,
+    buf: &mut [u8],
+) -> Vec<std::ops::Range<usize>> {
+    const PAGE: u64 = 4096;
+    let mut holes: Vec<std::ops::Range<usize>> = Vec::new();
+    let mut pos = 0;
+    while pos < buf.len() {
+        let here = start.wrapping_add(pos as u64);
+        let end = buf.len().min(pos + (PAGE - here % PAGE) as usize);
+        if memory.read_virt(here, &mut buf[pos..end]).is_err() {
+            buf[pos..end].fill(0);
+            match holes.last_mut() {
+                Some(last) if last.end == pos => last.end = end,
+                _ => holes.push(pos..end),
+            }
+        }
+        pos = end;
+    }
+    holes
 }
 
 /// Byte offset of the first of `paths` that `ty` has (members get renamed across

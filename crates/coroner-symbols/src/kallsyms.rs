@@ -9,6 +9,7 @@
 
 use crate::symbols::Symbol;
 use crate::ReadFn;
+use std::ops::Range;
 
 /// Where the tables are (virtual addresses, e.g. from VMCOREINFO `SYMBOL(...)`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +30,7 @@ pub enum Addresses {
     Absolute(u64),
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum KallsymsError {
     #[error("reading kallsyms {table} at {address:#x}: {why}")]
     Read {
@@ -71,6 +72,63 @@ fn read_table(
     Ok(buf)
 }
 
+/// Bytes of a table read page by page where a piece fails: the unreadable 4 KiB
+/// pages are zeros in the table and listed (sorted, as offsets into it). Fails only
+/// when nothing at all is readable.
+fn read_table_with_holes(
+    read: ReadFn,
+    table: &'static str,
+    address: u64,
+    len: usize,
+) -> Result<(Vec<u8>, Vec<Range<usize>>), KallsymsError> {
+    const FIRST_PIECE: usize = 64 << 10;
+    const PAGE: u64 = 4096;
+    let mut buf = Vec::with_capacity(len.min(FIRST_PIECE));
+    let mut holes: Vec<Range<usize>> = Vec::new();
+    let mut first_error = None;
+    while buf.len() < len {
+        let done = buf.len();
+        buf.resize(len.min(done + done.max(FIRST_PIECE)), 0);
+        let at = address.wrapping_add(done as u64);
+        let Err(why) = read(at, &mut buf[done..]) else {
+            continue;
+        };
+        first_error.get_or_insert((at, why));
+        // Page by page, each piece ending on a page boundary of the address space.
+        let mut pos = done;
+        while pos < buf.len() {
+            let here = address.wrapping_add(pos as u64);
+            let page_left = (PAGE - here % PAGE) as usize;
+            let end = buf.len().min(pos + page_left);
+            if read(here, &mut buf[pos..end]).is_err() {
+                buf[pos..end].fill(0);
+                match holes.last_mut() {
+                    Some(last) if last.end == pos => last.end = end,
+                    _ => holes.push(pos..end),
+                }
+            }
+            pos = end;
+        }
+    }
+    if holes.iter().map(|h| h.len()).sum::<usize>() == len {
+        let (address, why) = first_error.unwrap_or((address, "unreadable".into()));
+        return Err(KallsymsError::Read {
+            table,
+            address,
+            why,
+        });
+    }
+    Ok((buf, holes))
+}
+
+/// Whether `range` overlaps any of the sorted `holes`.
+fn in_hole(holes: &[Range<usize>], range: Range<usize>) -> bool {
+    let i = holes.partition_point(|h| h.end <= range.start);
+    holes
+        .get(i)
+        .is_some_and(|h| h.start < range.end.max(range.start + 1))
+}
+
 /// Decodes the whole table.
 pub fn decode(at: &Location, read: ReadFn) -> Result<Vec<Symbol>, KallsymsError> {
     Kallsyms::read(at, read)?.symbols()
@@ -78,28 +136,58 @@ pub fn decode(at: &Location, read: ReadFn) -> Result<Vec<Symbol>, KallsymsError>
 
 /// The tables, read from memory once: a few names can be looked up before all of
 /// them are decoded (a program needs three to start reading its types).
+///
+/// Pages of the names or the address table that cannot be read (a dump cut short,
+/// a corrupt page) cost only the symbols they hold: `kallsyms_markers` (the names'
+/// offset every 256 symbols, right after the names) gives places to resume, and a
+/// symbol whose name or address is unreadable is dropped while the others keep
+/// their own addresses. [`Kallsyms::warnings`] says what was lost. The token table
+/// and index are needed for every name: unreadable, they are an error.
 pub struct Kallsyms {
     addresses: Vec<u64>,
     names: Vec<u8>,
     token_table: Vec<u8>,
     /// Each token's bytes in `token_table`, checked to lie inside it.
     tokens: Vec<std::ops::Range<usize>>,
+    /// With damaged tables: the symbols still readable, as (index, names position).
+    readable: Option<Vec<(u32, u32)>>,
+    warnings: Vec<String>,
 }
 
 impl Kallsyms {
     pub fn read(at: &Location, read: ReadFn) -> Result<Kallsyms, KallsymsError> {
-        let count = u32::from_le_bytes(
-            read_table(read, "num_syms", at.num_syms, 4)?
-                .try_into()
-                .expect("4 bytes"),
-        );
+        Kallsyms::read_anchored(at, read, None)
+    }
+
+    /// [`Kallsyms::read`], with one symbol whose address the caller knows (e.g.
+    /// `_stext` from VMCOREINFO): if `kallsyms_relative_base` is unreadable (it
+    /// shares a page with `kallsyms_num_syms` and the names' start), the base is
+    /// what puts that symbol at its address.
+    pub fn read_anchored(
+        at: &Location,
+        read: ReadFn,
+        anchor: Option<(&str, u64)>,
+    ) -> Result<Kallsyms, KallsymsError> {
+        let mut warnings = Vec::new();
+        // Without num_syms, the offsets table's length says it, give or take its
+        // 4-byte padding; the names settle which below.
+        let (mut count, count_known) = match read_table(read, "num_syms", at.num_syms, 4) {
+            Ok(bytes) => (u32::from_le_bytes(bytes.try_into().expect("4 bytes")), true),
+            Err(e) => {
+                let slots = count_from_offsets(at.addresses).ok_or(e.clone())?;
+                warnings.push(format!("{e}: counting symbols from the offsets table"));
+                (slots, false)
+            }
+        };
         if count == 0 || count > MAX_SYMS {
             return Err(KallsymsError::Corrupt(format!(
                 "kallsyms_num_syms is {count}"
             )));
         }
-        let addresses = addresses(read, at.addresses, count as usize)?;
-        let index: Vec<usize> = read_table(read, "token_index", at.token_index, 512)?
+        let (mut addresses, mut lost_addresses, rebase) =
+            addresses(read, at.addresses, count as usize, anchor.is_some())?;
+        let index: Vec<usize> = read_table(read, "token_index", at.token_index, 512)
+            .map_err(needed_whole)?
             .chunks_exact(2)
             .map(|c| u16::from_le_bytes([c[0], c[1]]) as usize)
             .collect();
@@ -108,22 +196,112 @@ impl Kallsyms {
             ("their index", at.token_index),
             TOKEN_TABLE_MAX,
         )?;
-        let token_table = read_table(read, "token_table", at.token_table, table_len)?;
+        let token_table =
+            read_table(read, "token_table", at.token_table, table_len).map_err(needed_whole)?;
         let tokens = tokens(&token_table, &index)?;
         let names_len = span(
             ("names", at.names),
             ("the token table", at.token_table),
             MAX_NAMES_BYTES,
         )?;
-        let names = read_table(read, "names", at.names, names_len)?;
-        // Every entry must lie inside the table: later walks can rely on it.
-        skip(&names, 0, addresses.len())?;
-        Ok(Kallsyms {
+        let (names, holes) = read_table_with_holes(read, "names", at.names, names_len)?;
+        if !count_known {
+            count = pick_count(&names, &holes, at.names, count);
+            addresses.truncate(count as usize);
+            lost_addresses.retain_mut(|r| {
+                r.end = r.end.min(count as usize);
+                r.start < r.end
+            });
+            warnings.push(format!("kallsyms: taking {count} symbols"));
+        }
+        // Every entry must lie inside the table: later walks can rely on it. Whole
+        // tables whose names do not all decode, or do not land on the markers, hold
+        // wrong bytes somewhere (a dump format that cannot tell corrupt pages):
+        // the markers find where.
+        let damage = Damage {
+            names: &names,
+            holes: &holes,
+            names_at: at.names,
+            count: count as usize,
+            lost_addresses: &lost_addresses,
+        };
+        let whole = holes.is_empty() && lost_addresses.is_empty();
+        let readable = if whole && damage.consistent() {
+            None
+        } else {
+            let readable = damage.readable(&mut warnings);
+            if readable.is_empty() {
+                return Err(KallsymsError::Corrupt(format!(
+                    "no symbol decodes ({})",
+                    warnings.join("; ")
+                )));
+            }
+            Some(readable)
+        };
+        let mut tables = Kallsyms {
             addresses,
             names,
             token_table,
             tokens,
-        })
+            readable,
+            warnings,
+        };
+        if let Some((error, shifted)) = rebase {
+            tables.rebase(error, &shifted, anchor)?;
+        }
+        Ok(tables)
+    }
+
+    /// Adds the unreadable `kallsyms_relative_base` to the addresses that are
+    /// relative to it (`shifted`), found from the anchor's known address.
+    fn rebase(
+        &mut self,
+        error: KallsymsError,
+        shifted: &[bool],
+        anchor: Option<(&str, u64)>,
+    ) -> Result<(), KallsymsError> {
+        let Some((name, address)) = anchor else {
+            return Err(error);
+        };
+        let found = self.each_entry().filter_map(Result::ok).find(|&(_, pos)| {
+            entry(&self.names, pos).is_ok_and(|(encoded, _)| self.spells(encoded, name.as_bytes()))
+        });
+        let Some((i, _)) = found.filter(|&(i, _)| shifted[i]) else {
+            return Err(error);
+        };
+        let base = address.wrapping_sub(self.addresses[i]);
+        for (a, _) in self.addresses.iter_mut().zip(shifted).filter(|(_, &s)| s) {
+            *a = a.wrapping_add(base);
+        }
+        self.warnings.push(format!(
+            "{error}: the base is {base:#x}, which puts {name} at {address:#x}"
+        ));
+        Ok(())
+    }
+
+    /// What could not be read: empty for whole tables, else how many symbols were
+    /// lost and where.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// The (symbol index, names position) of every symbol to decode.
+    fn each_entry(&self) -> Box<dyn Iterator<Item = Result<(usize, usize), KallsymsError>> + '_> {
+        match &self.readable {
+            Some(readable) => Box::new(
+                readable
+                    .iter()
+                    .map(|&(i, pos)| Ok((i as usize, pos as usize))),
+            ),
+            None => {
+                let mut pos = 0;
+                Box::new((0..self.addresses.len()).map(move |i| {
+                    let at = pos;
+                    pos = entry(&self.names, pos)?.1;
+                    Ok((i, at))
+                }))
+            }
+        }
     }
 
     /// The address of each of `wanted` (names without their type letter), the first
@@ -131,15 +309,14 @@ impl Kallsyms {
     /// by token where they are stored, so this costs far less than decoding.
     pub fn find(&self, wanted: &[&str]) -> Result<Vec<Option<u64>>, KallsymsError> {
         let mut found = vec![None; wanted.len()];
-        let mut pos = 0;
-        for &address in &self.addresses {
-            let (encoded, next) = entry(&self.names, pos)?;
+        for item in self.each_entry() {
+            let (i, pos) = item?;
+            let (encoded, _) = entry(&self.names, pos)?;
             for (slot, name) in found.iter_mut().zip(wanted) {
                 if slot.is_none() && self.spells(encoded, name.as_bytes()) {
-                    *slot = Some(address);
+                    *slot = Some(self.addresses[i]);
                 }
             }
-            pos = next;
         }
         Ok(found)
     }
@@ -177,6 +354,14 @@ impl Kallsyms {
             tokens: &tokens,
         };
         let addresses = &self.addresses;
+        if let Some(readable) = &self.readable {
+            let mut symbols = Vec::with_capacity(readable.len());
+            for &(i, pos) in readable {
+                let address = std::slice::from_ref(&addresses[i as usize]);
+                table.symbols_into(pos as usize, address, &mut symbols)?;
+            }
+            return Ok(symbols);
+        }
         if addresses.len() < PARALLEL_SYMBOLS {
             return table.symbols(0, addresses);
         }
@@ -212,6 +397,227 @@ fn span(table: (&str, u64), next: (&str, u64), max: u64) -> Result<usize, Kallsy
                 table.0, table.1, next.0, next.1
             ))
         })
+}
+
+/// Names tables with unreadable stretches, and what is needed to walk around them.
+struct Damage<'a> {
+    /// From `kallsyms_names` to the token table: the names, then the markers
+    /// (and, in 6.1 stable and 6.2+, `kallsyms_seqs_of_names`).
+    names: &'a [u8],
+    holes: &'a [Range<usize>],
+    names_at: u64,
+    count: usize,
+    lost_addresses: &'a [Range<usize>],
+}
+
+/// At most this many warnings name a damaged stretch; the rest are summed up.
+const MAX_DAMAGE_WARNINGS: usize = 8;
+
+impl Damage<'_> {
+    /// The symbols whose name and address are readable, as (index, names
+    /// position), in table order; `warnings` gets what was lost and where.
+    fn readable(&self, warnings: &mut Vec<String>) -> Vec<(u32, u32)> {
+        let mut readable = Vec::with_capacity(self.count);
+        // Symbol ranges lost, with why.
+        let mut lost: Vec<(Range<usize>, String)> = Vec::new();
+        for r in self.lost_addresses {
+            lost.push((r.clone(), "their addresses are unreadable".into()));
+        }
+        let markers = self.markers();
+        if markers.is_none() && !self.holes.is_empty() {
+            warnings.push(
+                "kallsyms_markers not found after the names: decoding stops at the first \
+                 unreadable name"
+                    .into(),
+            );
+        }
+        let groups: Vec<(usize, usize, usize)> = match &markers {
+            // (first symbol, names position, end of the group's names)
+            Some((values, names_end)) => (0..values.len())
+                .map(|g| {
+                    let end = values.get(g + 1).copied().unwrap_or(*names_end);
+                    (g * 256, values[g], end)
+                })
+                .collect(),
+            None => vec![(0, 0, self.names.len())],
+        };
+        for (n, &(first, start, end)) in groups.iter().enumerate() {
+            let last = if markers.is_some() {
+                (first + 256).min(self.count)
+            } else {
+                self.count
+            };
+            let kept_before = readable.len();
+            let mut pos = start;
+            let mut i = first;
+            while i < last {
+                let cut = |why: &str| (i..last, format!("{why} at kallsyms_names+{pos:#x}"));
+                if in_hole(self.holes, pos..pos + 2) {
+                    lost.push(cut("names unreadable"));
+                    break;
+                }
+                // A name that cannot be (runs past its group, or is empty) means
+                // wrong bytes that read fine: none of the group's names can be
+                // trusted, those before it included, and its range is lost.
+                let corrupt = match entry_length(self.names, pos) {
+                    Ok((len, tokens)) => (len == 0 || tokens + len > end).then_some(()),
+                    Err(_) => Some(()),
+                };
+                if corrupt.is_some() {
+                    // (Without markers the group is the whole table: what decoded
+                    // before the bad name is kept, as nothing better can be had.)
+                    if markers.is_some() {
+                        readable.truncate(kept_before);
+                    }
+                    lost.push((
+                        first..last,
+                        format!("a corrupt name at kallsyms_names+{pos:#x}"),
+                    ));
+                    break;
+                }
+                let (len, tokens) = entry_length(self.names, pos).expect("checked above");
+                let next = tokens + len;
+                if in_hole(self.holes, pos..next) {
+                    lost.push((
+                        i..i + 1,
+                        format!("name unreadable at kallsyms_names+{pos:#x}"),
+                    ));
+                } else if !self.address_lost(i) {
+                    readable.push((i as u32, pos as u32));
+                }
+                pos = next;
+                i += 1;
+            }
+            // A group whose names do not end on the next marker holds bytes that
+            // are wrong without being unreadable: none of its names can be trusted.
+            let is_last = n + 1 == groups.len();
+            if i == last && !is_last && pos != end {
+                readable.truncate(kept_before);
+                lost.push((
+                    first..last,
+                    format!("names do not end on their marker (kallsyms_names+{end:#x})"),
+                ));
+            }
+        }
+        lost.sort_by_key(|(r, _)| r.start);
+        let total: usize = self.count - readable.len();
+        if total > 0 {
+            warnings.push(format!(
+                "kallsyms: {total} of {} symbols lost to unreadable or corrupt tables \
+                 (the others keep their addresses)",
+                self.count
+            ));
+        }
+        for (range, why) in lost.iter().take(MAX_DAMAGE_WARNINGS) {
+            warnings.push(format!(
+                "kallsyms: symbols {}..{} ({}): {why} ({:#x})",
+                range.start,
+                range.end,
+                range.len(),
+                self.names_at
+            ));
+        }
+        if lost.len() > MAX_DAMAGE_WARNINGS {
+            warnings.push(format!(
+                "kallsyms: {} more damaged stretches",
+                lost.len() - MAX_DAMAGE_WARNINGS
+            ));
+        }
+        readable
+    }
+
+    /// Whether whole tables decode: every entry inside the table and, when the
+    /// markers are found, every group of 256 ending on the next marker.
+    fn consistent(&self) -> bool {
+        let Ok(end) = skip(self.names, 0, self.count) else {
+            return false;
+        };
+        match self.markers() {
+            Some((values, names_end)) => {
+                let tail = self.count - 256 * (values.len() - 1);
+                let last = values[values.len() - 1];
+                self.group_checks(&values, names_end).1 == 0
+                    && skip(&self.names[..names_end], last, tail).ok() == Some(end)
+            }
+            None => true,
+        }
+    }
+
+    fn address_lost(&self, i: usize) -> bool {
+        let r = self.lost_addresses;
+        let k = r.partition_point(|h| h.end <= i);
+        r.get(k).is_some_and(|h| h.start <= i)
+    }
+
+    /// `kallsyms_markers` (one names offset every 256 symbols), at the end of the
+    /// names span (before the token table, or before `kallsyms_seqs_of_names`),
+    /// u32 or u64 each, and where the names end (the markers' start). Accepted
+    /// only when the markers are readable, start at 0, rise by a plausible step
+    /// and agree with every readable group of names.
+    fn markers(&self) -> Option<(Vec<usize>, usize)> {
+        let groups = self.count.div_ceil(256);
+        let seqs = (3 * self.count).next_multiple_of(8);
+        for end in [Some(self.names.len()), self.names.len().checked_sub(seqs)] {
+            let Some(end) = end else { continue };
+            for width in [4usize, 8] {
+                let len = groups * width;
+                for pad in [0, 4] {
+                    let Some(at) = end.checked_sub(len + pad) else {
+                        continue;
+                    };
+                    if at % width != 0 || (at % 8 != 0) || in_hole(self.holes, at..at + len) {
+                        continue;
+                    }
+                    let values: Vec<usize> = self.names[at..at + len]
+                        .chunks_exact(width)
+                        .map(|c| {
+                            let mut w = [0u8; 8];
+                            w[..width].copy_from_slice(c);
+                            u64::from_le_bytes(w) as usize
+                        })
+                        .collect();
+                    if values[0] != 0
+                        || values.last().is_some_and(|&v| v >= at)
+                        || !values.windows(2).all(|w| {
+                            w[1].checked_sub(w[0])
+                                .is_some_and(|d| (2 * 256..=514 * 256).contains(&d))
+                        })
+                    {
+                        continue;
+                    }
+                    if self.agrees(&values, at) {
+                        return Some((values, at));
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// Whether the markers agree with the names: most fully readable groups of
+    /// 256 end on the next marker (wrong bytes may break a few), at least one
+    /// does (or there is one group).
+    fn agrees(&self, values: &[usize], names_end: usize) -> bool {
+        let (agree, disagree) = self.group_checks(values, names_end);
+        (agree > 0 || values.len() == 1) && agree > 4 * disagree
+    }
+
+    /// Fully readable groups that end on their next marker, and those that do not.
+    fn group_checks(&self, values: &[usize], names_end: usize) -> (usize, usize) {
+        let (mut agree, mut disagree) = (0, 0);
+        for g in 0..values.len().saturating_sub(1) {
+            let (start, end) = (values[g], values[g + 1]);
+            if in_hole(self.holes, start..end) {
+                continue;
+            }
+            if skip(&self.names[..names_end], start, 256).ok() == Some(end) {
+                agree += 1;
+            } else {
+                disagree += 1;
+            }
+        }
+        (agree, disagree)
+    }
 }
 
 /// Above this many symbols (a kernel has ~100k), two threads expand the names.
@@ -319,28 +725,115 @@ fn expand_name(
     Ok(next)
 }
 
-/// The `count` symbol addresses, from either table form.
-fn addresses(read: ReadFn, at: Addresses, count: usize) -> Result<Vec<u64>, KallsymsError> {
+/// How many 4-byte slots `kallsyms_offsets` has: it ends where
+/// `kallsyms_relative_base` starts, after padding to 8 bytes, so `num_syms` is this
+/// or one less ([`pick_count`] settles it).
+fn count_from_offsets(at: Addresses) -> Option<u32> {
+    let Addresses::Relative { offsets, base } = at else {
+        return None;
+    };
+    let slots = base.checked_sub(offsets)? / 4;
+    u32::try_from(slots)
+        .ok()
+        .filter(|&n| n > 1 && n <= MAX_SYMS)
+}
+
+/// The symbol count, `slots - 1` or `slots`: the one whose markers are found and
+/// whose last names end where the markers start; else `slots - 1`.
+fn pick_count(names: &[u8], holes: &[Range<usize>], names_at: u64, slots: u32) -> u32 {
+    for count in [slots - 1, slots] {
+        let damage = Damage {
+            names,
+            holes,
+            names_at,
+            count: count as usize,
+            lost_addresses: &[],
+        };
+        if let Some((values, names_end)) = damage.markers() {
+            let last = values[values.len() - 1];
+            let tail = count as usize - 256 * (values.len() - 1);
+            if skip(&names[..names_end], last, tail).ok() == Some(names_end.next_multiple_of(8))
+                || skip(&names[..names_end], last, tail).ok() == Some(names_end)
+            {
+                return count;
+            }
+        }
+    }
+    // Undecided: one symbol too few rather than one made up from the padding.
+    slots - 1
+}
+
+/// A table every name needs: unreadable, nothing can be decoded.
+fn needed_whole(e: KallsymsError) -> KallsymsError {
+    match e {
+        KallsymsError::Read {
+            table,
+            address,
+            why,
+        } => KallsymsError::Read {
+            table,
+            address,
+            why: format!("{why} (every name needs it: no symbol can be decoded)"),
+        },
+        other => other,
+    }
+}
+
+/// The `count` symbol addresses, from either table form, the ranges of symbols
+/// whose address is unreadable (their slots hold 0), and, when
+/// `kallsyms_relative_base` is unreadable and `rebase_later`, the error and which
+/// addresses still need the base added.
+#[allow(clippy::type_complexity)]
+fn addresses(
+    read: ReadFn,
+    at: Addresses,
+    count: usize,
+    rebase_later: bool,
+) -> Result<
+    (
+        Vec<u64>,
+        Vec<Range<usize>>,
+        Option<(KallsymsError, Vec<bool>)>,
+    ),
+    KallsymsError,
+> {
+    let symbols_of = |holes: Vec<Range<usize>>, width: usize| -> Vec<Range<usize>> {
+        holes
+            .into_iter()
+            .map(|h| h.start / width..h.end.div_ceil(width).min(count))
+            .collect()
+    };
     match at {
-        Addresses::Absolute(table) => Ok(read_table(read, "addresses", table, count * 8)?
-            .chunks_exact(8)
-            .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
-            .collect()),
+        Addresses::Absolute(table) => {
+            let (bytes, holes) = read_table_with_holes(read, "addresses", table, count * 8)?;
+            let addresses = bytes
+                .chunks_exact(8)
+                .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+                .collect();
+            Ok((addresses, symbols_of(holes, 8), None))
+        }
         Addresses::Relative { offsets, base } => {
-            let base = u64::from_le_bytes(
-                read_table(read, "relative_base", base, 8)?
-                    .try_into()
-                    .expect("8 bytes"),
-            );
-            let offsets: Vec<i32> = read_table(read, "offsets", offsets, count * 4)?
+            let (base, missing) = match read_table(read, "relative_base", base, 8) {
+                Ok(bytes) => (u64::from_le_bytes(bytes.try_into().expect("8 bytes")), None),
+                Err(e) if rebase_later => (0, Some(e)),
+                Err(e) => return Err(needed_whole(e)),
+            };
+            let (bytes, holes) = read_table_with_holes(read, "offsets", offsets, count * 4)?;
+            let offsets: Vec<i32> = bytes
                 .chunks_exact(4)
                 .map(|c| i32::from_le_bytes(c.try_into().expect("4 bytes")))
                 .collect();
-            let absolute_percpu = uses_absolute_percpu(&offsets);
-            Ok(offsets
+            let lost = symbols_of(holes, 4);
+            let absolute_percpu = uses_absolute_percpu(&offsets, &lost);
+            let rebase = missing.map(|e| {
+                let relative = offsets.iter().map(|&o| !absolute_percpu || o < 0).collect();
+                (e, relative)
+            });
+            let addresses = offsets
                 .into_iter()
                 .map(|o| address(base, o, absolute_percpu))
-                .collect())
+                .collect();
+            Ok((addresses, lost, rebase))
         }
     }
 }
@@ -348,8 +841,11 @@ fn addresses(read: ReadFn, at: Addresses, count: usize) -> Result<Vec<u64>, Kall
 /// With `CONFIG_KALLSYMS_ABSOLUTE_PERCPU` (x86-64 SMP) ordinary symbols are stored as
 /// negative offsets below the base and per-CPU ones as small absolute values; without
 /// it every offset is an unsigned distance above the base. Most symbols tell which.
-fn uses_absolute_percpu(offsets: &[i32]) -> bool {
-    offsets.iter().filter(|&&o| o < 0).count() * 2 > offsets.len()
+fn uses_absolute_percpu(offsets: &[i32], lost: &[Range<usize>]) -> bool {
+    let lost_count: usize = lost.iter().map(|r| r.len()).sum();
+    let known = offsets.len().saturating_sub(lost_count);
+    // Lost slots hold 0, which counts as not negative: compare with the known ones.
+    offsets.iter().filter(|&&o| o < 0).count() * 2 > known
 }
 
 fn address(base: u64, offset: i32, absolute_percpu: bool) -> u64 {
@@ -459,17 +955,19 @@ mod tests {
             assert_eq!((s.name.as_str(), s.kind), (&n[1..], 't'));
             assert_eq!(s.address, 0xffffffff81000000 + i as u64 * 16);
         }
-        // A cut in the second half is found by the second thread and reported.
+        // A name that runs past the table costs it (these tables have no markers
+        // to resume at, so the names after it too), with a warning.
         let (at, mut mem) = layout(&table);
         let last = (at.names - 0xffff_0000) as usize
             + names.iter().map(|n| n.len() + 1).sum::<usize>()
             - 1;
         let entry = last - names.last().unwrap().len();
         mem[entry..entry + 2].copy_from_slice(&[0xff, 0xff]);
-        assert!(matches!(
-            decode(&at, &mut reader(&mem)),
-            Err(KallsymsError::Corrupt(_))
-        ));
+        let tables = Kallsyms::read(&at, &mut reader(&mem)).unwrap();
+        assert!(!tables.warnings().is_empty());
+        let syms = tables.symbols().unwrap();
+        assert_eq!(syms.len(), table.len() - 1);
+        assert_eq!(syms[syms.len() - 1].name, names[names.len() - 2][1..]);
     }
 
     #[test]
@@ -487,6 +985,8 @@ mod tests {
             names,
             token_table,
             tokens,
+            readable: None,
+            warnings: Vec::new(),
         };
         let found = k.find(&["do_one", "d", "do_on", "", "T"]).unwrap();
         assert_eq!(found, [Some(0x10), Some(0x30), None, None, None]);

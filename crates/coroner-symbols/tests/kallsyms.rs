@@ -117,3 +117,105 @@ fn damaged_debian_tables_are_errors_not_panics() {
         }
     }
 }
+
+/// Unreadable pages of the names or the offsets (a dump cut short, a corrupt
+/// compressed page) cost only the symbols on them, up to the next marker; every
+/// other symbol keeps its own address.
+#[test]
+fn unreadable_pages_cost_only_their_symbols() {
+    let (case, _) = debian_5_10();
+    let at = case.location;
+    let Addresses::Relative { offsets, .. } = at.addresses else {
+        panic!("{at:?}")
+    };
+    let mut read = |addr: u64, buf: &mut [u8]| case.memory.read(addr, buf);
+    let whole = kallsyms::decode(&at, &mut read).unwrap();
+    let page = |a: u64| a & !0xfff;
+    let names_pages = (at.token_table - at.names) / 4096;
+    let mut holes: Vec<(u64, u64)> = (1..8)
+        .map(|k| page(at.names + names_pages * k / 8 * 4096))
+        .map(|p| (p, p + 4096))
+        .collect();
+    // The names' first page also holds kallsyms_relative_base, which every address
+    // needs: the two pages after it.
+    holes.push((page(at.names) + 4096, page(at.names) + 3 * 4096));
+    assert!(page(offsets) + 8192 <= page(at.num_syms));
+    holes.push((page(offsets) + 4096, page(offsets) + 8192));
+    for (from, to) in holes {
+        let mut read = |addr: u64, buf: &mut [u8]| {
+            if addr < to && addr + buf.len() as u64 > from {
+                return Err(format!("{addr:#x}: page missing"));
+            }
+            case.memory.read(addr, buf)
+        };
+        let tables = kallsyms::Kallsyms::read(&at, &mut read)
+            .unwrap_or_else(|e| panic!("{from:#x}..{to:#x}: {e}"));
+        let got = tables.symbols().unwrap();
+        assert!(!tables.warnings().is_empty(), "{from:#x}");
+        let lost = whole.len() - got.len();
+        let mut expected = whole.iter();
+        for s in &got {
+            assert!(
+                expected.any(|w| w == s),
+                "{from:#x}: {s:?} is not an intact symbol (or out of order)"
+            );
+        }
+        // The names on the page (at least 2 bytes each), and the rest of their
+        // group of 256 after the page.
+        let on_page = if from >= offsets && to <= at.num_syms {
+            4096 / 4
+        } else {
+            (to - from) as usize / 2 + 256
+        };
+        assert!(lost > 0 && lost <= on_page, "{from:#x}: {lost} lost");
+        // Names still readable are found at their own address.
+        for s in [&got[got.len() / 3], &got[got.len() - 1]] {
+            let first = whole.iter().find(|w| w.name == s.name).unwrap();
+            let found = tables.find(&[&s.name]).unwrap();
+            assert_eq!(found, [Some(first.address)], "{from:#x}: {}", s.name);
+        }
+    }
+    // The token table is needed for every name.
+    let mut read = |addr: u64, buf: &mut [u8]| {
+        if addr < at.token_table + 16 && addr + buf.len() as u64 > at.token_table {
+            return Err("page missing".into());
+        }
+        case.memory.read(addr, buf)
+    };
+    let e = kallsyms::Kallsyms::read(&at, &mut read).err().unwrap();
+    assert!(e.to_string().contains("no symbol can be decoded"), "{e}");
+}
+
+/// The page holding kallsyms_relative_base, kallsyms_num_syms and the names'
+/// start: the count comes from the offsets' length and the markers, the base from
+/// one symbol whose address the caller knows.
+#[test]
+fn the_base_and_count_are_rebuilt_when_their_page_is_lost() {
+    let (case, _) = debian_5_10();
+    let at = case.location;
+    let mut read = |addr: u64, buf: &mut [u8]| case.memory.read(addr, buf);
+    let whole = kallsyms::decode(&at, &mut read).unwrap();
+    let page = at.num_syms & !0xfff;
+    let mut read = |addr: u64, buf: &mut [u8]| {
+        if addr < page + 4096 && addr + buf.len() as u64 > page {
+            return Err(format!("{addr:#x}: page missing"));
+        }
+        case.memory.read(addr, buf)
+    };
+    assert!(
+        kallsyms::Kallsyms::read(&at, &mut read).is_err(),
+        "no anchor"
+    );
+    let stext = whole.iter().find(|s| s.name == "_stext").unwrap().address;
+    let tables =
+        kallsyms::Kallsyms::read_anchored(&at, &mut read, Some(("_stext", stext))).unwrap();
+    let got = tables.symbols().unwrap();
+    let mut expected = whole.iter();
+    for s in &got {
+        assert!(expected.any(|w| w == s), "{s:?} is not an intact symbol");
+    }
+    // The page's offsets (at most 1024) and names (at most 2048, and their group).
+    let lost = whole.len() - got.len();
+    assert!(lost > 0 && lost <= 1024 + 2048 + 256, "{lost} lost");
+    assert!(tables.warnings().iter().any(|w| w.contains("puts _stext")));
+}

@@ -101,6 +101,11 @@ impl TypesBuilder {
         self.text.name_at(pos)
     }
 
+    /// Where this builder's own text positions start.
+    pub(crate) fn text_first(&self) -> u32 {
+        self.text.first()
+    }
+
     /// The text of a name of this builder or of its base.
     pub fn str(&self, name: Name) -> &str {
         match &self.base {

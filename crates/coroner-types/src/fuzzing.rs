@@ -1,5 +1,5 @@
-//! The `btf` fuzz target's entry point: any bytes, decoded both as a kernel's BTF
-//! and as split BTF on a base, and every type of what decodes walked the ways
+//! The `btf` fuzz target's entry point: any bytes, decoded as a kernel's BTF (whole
+//! and with a damaged middle) and as split BTF on a base, and every type of what decodes walked the ways
 //! coroner walks types (sizes, alignment, names, lookups, `struct -o`).
 
 use std::sync::Arc;
@@ -8,12 +8,18 @@ use crate::crash::{struct_offsets, Radix};
 use crate::{gdb, Btf, Type, Types};
 
 /// Returns how many types decoded (so seed replays can tell real seeds work).
+/// The kernel form is also decoded as damaged BTF, its middle 64 bytes unreadable.
 pub fn fuzz_btf(data: &[u8], base: &Arc<Btf>) -> usize {
-    [Btf::parse(data), Btf::parse_split(base, data)]
-        .iter()
-        .flatten()
-        .map(|btf| walk(btf.types()))
-        .sum()
+    let middle = data.len() / 2;
+    [
+        Btf::parse(data),
+        Btf::parse_split(base, data),
+        Btf::parse_damaged(data, std::slice::from_ref(&(middle..middle + 64))),
+    ]
+    .iter()
+    .flatten()
+    .map(|btf| walk(btf.types()))
+    .sum()
 }
 
 fn walk(types: &Types) -> usize {

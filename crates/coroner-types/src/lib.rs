@@ -35,7 +35,7 @@ mod layout;
 mod model;
 mod text;
 
-pub use btf::{Btf, BtfError};
+pub use btf::{Btf, BtfDamage, BtfError};
 pub use builder::{ModelError, TypesBuilder, MAX_NESTING};
 pub use layout::{Field, Found};
 pub use model::{

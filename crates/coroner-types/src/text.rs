@@ -15,6 +15,11 @@ impl Name {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
+
+    /// Its length in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.len as usize
+    }
 }
 
 /// One layer's text: names separated by NUL bytes, at positions `first..`.

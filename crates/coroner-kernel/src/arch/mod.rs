@@ -14,4 +14,7 @@ pub trait Translate: Send + Sync {
     fn min_page_size(&self) -> u64;
     /// How translation is done, for `--verbose` output and warnings.
     fn describe(&self) -> String;
+    /// The direct map's base (Linux's `page_offset_base`), once known: direct-map
+    /// addresses whose page-table pages the dump lacks translate linearly.
+    fn set_direct_map(&mut self, _base: u64) {}
 }

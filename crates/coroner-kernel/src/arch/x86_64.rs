@@ -2,7 +2,10 @@
 //! tables (`init_top_pgt`, 4- or 5-level, with 1 GiB and 2 MiB pages), which covers
 //! the randomised direct map, vmalloc, vmemmap and modules alike. Without page tables
 //! (no such symbol in VMCOREINFO: old kernels, synthetic dumps) it falls back, as
-//! makedumpfile does, to the two fixed mappings: kernel text and the direct map.
+//! makedumpfile does, to the two fixed mappings: kernel text and the direct map. A
+//! page-table page the dump lacks falls back to the kernel image's linear mapping
+//! for image addresses, and to the direct map's once its base is known
+//! (`page_offset_base`, which callers with symbols read); the rest stay unreadable.
 
 use super::Translate;
 use crate::memory::VirtError;
@@ -28,6 +31,11 @@ pub struct X86_64 {
     sme_mask: u64,
     /// Direct-map base for the fallback translation.
     page_offset: u64,
+    /// Where the kernel image's linear mapping ends (the modules area starts).
+    image_map_end: u64,
+    /// The direct map's base and size, once told ([`Translate::set_direct_map`]).
+    direct_map: Option<(u64, u64)>,
+    max_physmem_bits: u32,
 }
 
 impl X86_64 {
@@ -52,6 +60,16 @@ impl X86_64 {
             phys_base,
             sme_mask: info.number("sme_mask").unwrap_or(0) as u64,
             page_offset: default_page_offset(info.osrelease(), five_level),
+            image_map_end: START_KERNEL_MAP.saturating_add(
+                info.number("KERNEL_IMAGE_SIZE")
+                    .filter(|&n| n > 0 && n <= 1 << 31)
+                    .unwrap_or(1 << 30) as u64,
+            ),
+            direct_map: None,
+            max_physmem_bits: info
+                .number("MAX_PHYSMEM_BITS")
+                .filter(|n| (32..=52).contains(n))
+                .unwrap_or(46) as u32,
         }
     }
 
@@ -103,13 +121,34 @@ impl X86_64 {
 impl Translate for X86_64 {
     fn translate(&self, phys: &dyn PhysMemory, vaddr: u64) -> Result<u64, VirtError> {
         match self.top_table {
-            Some(top) => self.walk(phys, top, vaddr),
+            // A page-table page the dump lacks (cut short, corrupt) does not hide
+            // the kernel image: its mapping is linear, as the fixed one says.
+            Some(top) => match self.walk(phys, top, vaddr) {
+                Err(VirtError::Phys { .. })
+                    if (START_KERNEL_MAP..self.image_map_end).contains(&vaddr) =>
+                {
+                    self.fixed(vaddr)
+                }
+                // So is the direct map's, once its base is known.
+                Err(e @ VirtError::Phys { .. }) => match self.direct_map {
+                    Some((base, size)) if vaddr >= base && vaddr - base < size => Ok(vaddr - base),
+                    _ => Err(e),
+                },
+                walked => walked,
+            },
             None => self.fixed(vaddr),
         }
     }
 
     fn min_page_size(&self) -> u64 {
         4096
+    }
+
+    fn set_direct_map(&mut self, base: u64) {
+        // Canonical upper half, 1 GiB aligned (KASLR moves it in such steps).
+        if base >> 47 == 0x1ffff && base.is_multiple_of(1 << 30) {
+            self.direct_map = Some((base, 1u64 << self.max_physmem_bits));
+        }
     }
 
     fn describe(&self) -> String {
@@ -222,6 +261,9 @@ mod tests {
             phys_base: 0,
             sme_mask: 1 << 47,
             page_offset: 0xffff_8880_0000_0000,
+            image_map_end: START_KERNEL_MAP + (1 << 30),
+            direct_map: None,
+            max_physmem_bits: 46,
         }
     }
 

@@ -4,13 +4,14 @@
 //! the tail id to the head id, as makedumpfile does, so a page the dump lacks costs
 //! only the records in it.
 
+use super::recover::{self, Block, Region};
 use super::{Log, LogError, LogRead, LogRecord};
 use crate::memory::KernelMemory;
 use crate::VmcoreInfo;
 
 /// A descriptor's state sits in the top two bits of its `state_var`; the rest is its id.
 const STATE_SHIFT: u32 = 62;
-const ID_MASK: u64 = !(3 << STATE_SHIFT);
+pub(super) const ID_MASK: u64 = !(3 << STATE_SHIFT);
 const COMMITTED: u64 = 1;
 const FINALIZED: u64 = 2;
 /// Each text block starts with the id of the descriptor that owns it.
@@ -149,38 +150,56 @@ pub fn read(mem: &dyn KernelMemory, info: &VmcoreInfo) -> Result<LogRead, LogErr
             source,
         })
     };
-    let prb = read("the prb pointer", prb_var)?;
-    let desc_ring = prb.wrapping_add(l.desc_ring);
-    let text_ring = prb.wrapping_add(l.text_ring);
-    let count_bits = read(
-        "prb desc_ring.count_bits",
-        desc_ring.wrapping_add(l.count_bits),
-    )? as u32;
-    let size_bits = read(
-        "prb text_data_ring.size_bits",
-        text_ring.wrapping_add(l.size_bits),
-    )? as u32;
-    if count_bits > MAX_RING_BITS || size_bits > MAX_RING_BITS {
-        return Err(LogError::Corrupt(format!(
-            "ring sizes 2^{count_bits} descriptors, 2^{size_bits} text bytes"
-        )));
-    }
-    let ring = Ring {
-        count: 1 << count_bits,
-        descs: read("prb desc_ring.descs", desc_ring.wrapping_add(l.descs))?,
-        infos: read("prb desc_ring.infos", desc_ring.wrapping_add(l.infos))?,
-        data_size: 1 << size_bits,
-        data: read("prb text_data_ring.data", text_ring.wrapping_add(l.data))?,
-    };
-    let head = read(
-        "prb head_id",
-        desc_ring.wrapping_add(l.head_id).wrapping_add(l.counter),
-    )? & ID_MASK;
-    let mut tail = read(
-        "prb tail_id",
-        desc_ring.wrapping_add(l.tail_id).wrapping_add(l.counter),
-    )? & ID_MASK;
     let mut warnings = Vec::new();
+    let prb = match read("the prb pointer", prb_var) {
+        Ok(prb) => prb,
+        // `prb` points to the static ring unless a bigger one was allocated at boot.
+        Err(e) => match info.symbol("printk_rb_static") {
+            Some(ring) => {
+                warnings.push(format!("{e}: assuming the static ring printk_rb_static"));
+                ring
+            }
+            None => return recover_blind(mem, info, &l, e, warnings),
+        },
+    };
+    let found = (|| {
+        let desc_ring = prb.wrapping_add(l.desc_ring);
+        let text_ring = prb.wrapping_add(l.text_ring);
+        let count_bits = read(
+            "prb desc_ring.count_bits",
+            desc_ring.wrapping_add(l.count_bits),
+        )? as u32;
+        let size_bits = read(
+            "prb text_data_ring.size_bits",
+            text_ring.wrapping_add(l.size_bits),
+        )? as u32;
+        if count_bits > MAX_RING_BITS || size_bits > MAX_RING_BITS {
+            return Err(LogError::Corrupt(format!(
+                "ring sizes 2^{count_bits} descriptors, 2^{size_bits} text bytes"
+            )));
+        }
+        let ring = Ring {
+            count: 1 << count_bits,
+            descs: read("prb desc_ring.descs", desc_ring.wrapping_add(l.descs))?,
+            infos: read("prb desc_ring.infos", desc_ring.wrapping_add(l.infos))?,
+            data_size: 1 << size_bits,
+            data: read("prb text_data_ring.data", text_ring.wrapping_add(l.data))?,
+        };
+        let head = read(
+            "prb head_id",
+            desc_ring.wrapping_add(l.head_id).wrapping_add(l.counter),
+        )? & ID_MASK;
+        let tail = read(
+            "prb tail_id",
+            desc_ring.wrapping_add(l.tail_id).wrapping_add(l.counter),
+        )? & ID_MASK;
+        Ok((ring, head, tail))
+    })();
+    let (ring, head, mut tail) = match found {
+        Ok(found) => found,
+        Err(e @ LogError::Read { .. }) => return recover_blind(mem, info, &l, e, warnings),
+        Err(e) => return Err(e),
+    };
     let span = head.wrapping_sub(tail) & ID_MASK;
     if span >= ring.count {
         warnings.push(format!(
@@ -196,10 +215,12 @@ pub fn read(mem: &dyn KernelMemory, info: &VmcoreInfo) -> Result<LogRead, LogErr
     let mut id = tail;
     let mut failures_in_a_row = 0;
     let mut text_total = 0u64;
+    let mut seq_minus_id = None;
     let text_limit = ring.data_size.min(MAX_TEXT_TOTAL);
     loop {
         match read_record(mem, &l, &ring, id) {
             Ok(Some(record)) => {
+                seq_minus_id.get_or_insert(record.seq.wrapping_sub(id));
                 text_total += record.text.len() as u64;
                 if text_total > text_limit {
                     warnings.push(format!(
@@ -231,6 +252,186 @@ pub fn read(mem: &dyn KernelMemory, info: &VmcoreInfo) -> Result<LogRead, LogErr
         id = (id + 1) & ID_MASK;
     }
     warnings.extend(unreadable.warning());
+    if !unreadable.ids.is_empty() {
+        recover_known(
+            mem,
+            &l,
+            &ring,
+            &unreadable.ids,
+            seq_minus_id,
+            &mut records,
+            &mut warnings,
+        );
+    }
+    Ok(LogRead {
+        log: Log::Records(records),
+        warnings,
+    })
+}
+
+/// The text data ring is searched this far below `clear_seq` when `prb` is
+/// unreadable: the static ring's `__log_buf` sits beside it in printk.c's `.bss`.
+const BLIND_DATA_WINDOW: u64 = 4 << 20;
+/// The `printk_info` array is searched this far around the static ring struct,
+/// defined with it.
+const BLIND_INFOS_WINDOW: u64 = 2 << 20;
+
+/// Records whose descriptors were unreadable, found in the (known) text data ring
+/// by their ids; their `printk_info` is used when it is this record's.
+fn recover_known(
+    mem: &dyn KernelMemory,
+    l: &Layout,
+    ring: &Ring,
+    ids: &[u64],
+    seq_minus_id: Option<u64>,
+    records: &mut Vec<LogRecord>,
+    warnings: &mut Vec<String>,
+) {
+    let wanted: std::collections::HashSet<u64> = ids.iter().copied().collect();
+    let region = Region::read(mem, ring.data, ring.data_size);
+    let blocks = recover::find_blocks(&region, Some(&|id| wanted.contains(&id)));
+    if blocks.is_empty() {
+        return;
+    }
+    let found = blocks.len();
+    let mut bare = 0;
+    for block in blocks {
+        let slot = block.id % ring.count;
+        let at = ring.infos.wrapping_add(slot * l.info_size);
+        let expected = seq_minus_id.map(|d| block.id.wrapping_add(d));
+        match with_info(mem, l, at, &block, |seq| {
+            expected.map_or(seq % ring.count == slot, |e| seq == e)
+        }) {
+            Some(record) => records.push(record),
+            None => {
+                bare += 1;
+                let mut record = recover::bare_record(block);
+                record.seq = expected.unwrap_or(record.seq);
+                records.push(record);
+            }
+        }
+    }
+    records.sort_by_key(|r| r.seq);
+    warnings.push(format!(
+        "{found} of the {} records with unreadable descriptors recovered from the text \
+         data ring by their ids{}",
+        ids.len(),
+        if bare > 0 {
+            format!(
+                " ({bare} without time stamp or level, their text's end a guess: \
+                 their printk_info is unreadable)"
+            )
+        } else {
+            String::new()
+        }
+    ));
+}
+
+/// The record of `block` with the `printk_info` at `at`, if that is readable,
+/// belongs to it (`seq_ok`) and agrees with the block's length.
+fn with_info(
+    mem: &dyn KernelMemory,
+    l: &Layout,
+    at: u64,
+    block: &Block,
+    seq_ok: impl Fn(u64) -> bool,
+) -> Option<LogRecord> {
+    let mut inf = vec![0u8; l.info_size as usize];
+    mem.read_virt(at, &mut inf).ok()?;
+    let seq = field_u64(&inf, l.seq).ok()?;
+    let text_len = usize::from(field_u16(&inf, l.text_len).ok()?);
+    // The block holds the text and at most 7 bytes of padding.
+    if !seq_ok(seq) || text_len > block.text.len() + 7 {
+        return None;
+    }
+    let text = block.text[..text_len.min(block.text.len())].to_vec();
+    record_from_info(l, &inf, text).ok()
+}
+
+/// The log when the ring struct itself is unreadable: text blocks found by their
+/// shape below `clear_seq` (where the static ring's `__log_buf` is), their
+/// `printk_info` found by sequence number near `printk_rb_static`.
+fn recover_blind(
+    mem: &dyn KernelMemory,
+    info: &VmcoreInfo,
+    l: &Layout,
+    error: LogError,
+    mut warnings: Vec<String>,
+) -> Result<LogRead, LogError> {
+    let Some(near) = info.symbol("clear_seq") else {
+        return Err(error);
+    };
+    // A cheap look first: the static data ring ends just below clear_seq, so
+    // with none of the 16 pages there readable, nothing is to be found.
+    let mut probe = [0u8; 8];
+    let near_page = near & !0xfff;
+    if !(1..=16).any(|k| {
+        mem.read_virt(near_page.wrapping_sub(k * 4096), &mut probe)
+            .is_ok()
+    }) {
+        return Err(error);
+    }
+    let data = Region::read(
+        mem,
+        near.saturating_sub(BLIND_DATA_WINDOW),
+        BLIND_DATA_WINDOW + (64 << 10),
+    );
+    let blocks = recover::densest_run(recover::find_blocks(&data, None));
+    if blocks.len() < 2 {
+        return Err(error);
+    }
+    let infos = info
+        .symbol("printk_rb_static")
+        .or(info.symbol("prb"))
+        .and_then(|ring| {
+            let region = Region::read(
+                mem,
+                ring.saturating_sub(BLIND_INFOS_WINDOW),
+                2 * BLIND_INFOS_WINDOW,
+            );
+            recover::find_infos(&region, l.seq, l.info_size, &blocks)
+        });
+    let found = blocks.len();
+    let mut timed = 0;
+    let records: Vec<LogRecord> = blocks
+        .into_iter()
+        .map(|block| {
+            let with = infos.and_then(|infos| {
+                let at = infos
+                    .array
+                    .wrapping_add((block.id % infos.count) * l.info_size);
+                with_info(mem, l, at, &block, |seq| seq == infos.seq(block.id))
+            });
+            match with {
+                Some(record) => {
+                    timed += 1;
+                    record
+                }
+                None => {
+                    let id = block.id;
+                    let mut record = recover::bare_record(block);
+                    if let Some(infos) = infos {
+                        record.seq = infos.seq(id);
+                    }
+                    record
+                }
+            }
+        })
+        .collect();
+    warnings.push(format!(
+        "{error}: the ring's bookkeeping is unreadable; {found} records recovered by \
+         their shape from the text data ring below clear_seq ({}); records whose text \
+         pages are missing are lost, and the oldest may be stale",
+        match infos {
+            Some(infos) => format!(
+                "{timed} with time stamp and level from the printk_info array at {:#x}",
+                infos.array
+            ),
+            None => "no printk_info array found: no time stamps or levels, and the \
+                     end of each text is a guess"
+                .into(),
+        }
+    ));
     Ok(LogRead {
         log: Log::Records(records),
         warnings,
@@ -243,12 +444,17 @@ struct Unreadable {
     count: usize,
     first: Option<(u64, String)>,
     last: Option<u64>,
+    /// The ids, as many as a ring of 2^20 descriptors holds.
+    ids: Vec<u64>,
 }
 
 impl Unreadable {
     fn note(&mut self, id: u64, error: String) {
         self.count += 1;
         self.last = Some(id);
+        if self.ids.len() < 1 << 20 {
+            self.ids.push(id);
+        }
         self.first.get_or_insert((id, error));
     }
 
@@ -256,8 +462,8 @@ impl Unreadable {
         self.last == Some(id)
     }
 
-    fn warning(self) -> Option<String> {
-        let (id, error) = self.first?;
+    fn warning(&self) -> Option<String> {
+        let (id, error) = self.first.as_ref()?;
         Some(format!(
             "{} log record(s) unreadable, first descriptor id {id}: {error}",
             self.count
@@ -309,33 +515,38 @@ fn read_record(
     mem.read_virt(ring.data.wrapping_add(begin), &mut text)
         .map_err(|e| e.to_string())?;
 
+    record_from_info(l, &inf, text).map(Some)
+}
+
+/// A record from its `printk_info` bytes and its text.
+fn record_from_info(l: &Layout, inf: &[u8], text: Vec<u8>) -> Result<LogRecord, String> {
     // After text_len come `u8 facility` and a byte holding `flags:5, level:3`;
     // VMCOREINFO does not list them, but their place has not moved since 5.10.
-    let level_byte = field_u8(&inf, l.text_len.saturating_add(3))?;
+    let level_byte = field_u8(inf, l.text_len.saturating_add(3))?;
     let (subsystem, device) = match &l.dev_info {
         Some(dev) => (
             c_string(
-                &inf,
+                inf,
                 dev.offset.saturating_add(dev.subsystem),
                 dev.subsystem_len,
             )?,
-            c_string(&inf, dev.offset.saturating_add(dev.device), dev.device_len)?,
+            c_string(inf, dev.offset.saturating_add(dev.device), dev.device_len)?,
         ),
         None => (None, None),
     };
-    Ok(Some(LogRecord {
-        seq: field_u64(&inf, l.seq)?,
-        ts_nsec: field_u64(&inf, l.ts_nsec)?,
+    Ok(LogRecord {
+        seq: field_u64(inf, l.seq)?,
+        ts_nsec: field_u64(inf, l.ts_nsec)?,
         level: level_byte >> 5,
-        facility: field_u8(&inf, l.text_len.saturating_add(2))?,
+        facility: field_u8(inf, l.text_len.saturating_add(2))?,
         caller: l
             .caller_id
-            .map(|off| field_u32(&inf, off).map(caller_name))
+            .map(|off| field_u32(inf, off).map(caller_name))
             .transpose()?,
         text,
         subsystem,
         device,
-    }))
+    })
 }
 
 /// The kernel's caller id: a task id, or a CPU number with the top bit set.

@@ -10,6 +10,7 @@ pub mod lockless;
 mod log_buf;
 pub mod panic;
 pub mod plain;
+mod recover;
 pub mod structured;
 pub mod text;
 

@@ -91,11 +91,23 @@ pub fn read(mem: &dyn KernelMemory, info: &VmcoreInfo) -> Result<LogRead, LogErr
     if len < l.header || len > MAX_LOG_BUF_LEN {
         return Err(LogError::Corrupt(format!("log_buf_len is {len}")));
     }
-    let first = u64::from(read_u32("log_first_idx")?);
-    let next = u64::from(read_u32("log_next_idx")?);
+    let mut warnings = Vec::new();
+    // Without the indices (their page lost), the records are read from the
+    // buffer's start up to the first that does not parse: all of a log that has
+    // not wrapped, the newest part of one that has.
+    let (first, next, indexed) = match (read_u32("log_first_idx"), read_u32("log_next_idx")) {
+        (Ok(first), Ok(next)) => (u64::from(first), u64::from(next), true),
+        (Err(e), _) | (_, Err(e)) => {
+            warnings.push(format!(
+                "{e}: reading records from the start of log_buf until one does not parse \
+                 (if the log wrapped, its older records are lost)"
+            ));
+            (0, len, false)
+        }
+    };
     // Either index must leave room for a header (or the wrap marker) after it.
     for (name, idx) in [("log_first_idx", first), ("log_next_idx", next)] {
-        if idx > len - l.header {
+        if indexed && idx > len - l.header {
             return Err(LogError::Corrupt(format!(
                 "{name} is {idx}, outside the {len}-byte log_buf"
             )));
@@ -111,9 +123,11 @@ pub fn read(mem: &dyn KernelMemory, info: &VmcoreInfo) -> Result<LogRead, LogErr
         records: Vec::new(),
         overlong_texts: 0,
     };
-    let mut warnings = Vec::new();
     if let Err(broken) = walk.from(first, false) {
-        warnings.push(broken.why);
+        // Without indices, where the walk stops is the end of what can be read.
+        if indexed {
+            warnings.push(broken.why);
+        }
         // A wrapped log restarts at index 0: what lies after the break is lost,
         // the records from the start of the buffer to log_next_idx are not.
         if first > next && !broken.after_wrap {

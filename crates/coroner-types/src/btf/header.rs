@@ -39,7 +39,12 @@ pub(super) struct Sections<'a> {
     pub strings: std::ops::Range<usize>,
 }
 
-pub(super) fn parse(data: &[u8]) -> Result<Sections<'_>, BtfError> {
+/// `unreadable`: sorted byte ranges of `data` that could not be read (their bytes
+/// are meaningless); the header must not be in one.
+pub(super) fn parse<'a>(
+    data: &'a [u8],
+    unreadable: &[std::ops::Range<usize>],
+) -> Result<Sections<'a>, BtfError> {
     if data.len() < HEADER_LEN {
         return Err(BtfError::new(
             0,
@@ -63,6 +68,10 @@ pub(super) fn parse(data: &[u8]) -> Result<Sections<'_>, BtfError> {
         return Err(BtfError::new(2, format!("version {}, expected 1", data[2])));
     }
     let reader = Reader { data, big_endian };
+    let header_unreadable = |end: usize| unreadable.iter().find(|h| h.start < end);
+    if let Some(h) = header_unreadable(HEADER_LEN) {
+        return Err(BtfError::new(h.start, "the header is unreadable"));
+    }
     let hdr_len = reader.u32(4, "header length")? as usize;
     if hdr_len < HEADER_LEN || hdr_len > data.len() {
         return Err(BtfError::new(
@@ -88,9 +97,15 @@ pub(super) fn parse(data: &[u8]) -> Result<Sections<'_>, BtfError> {
             )),
         }
     };
+    if let Some(h) = header_unreadable(hdr_len) {
+        return Err(BtfError::new(h.start, "the header is unreadable"));
+    }
     let types = section(8, "type section")?;
     let strings = section(16, "string section")?;
-    if strings.end > strings.start && data[strings.end - 1] != 0 {
+    let last_unreadable = unreadable
+        .iter()
+        .any(|h| h.start < strings.end && strings.end <= h.end);
+    if strings.end > strings.start && data[strings.end - 1] != 0 && !last_unreadable {
         return Err(BtfError::new(
             strings.end - 1,
             "the string section does not end in a NUL",

@@ -100,14 +100,20 @@ pub(super) struct Record {
 }
 
 /// Pass one: every record's place, checked to lie inside the type section. The
-/// count of records is bounded by the section's length / 12.
+/// count of records is bounded by the section's length / 12. With `readable_end`
+/// inside the section (damaged BTF: nothing past it can be read), records stop at
+/// the last one wholly before it.
 pub(super) fn index(
     reader: Reader,
     section: std::ops::Range<usize>,
+    readable_end: usize,
 ) -> Result<Vec<Record>, BtfError> {
     let mut records = Vec::new();
     let mut at = section.start;
     while at < section.end {
+        if at + 12 > readable_end {
+            break;
+        }
         if section.end - at < 12 {
             return Err(BtfError::new(
                 at,
@@ -131,6 +137,9 @@ pub(super) fn index(
                     section.end - at
                 ),
             ));
+        }
+        if at as u64 + len > readable_end as u64 {
+            break;
         }
         records.push(Record {
             at,
@@ -169,6 +178,15 @@ pub(super) struct Decoder<'a> {
     pub model_ids: &'a [Option<TypeId>],
     pub odd_ints: &'a mut HashMap<u32, IntBits>,
     pub pointer_size: Option<u64>,
+    /// Damaged BTF: ids from here on were in the unreadable part of the type
+    /// section; references to them become `void`.
+    pub lost_from: Option<u32>,
+    /// Damaged BTF: unreadable byte ranges of the string section (offsets in it).
+    pub string_holes: &'a [std::ops::Range<usize>],
+    /// Set when a name lay in `string_holes`: the record cannot be decoded whole.
+    pub unreadable_name: std::cell::Cell<bool>,
+    /// The highest id referred to by a decoded record.
+    pub highest_ref: std::cell::Cell<u32>,
 }
 
 impl Decoder<'_> {
@@ -181,8 +199,17 @@ impl Decoder<'_> {
         self.records.get(id.checked_sub(self.first_id)? as usize)
     }
 
+    /// Whether `id` was in the unreadable part of damaged BTF.
+    pub(super) fn is_lost(&self, id: u32) -> bool {
+        self.lost_from.is_some_and(|from| id >= from)
+    }
+
     /// The model type a BTF type id (read at `at`) refers to.
     fn type_ref(&self, id: u32, at: usize) -> Result<TypeId, BtfError> {
+        self.highest_ref.set(self.highest_ref.get().max(id));
+        if self.is_lost(id) {
+            return Ok(TypeId::VOID);
+        }
         let found = if id < self.first_id {
             match self.base {
                 Some(base) => base.type_id(id),
@@ -209,6 +236,10 @@ impl Decoder<'_> {
 
     /// Checks that a BTF id read at `at` exists, whatever it describes.
     fn any_ref(&self, id: u32, at: usize) -> Result<(), BtfError> {
+        self.highest_ref.set(self.highest_ref.get().max(id));
+        if self.is_lost(id) {
+            return Ok(());
+        }
         let end = self.first_id as u64 + self.records.len() as u64;
         if u64::from(id) >= end {
             return Err(BtfError::new(
@@ -222,12 +253,35 @@ impl Decoder<'_> {
     /// The name whose string offset is at `at` ("" for offset 0).
     fn required_name(&self, builder: &TypesBuilder, at: usize) -> Result<Name, BtfError> {
         let off = self.u32(at, "name offset")?;
+        if off != 0 && !self.string_holes.is_empty() && self.name_unreadable(builder, off) {
+            self.unreadable_name.set(true);
+            return Err(BtfError::new(
+                at,
+                format!("name offset {off} is unreadable"),
+            ));
+        }
         builder.name_at(off).ok_or_else(|| {
             BtfError::new(
                 at,
                 format!("name offset {off} does not start a string of the string section"),
             )
         })
+    }
+
+    /// Whether the string at `off` (this blob's own) overlaps an unreadable range,
+    /// up to and including its NUL.
+    fn name_unreadable(&self, builder: &TypesBuilder, off: u32) -> bool {
+        let Some(local) = off.checked_sub(builder.text_first()) else {
+            return false;
+        };
+        let local = local as usize;
+        let end = match builder.name_at(off) {
+            Some(name) => local + name.len() + 1,
+            None => local + 1,
+        };
+        let holes = self.string_holes;
+        let i = holes.partition_point(|h| h.end <= local);
+        holes.get(i).is_some_and(|h| h.start < end)
     }
 
     /// A name that may be absent (anonymous structs, unions, members).
@@ -357,6 +411,10 @@ impl Decoder<'_> {
                 name: self.required_name(builder, at)?,
                 size: word,
             }),
+            Kind::Func | Kind::Var if self.is_lost(word) => {
+                self.highest_ref.set(self.highest_ref.get().max(word));
+                return Ok(Decoded::Nothing);
+            }
             Kind::Func => {
                 let proto = self.type_ref(word, at + 8)?;
                 if !self.is_prototype(word, proto, builder) {
