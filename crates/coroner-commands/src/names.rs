@@ -38,7 +38,7 @@ pub fn pids(session: &Session) -> Vec<String> {
     session
         .program()
         .ok()
-        .and_then(|p| p.tasks().ok())
-        .map(|tasks| tasks.iter().map(|t| t.pid.to_string()).collect())
+        .and_then(|p| p.tasks_read().ok())
+        .map(|read| read.tasks.iter().map(|t| t.pid.to_string()).collect())
         .unwrap_or_default()
 }

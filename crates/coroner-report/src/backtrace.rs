@@ -143,7 +143,9 @@ fn select(
             return Ok(vec![(Some(*task), trace)]);
         }
         Selection::AllTasks => {
-            let tasks = program.tasks().map_err(BtError::Unwind)?;
+            let read = program.tasks_read().map_err(BtError::Unwind)?;
+            warnings.extend(Warning::all(Stage::Tasks, &read.warnings));
+            let tasks = read.tasks;
             let mut traces = Vec::with_capacity(tasks.len());
             for task in tasks {
                 match unwinder.task_trace(task.address) {

@@ -176,8 +176,11 @@ fn waiting_in(frames: &[FrameName]) -> Option<String> {
 pub fn hang(program: &Program) -> HangReport {
     let unwinder = program.stack_unwinder();
     let mut warnings = Warning::all(Stage::Stacks, unwinder.warnings());
-    let tasks = match program.tasks() {
-        Ok(tasks) => tasks,
+    let tasks = match program.tasks_read() {
+        Ok(read) => {
+            warnings.extend(Warning::all(Stage::Tasks, &read.warnings));
+            read.tasks
+        }
         Err(e) => {
             warnings.push(Warning::new(Stage::Program, format!("no task list: {e}")));
             Vec::new()

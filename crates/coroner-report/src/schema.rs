@@ -23,6 +23,8 @@ pub enum Stage {
     Program,
     /// Gathering what the unwinder needs (CPU registers, stacks, ORC tables).
     Stacks,
+    /// The task list.
+    Tasks,
     /// The kernel log.
     Log,
     /// A module's own types.
@@ -39,6 +41,7 @@ impl Stage {
             Stage::Dump => "dump",
             Stage::Program => "program",
             Stage::Stacks => "stacks",
+            Stage::Tasks => "tasks",
             Stage::Log => "log",
             Stage::ModuleTypes => "module-types",
             Stage::Lookup => "lookup",

@@ -89,7 +89,10 @@ pub fn sys(program: &Program) -> SysReport {
     let dump = program.kernel().dump();
     let info = dump.info();
     let panic = log.as_ref().and_then(|l| dmesg::panic::find(&l.log));
-    let tasks = program.tasks().ok();
+    let tasks = program.tasks_read().ok().map(|read| {
+        warnings.extend(Warning::all(Stage::Tasks, &read.warnings));
+        read.tasks
+    });
     let panic_task = panic.as_ref().and_then(|p| {
         tasks
             .as_ref()?

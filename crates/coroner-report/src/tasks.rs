@@ -75,7 +75,7 @@ pub fn state_name(state: char) -> &'static str {
 /// A task by PID, else by `task_struct` address (hex, `0x` optional); an address
 /// no task list holds is taken as it is (the list may be damaged).
 pub fn find_task(program: &Program, wanted: &str) -> Option<u64> {
-    let tasks = program.tasks().unwrap_or_default();
+    let tasks = program.tasks_read().map(|r| r.tasks).unwrap_or_default();
     let by_pid = wanted.parse::<u32>().ok();
     let by_address = u64::from_str_radix(wanted.trim_start_matches("0x"), 16).ok();
     tasks
@@ -147,11 +147,15 @@ impl Render for ContextReport {
     }
 }
 
+/// Every task that can be read; a damaged task or list costs only what it holds
+/// (the warnings say how many were lost).
 pub fn ps(program: &Program) -> Result<PsReport, String> {
-    let tasks = program.tasks()?;
+    let read = program.tasks_read()?;
+    let mut warnings = Warning::all(Stage::Program, program.warnings());
+    warnings.extend(Warning::all(Stage::Tasks, &read.warnings));
     Ok(PsReport {
-        tasks: tasks.iter().map(TaskRow::from).collect(),
-        warnings: Warning::all(Stage::Program, program.warnings()),
+        tasks: read.tasks.iter().map(TaskRow::from).collect(),
+        warnings,
     })
 }
 
