@@ -6,7 +6,7 @@ use crate::catalog::{Format, Kind};
 use crate::class::Class;
 use crate::pattern::re;
 use crate::sanitize;
-use crate::stack::{self, find_frames};
+use crate::stack::{self, find_frames, Found, FrameSpec, Pick};
 use regex::Regex;
 use std::sync::LazyLock;
 
@@ -15,12 +15,16 @@ pub struct Description {
     pub class: Class,
     /// The function the title names, when the format names one.
     pub frame: Option<String>,
+    /// The function to blame when it is not the title's (lockups: where the CPU
+    /// was stuck).
+    pub guilty: Option<String>,
     /// The report lost parts (interleaved output, missing frames, a lost header).
     pub corrupted: bool,
 }
 
-/// Titles `text` (a report's lines joined by `\n`) as a report of `kind`.
-pub fn describe(text: &str, kind: &Kind) -> Description {
+/// Titles `text` (a report's lines joined by `\n`) as a report of `kind`. `full`
+/// is the same report with its unreliable frames, when it had any.
+pub fn describe(text: &str, full: Option<&str>, kind: &Kind) -> Description {
     let mut chosen: Option<(usize, &Format, String, Option<String>, bool)> = None;
     let mut earliest = text.len();
     let mut matched_title = false;
@@ -49,11 +53,15 @@ pub fn describe(text: &str, kind: &Kind) -> Description {
         let mut complete = true;
         if let Some(spec) = &format.frame {
             let from = caps.get(0).map_or(0, |m| m.start());
-            let lines: Vec<&str> = text[from..].split('\n').collect();
-            let found = find_frames(spec, &lines);
+            let found = frames(spec, format, text, from, full);
             complete = found.complete;
             frame = found.frames.first().cloned();
             args.extend(found.frames);
+        } else if let Some(n) = format.names {
+            frame = args
+                .get(n.wrapping_sub(1))
+                .filter(|f| !f.is_empty())
+                .cloned();
         }
         let title = fill(format.template, &args);
         chosen = Some((m.start(), format, title, frame, complete));
@@ -61,6 +69,14 @@ pub fn describe(text: &str, kind: &Kind) -> Description {
     let Some((_, format, title, frame, complete)) = chosen else {
         return untitled(text, kind, matched_title);
     };
+    let guilty = format.guilty.as_ref().and_then(|spec| {
+        let from = format.title.find(text).map_or(0, |m| m.start());
+        frames(spec, format, text, from, full)
+            .frames
+            .into_iter()
+            .next()
+            .filter(|f| f != "corrupted")
+    });
     let title = sanitize::title(&title);
     let corrupted = !complete
         || format.corrupted
@@ -70,8 +86,24 @@ pub fn describe(text: &str, kind: &Kind) -> Description {
         title,
         class: format.class,
         frame: frame.filter(|f| f != "corrupted"),
+        guilty,
         corrupted,
     }
+}
+
+/// The frames `spec` finds from the title's match at `from` on. Watchdog lockups
+/// read the unreliable frames too (`full`): a CPU stopped in NMI context often
+/// has no reliable frame at all.
+fn frames(spec: &FrameSpec, format: &Format, text: &str, from: usize, full: Option<&str>) -> Found {
+    if matches!(spec.pick, Pick::Interrupted) {
+        if let Some(full) = full {
+            let from = format.title.find(full).map_or(0, |m| m.start());
+            let lines: Vec<&str> = full[from..].split('\n').collect();
+            return find_frames(spec, &lines);
+        }
+    }
+    let lines: Vec<&str> = text[from..].split('\n').collect();
+    find_frames(spec, &lines)
 }
 
 /// No format fits: the title is the line from the header on, and the class that
@@ -83,6 +115,7 @@ fn untitled(text: &str, kind: &Kind, matched_title: bool) -> Description {
         title: sanitize::title(line),
         class: kind.formats.last().map_or(Class::Bug, |f| f.class),
         frame: None,
+        guilty: None,
         corrupted: matched_title,
     }
 }

@@ -2,9 +2,11 @@
 //! bytes finds every catalog header; only lines holding one are parsed further, so
 //! scanning runs at memory speed whatever the log's size.
 
-use crate::catalog::CATALOG;
-use crate::log::{self, Line};
+use crate::catalog::{Earlier, BOOT_PREAMBLE, CATALOG};
+use crate::log::{self, Context, Line};
+use crate::pattern::re;
 use aho_corasick::AhoCorasick;
+use regex::Regex;
 use std::sync::LazyLock;
 
 static HEADERS: LazyLock<AhoCorasick> =
@@ -44,12 +46,68 @@ pub fn next_hit(text: &[u8], from: usize) -> Option<Hit> {
         checked_to = end + 1;
         let line = log::parse(&text[start..end]);
         if let Some(kind) = kind_of(&line) {
-            if !replayed_next(text, end) {
+            let after = CATALOG[kind].after;
+            if !replayed_next(text, end) && after.is_none_or(|a| earlier_output(text, start, a)) {
                 return Some(Hit { start, line, kind });
             }
         }
     }
     None
+}
+
+/// Lines looked at before a boot, and the output lines among them searched for a
+/// shutdown: bounded whatever the input.
+const BOOT_LOOKBACK_LINES: usize = 400;
+const BOOT_LOOKBACK_OUTPUT: usize = 50;
+
+static PREAMBLE: LazyLock<Regex> = LazyLock::new(|| re(BOOT_PREAMBLE));
+static BOOT_START: LazyLock<Regex> =
+    LazyLock::new(|| re(r"^Booting the kernel|^Linux version [0-9]+\.[0-9]+"));
+/// An orderly end of the previous boot (or one already explained): a reboot after
+/// it is expected.
+static SHUTDOWN: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"(?i)reboot: (?:Restarting system|Power down|System halted)|Restarting system|System halted|Power down\.|Starting new kernel|Starting crashdump kernel|Kernel panic - not syncing|Rebooting in [0-9]+ seconds|---\[ end Kernel panic|^Bye!|systemd-shutdown|Shutting down|exiting on signal|Journal stopped|Reached target (?:Shutdown|Reboot|Power-Off|Final Step)|Preparing to enter system sleep state S5|SysRq ?: Resetting",
+    )
+});
+static ZERO_TIME: LazyLock<Regex> = LazyLock::new(|| re(r"\[ *0\.0+\]"));
+
+/// True when output of an earlier boot comes before the boot line at `at`, without
+/// an orderly shutdown (or a panic) ending it: the machine was reset. Lines of the
+/// boot itself (decompressor, banner, the first timestamp-0 lines) do not count.
+pub fn earlier_output(text: &[u8], at: usize, what: Earlier) -> bool {
+    let mut end = at;
+    let mut seen = 0;
+    for _ in 0..BOOT_LOOKBACK_LINES {
+        if end == 0 || seen >= BOOT_LOOKBACK_OUTPUT {
+            break;
+        }
+        let start = line_start(text, end - 1, 0);
+        let raw = &text[start..end - 1];
+        end = start;
+        let line = log::parse(raw);
+        let body = line.body.trim();
+        if body.is_empty() {
+            continue;
+        }
+        if BOOT_START.is_match(body) {
+            // This boot's own start, reported (or not) on its own.
+            return false;
+        }
+        if SHUTDOWN.is_match(body) {
+            return false;
+        }
+        let zero_time = ZERO_TIME.is_match(&String::from_utf8_lossy(&raw[..raw.len().min(48)]));
+        if PREAMBLE.is_match(body) || zero_time {
+            continue;
+        }
+        let kernel =
+            line.from_kernel && (line.context != Context::None || body.len() + 4 < raw.len());
+        if what == Earlier::Output || kernel {
+            seen += 1;
+        }
+    }
+    seen > 0
 }
 
 /// When printk replays a message after a console hiccup, the line before the
