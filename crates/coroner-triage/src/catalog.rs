@@ -131,11 +131,14 @@ fn rip_only() -> FrameSpec {
 }
 
 /// WARNINGs trap: newer kernels print the trapping RIP (powerpc: the interrupt
-/// frame) then the stack; older ones print only the stack.
+/// frame, "--- Exception:" before 4.x) then the stack; older ones print only the
+/// stack.
 fn warning(skip: &[&str]) -> FrameSpec {
     let mut spec = spec(
         vec![
-            find(&format!("(?:{RIP_LINE}|--- interrupt: [0-9]+ at @FUNC@)")),
+            find(&format!(
+                "(?:{RIP_LINE}|--- (?:interrupt|Exception): [0-9a-f]+ at @FUNC@)"
+            )),
             Step::Trace,
         ],
         skip,
@@ -223,8 +226,15 @@ fn build() -> Vec<Kind> {
             "INFO: no syscalls can create resource", "rmt_storage:INFO:", "_INFO:",
         ]),
         kind("Unable to handle kernel", vec![
+            // arm64 and arm: the same NULL dereference x86 calls one.
+            format(Class::NullDeref,
+                "Unable to handle kernel (NULL pointer dereference)",
+                "BUG: unable to handle kernel {1} in {2}")
+                .frame(rip_then_trace(&[])),
+            // s390: "pointer dereference in virtual kernel address space" (before
+            // 4.x "at virtual kernel address ADDR").
             format(Class::PagingRequest,
-                "Unable to handle kernel (paging request|NULL pointer dereference|access to user memory)",
+                "Unable to handle kernel (paging request|access to user memory|pointer dereference)",
                 "BUG: unable to handle kernel {1} in {2}")
                 .frame(rip_then_trace(&[])),
         ], &[]),

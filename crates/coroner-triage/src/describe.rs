@@ -4,7 +4,7 @@
 
 use crate::catalog::{Format, Kind};
 use crate::class::Class;
-use crate::pattern::re;
+use crate::pattern::{re, RIP_LINE};
 use crate::sanitize;
 use crate::stack::{self, find_frames, Found, FrameSpec, Pick};
 use regex::Regex;
@@ -69,19 +69,35 @@ pub fn describe(text: &str, full: Option<&str>, kind: &Kind) -> Description {
     let Some((_, format, title, frame, complete)) = chosen else {
         return untitled(text, kind, matched_title);
     };
-    let guilty = format.guilty.as_ref().and_then(|spec| {
-        let from = format.title.find(text).map_or(0, |m| m.start());
-        frames(spec, format, text, from, full)
-            .frames
-            .into_iter()
-            .next()
-            .filter(|f| f != "corrupted")
-    });
+    let from = format.title.find(text).map_or(0, |m| m.start());
+    let guilty = format
+        .guilty
+        .as_ref()
+        .and_then(|spec| {
+            frames(spec, format, text, from, full)
+                .frames
+                .into_iter()
+                .next()
+                .filter(|f| f != "corrupted")
+        })
+        .or_else(|| {
+            // The title keeps syzbot's "in corrupted" when no reliable frame is
+            // there; the faulting function is still known.
+            let spec = format.frame.as_ref().filter(|_| !complete)?;
+            unreliable_guilty(spec, format, &text[from..], full?)
+        });
     let title = sanitize::title(&title);
+    // Watchdog reports are read with their unreliable frames: so is their trace.
+    let traced = match (&format.frame, full) {
+        (Some(spec), Some(full)) if matches!(spec.pick, Pick::Interrupted) => full,
+        _ => text,
+    };
     let corrupted = !complete
         || format.corrupted
         || TIMESTAMP.is_match(&title)
-        || (format.frame.is_some() && !format.no_stack_trace && !has_stack_trace(text));
+        || (format.frame.is_some()
+            && !format.no_stack_trace
+            && !has_stack_trace(traced, !std::ptr::eq(traced, text)));
     Description {
         title,
         class: format.class,
@@ -105,6 +121,37 @@ fn frames(spec: &FrameSpec, format: &Format, text: &str, from: usize, full: Opti
     let lines: Vec<&str> = text[from..].split('\n').collect();
     find_frames(spec, &lines)
 }
+
+/// The function to blame when a trace's frames are all unreliable (`?`): the RIP
+/// line's (NIP, PC, PSW) unless it is machinery, else the walk over the trace with
+/// the unreliable frames taken as they are, else the RIP line's whatever it is.
+fn unreliable_guilty(spec: &FrameSpec, format: &Format, text: &str, full: &str) -> Option<String> {
+    let rip = text.split('\n').find_map(|l| {
+        RIP_FUNCTION
+            .captures(l)
+            .and_then(|c| c.iter().skip(1).flatten().next())
+            .map(|m| stack::strip_syscall_prefix(m.as_str()).to_string())
+    });
+    if let Some(rip) = rip.as_ref().filter(|r| !spec.skip.is_match(r)) {
+        return Some(rip.clone());
+    }
+    let from = format.title.find(full).map_or(0, |m| m.start());
+    let marked: Vec<String> = full[from..]
+        .split('\n')
+        .map(|l| UNRELIABLE_MARK.replace(l, "$1 ").into_owned())
+        .collect();
+    let lines: Vec<&str> = marked.iter().map(String::as_str).collect();
+    let found = find_frames(spec, &lines);
+    if found.complete {
+        return found.frames.into_iter().next();
+    }
+    rip
+}
+
+static RIP_FUNCTION: LazyLock<Regex> = LazyLock::new(|| re(RIP_LINE));
+/// The ` ? ` an unwinder puts before a frame it is unsure of.
+static UNRELIABLE_MARK: LazyLock<Regex> =
+    LazyLock::new(|| re(r"^((?:\s*<{1,2}/?[A-Z]+>{1,2})*\s*(?:\[<?[0-9a-f]+>?\]\s*)?) \? "));
 
 /// No format fits: the title is the line from the header on, and the class that
 /// of the kind's catch-all (last) format.
@@ -148,9 +195,9 @@ fn fill(template: &str, args: &[String]) -> String {
 /// A timestamp inside a title: two console lines were merged.
 static TIMESTAMP: LazyLock<Regex> = LazyLock::new(|| re(r"\[ *[0-9]+\.[0-9]+\]"));
 
-/// Every stack-trace header in the report must be followed by frames, and there
-/// must be at least one such trace.
-fn has_stack_trace(text: &str) -> bool {
+/// Every stack-trace header in the report must be followed by frames (unreliable
+/// ones count when `unreliable` is set), and there must be at least one such trace.
+fn has_stack_trace(text: &str, unreliable: bool) -> bool {
     let riscv = &stack::STACK_START[stack::STACK_START.len() - 1];
     let mut any = false;
     for start in stack::STACK_START.iter() {
@@ -166,7 +213,9 @@ fn has_stack_trace(text: &str) -> bool {
             .take(15)
             .take_while(|l| !stack::STACK_START.iter().any(|s| s.is_match(l)))
             .any(|l| {
-                l.contains("(stack is not available)") || stack::FRAME.iter().any(|f| f.is_match(l))
+                l.contains("(stack is not available)")
+                    || stack::FRAME.iter().any(|f| f.is_match(l))
+                    || (unreliable && crate::trace::is_frame(l))
             });
         if framed {
             any = true;

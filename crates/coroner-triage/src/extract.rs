@@ -41,6 +41,9 @@ pub(crate) static CONTINUATIONS: LazyLock<Regex> = LazyLock::new(|| {
         // A double fault can come from the page fault being handled.
         "PANIC: double fault",
         "Internal error:",
+        // The message of the watchdog's WARN (2.6.32 to 4.4), after its WARNING line;
+        // later kernels print it with their "NMI watchdog: " prefix as the report.
+        "^Watchdog detected hard LOCKUP on cpu",
     ])
 });
 

@@ -157,15 +157,24 @@ pub fn frames(lines: &[String]) -> Vec<Frame> {
     frames
 }
 
+/// The NMI entry code: what the NMI part of a trace shows after it is the
+/// interrupted instruction pointer (2.6.32 to 4.x print it as an unreliable frame).
+static NMI_ENTRY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:nmi|end_repeat_nmi|repeat_nmi|first_nmi|nmi_restore|asm_exc_nmi)$")
+        .expect("nmi entry pattern")
+});
+
 /// Where a CPU caught by a watchdog NMI was running, as candidate function names,
 /// nearest first: the registers printed for the interrupted context (inside the NMI
-/// part, as since 4.x, or before the trace, as `show_regs` prints them), then the
-/// frames below the NMI part of the trace. Unreliable (`?`) frames count when no
-/// reliable one is there (kernels without frame pointers, such as RHEL 6, mark
-/// every frame so).
+/// part, as since 4.x, or before the trace, as `show_regs` prints them), the frame
+/// after the NMI entry, then the frames below the NMI part of the trace.
+/// Unreliable (`?`) frames count when no reliable one is there (kernels without
+/// frame pointers, such as RHEL 6, mark every frame so).
 pub fn interrupted(lines: &[&str]) -> Vec<String> {
     let mut rip: Option<String> = None;
     let mut nmi_rip: Option<String> = None;
+    let mut nmi_tail: Option<String> = None;
+    let mut after_entry = false;
     let mut after_nmi: Vec<(String, bool)> = Vec::new();
     let mut trace: Vec<(String, bool)> = Vec::new();
     let mut sections: Vec<&'static str> = Vec::new();
@@ -220,6 +229,11 @@ pub fn interrupted(lines: &[&str]) -> Vec<String> {
         }
         let frame = (normalise(&caps[2]).into_owned(), caps.get(1).is_none());
         if in_nmi {
+            if after_entry && nmi_tail.is_none() {
+                nmi_tail = Some(frame.0);
+            } else {
+                after_entry |= NMI_ENTRY.is_match(&frame.0);
+            }
             continue;
         }
         if nmi_seen {
@@ -240,7 +254,7 @@ pub fn interrupted(lines: &[&str]) -> Vec<String> {
     };
     let mut out: Vec<String> = Vec::new();
     if nmi_seen {
-        out.extend(nmi_rip);
+        out.extend(nmi_rip.or(nmi_tail));
         out.extend(prefer_reliable(after_nmi));
     }
     if out.is_empty() {
