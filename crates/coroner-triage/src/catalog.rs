@@ -23,6 +23,9 @@ pub struct Kind {
     /// The report is only one when output came before it (`scan::earlier_output`):
     /// a boot seen again.
     pub after: Option<Earlier>,
+    /// Events that are the primary report only of a log holding no other (a
+    /// machine check logged and survived); they never end another report.
+    pub minor: bool,
 }
 
 /// What must come before a header for it to start a report.
@@ -177,6 +180,7 @@ fn kind(header: &'static str, formats: Vec<Format>, benign: &[&str]) -> Kind {
         benign: (!benign.is_empty()).then(|| crate::pattern::any_of(benign)),
         gate: None,
         after: None,
+        minor: false,
     }
 }
 
@@ -380,14 +384,20 @@ fn build() -> Vec<Kind> {
         // (corrected, or recovered): "mce: [Hardware Error]: Machine check events
         // logged", and each event as printed without mcelog ("CPU 3: Machine
         // Check: 0 Bank 5: ..."). They are the hardware's, not the kernel's.
-        kind("Machine check events logged", vec![
-            format(Class::MachineCheck, "Machine check events logged", "machine check events logged")
-                .no_stack(),
-        ], &[]),
-        kind("Machine Check: ", vec![
-            format(Class::MachineCheck, r"CPU [0-9]+: Machine Check: ", "machine check events logged")
-                .no_stack(),
-        ], &[]),
+        Kind {
+            minor: true,
+            ..kind("Machine check events logged", vec![
+                format(Class::MachineCheck, "Machine check events logged", "machine check events logged")
+                    .no_stack(),
+            ], &[])
+        },
+        Kind {
+            minor: true,
+            ..kind("Machine Check: ", vec![
+                format(Class::MachineCheck, r"CPU [0-9]+: Machine Check: ", "machine check events logged")
+                    .no_stack(),
+            ], &[])
+        },
         // The kernel booting again with no crash reported before: the machine was
         // reset (a hang, a hardware reset, a watchdog), syzkaller's "unexpected
         // kernel reboot". The x86 decompressor's line is what syzkaller looks for;

@@ -88,16 +88,15 @@ pub fn describe(text: &str, full: Option<&str>, kind: &Kind) -> Description {
         });
     let title = sanitize::title(&title);
     // Watchdog reports are read with their unreliable frames: so is their trace.
-    let traced = match (&format.frame, full) {
-        (Some(spec), Some(full)) if matches!(spec.pick, Pick::Interrupted) => full,
-        _ => text,
-    };
+    let watchdog = format
+        .frame
+        .as_ref()
+        .is_some_and(|spec| matches!(spec.pick, Pick::Interrupted));
+    let traced = full.filter(|_| watchdog).unwrap_or(text);
     let corrupted = !complete
         || format.corrupted
         || TIMESTAMP.is_match(&title)
-        || (format.frame.is_some()
-            && !format.no_stack_trace
-            && !has_stack_trace(traced, !std::ptr::eq(traced, text)));
+        || (format.frame.is_some() && !format.no_stack_trace && !has_stack_trace(traced, watchdog));
     Description {
         title,
         class: format.class,

@@ -221,7 +221,7 @@ fn starts_next_report(line: &Line, text: &[u8], line_at: usize) -> bool {
     STACK_PRINTING_MESSAGES
         .iter()
         .any(|m| line.body.contains(m))
-        || (scan::kind_of(line).is_some()
+        || (scan::kind_of(line).is_some_and(|k| !crate::catalog::CATALOG[k].minor)
             && !CONTINUATIONS.is_match(&line.body)
             && !scan::replayed_next(text, scan::line_end(text, line_at)))
 }

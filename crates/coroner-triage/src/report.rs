@@ -92,7 +92,7 @@ pub fn triage(text: &[u8], kb: &KnowledgeBase) -> Report {
 
 /// Analyses `text` without a knowledge base.
 pub fn analyse(text: &[u8]) -> Report {
-    let hit = scan::next_hit(text, 0);
+    let hit = scan::primary_hit(text);
     let orphan = extract::orphan(text, hit.as_ref().map_or(text.len(), |h| h.start));
     let Some(hit) = hit else {
         return orphan.map_or_else(Report::default, |o| lost_header(text, &o));

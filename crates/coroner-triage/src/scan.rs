@@ -35,6 +35,15 @@ pub fn kind_of(line: &Line) -> Option<usize> {
 
 /// The first report-starting line at or after byte `from` (a line start).
 pub fn next_hit(text: &[u8], from: usize) -> Option<Hit> {
+    next_hit_of(text, from, true)
+}
+
+/// The primary report: the first that is not minor, else the first minor one.
+pub fn primary_hit(text: &[u8]) -> Option<Hit> {
+    next_hit_of(text, 0, false).or_else(|| next_hit_of(text, 0, true))
+}
+
+fn next_hit_of(text: &[u8], from: usize, minor: bool) -> Option<Hit> {
     let mut checked_to = from;
     for m in HEADERS.find_iter(&text[from..]) {
         let at = from + m.start();
@@ -47,7 +56,10 @@ pub fn next_hit(text: &[u8], from: usize) -> Option<Hit> {
         let line = log::parse(&text[start..end]);
         if let Some(kind) = kind_of(&line) {
             let after = CATALOG[kind].after;
-            if !replayed_next(text, end) && after.is_none_or(|a| earlier_output(text, start, a)) {
+            if (minor || !CATALOG[kind].minor)
+                && !replayed_next(text, end)
+                && after.is_none_or(|a| earlier_output(text, start, a))
+            {
                 return Some(Hit { start, line, kind });
             }
         }
