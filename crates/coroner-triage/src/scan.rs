@@ -171,6 +171,20 @@ mod tests {
     }
 
     #[test]
+    fn a_boot_is_a_report_only_after_output_of_an_earlier_one() {
+        let banner = "[    0.000000] Linux version 5.14.0 (mockbuild@x) #1 SMP\n";
+        let reset = format!("[ 812.1] nfs: server f not responding\n{banner}");
+        assert!(next_hit(reset.as_bytes(), 0).is_some());
+        // A capture starting with the boot, an orderly reboot, the boot's own lines.
+        assert!(next_hit(banner.as_bytes(), 0).is_none());
+        let orderly = format!("[ 812.1] reboot: Restarting system\n{banner}");
+        assert!(next_hit(orderly.as_bytes(), 0).is_none());
+        let decompressor =
+            format!("Decompressing Linux... Parsing ELF... done.\nBooting the kernel.\n{banner}");
+        assert!(next_hit(decompressor.as_bytes(), 0).is_none());
+    }
+
+    #[test]
     fn generic_headers_need_their_gate() {
         let text = b"DEBUG something\nBUG dentry (Not tainted): Poison overwritten\n";
         let hit = next_hit(text, 0).unwrap();

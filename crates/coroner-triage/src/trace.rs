@@ -414,6 +414,55 @@ mod tests {
     }
 
     #[test]
+    fn interrupted_context_of_a_watchdog_nmi() {
+        // 3.10: the NMI part, the interrupted RIP as '?' frames, <<EOE>>, the rest.
+        let old = [
+            "Call Trace:",
+            " <NMI>  [<ffffffff81685eac>] dump_stack+0x19/0x1b",
+            " [<ffffffff8113b5ad>] watchdog_overflow_callback+0xfd/0x100",
+            " [<ffffffff81690db9>] end_repeat_nmi+0x1e/0x2e",
+            " [<ffffffffc03a7a20>] ? nvme_irq+0x40/0x1b0 [nvme]",
+            " <<EOE>>  <IRQ>  [<ffffffff81146f54>] __handle_irq_event_percpu+0x44/0x1c0",
+        ];
+        assert_eq!(interrupted(&old), ["nvme_irq", "__handle_irq_event_percpu"]);
+        // 4.x+: show_regs of the interrupted context, no NMI part.
+        let new = [
+            "RIP: 0010:native_queued_spin_lock_slowpath+0x5d/0x1c0",
+            "Call Trace:",
+            " _raw_spin_lock_irqsave+0x32/0x40",
+            " ? junk+0x1/0x2",
+            " qla2x00_start_scsi+0x7c/0x7e0 [qla2xxx]",
+        ];
+        assert_eq!(
+            interrupted(&new),
+            [
+                "native_queued_spin_lock_slowpath",
+                "_raw_spin_lock_irqsave",
+                "qla2x00_start_scsi"
+            ]
+        );
+    }
+
+    #[test]
+    fn inline_section_markers_and_s390_frames() {
+        let report = lines(
+            "Call Trace:\n <IRQ>  [<ffffffff8106a3c5>] foo_irq+0x1/0x2\n <EOI>  [<ffffffff8106a3c5>] bar+0x1/0x2\n\
+             ([<000003ff8010b532>] baz+0x10a/0x138 [dasd_mod])\nLast Breaking-Event-Address:\n [<000003ff8010a3ba>] qux+0x5a/0x68\n",
+        );
+        let got = frames(&report);
+        let names: Vec<_> = got.iter().map(|f| f.function.as_str()).collect();
+        assert_eq!(names, ["foo_irq", "bar", "baz"]);
+        assert_eq!((got[0].section, got[1].section), ("irq", "task"));
+        let psw =
+            lines("Krnl PSW : 0704c00180000000 000003ff8010a3be (dasd_free+0x5e/0x68 [dasd_mod])");
+        let rip = rip(&psw).unwrap();
+        assert_eq!(
+            (rip.function.as_str(), rip.module.as_deref()),
+            ("dasd_free", Some("dasd_mod"))
+        );
+    }
+
+    #[test]
     fn inline_frames_and_arm() {
         let report = lines(
             "Call Trace:\n __dump_stack lib/dump_stack.c:77 [inline]\n dump_stack+0x172/0x1f0 lib/dump_stack.c:113\n",
