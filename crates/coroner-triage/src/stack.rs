@@ -368,6 +368,8 @@ pub fn strip_syscall_prefix(frame: &str) -> &str {
         "__x64_",
         "__ia32_",
         "__arm64_",
+        "__s390x_",
+        "__s390_",
         "____sys_",
         "___sys_",
         "__sys_",
@@ -445,7 +447,7 @@ fn walk(spec: &FrameSpec, steps: &[Step], lines: &[&str]) -> Found {
                         break;
                     }
                     if let Some(caps) = pattern.captures(line) {
-                        push_captures(&mut raw, &caps, &spec.skip);
+                        push_captures(&mut raw, &caps, spec);
                         break;
                     }
                 }
@@ -465,13 +467,13 @@ fn walk(spec: &FrameSpec, steps: &[Step], lines: &[&str]) -> Found {
                     // go on after it.
                     if let Some(Step::Find(pattern)) = next {
                         if let Some(caps) = pattern.captures(line) {
-                            push_captures(&mut raw, &caps, &spec.skip);
+                            push_captures(&mut raw, &caps, spec);
                             index += 1;
                             break;
                         }
                     }
                     if let Some(caps) = FRAME.iter().find_map(|f| f.captures(line)) {
-                        push_captures(&mut raw, &caps, &spec.skip);
+                        push_captures(&mut raw, &caps, spec);
                     }
                 }
             }
@@ -480,10 +482,13 @@ fn walk(spec: &FrameSpec, steps: &[Step], lines: &[&str]) -> Found {
     }
 }
 
-fn push_captures(raw: &mut Vec<String>, caps: &regex::Captures, skip: &Regex) {
+fn push_captures(raw: &mut Vec<String>, caps: &regex::Captures, spec: &FrameSpec) {
     for name in caps.iter().skip(1).flatten() {
         let name = demangle(name.as_str());
-        if !skip.is_match(&name) {
+        // A stall's dispatcher is kept even where it is machinery (powerpc's
+        // syscall entry): the frame above it is the stall's name.
+        let anchor = matches!(spec.pick, Pick::Stall) && STALL_ANCHORS.is_match(&name);
+        if anchor || !spec.skip.is_match(&name) {
             raw.push(name.into_owned());
         }
     }
@@ -512,6 +517,9 @@ static STALL_ANCHORS: LazyLock<Regex> = LazyLock::new(|| {
         "tracesys_phase2",
         "el0_svc_handler",
         "invoke_syscall",
+        // s390 and powerpc system call dispatchers.
+        "^__do_syscall$",
+        "^system_call_exception$",
         "ret_fast_syscall",
         "netif_receive_skb",
         "do_softirq",
