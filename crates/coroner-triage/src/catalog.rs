@@ -355,6 +355,14 @@ fn build() -> Vec<Kind> {
         kind("SYZFATAL:", vec![
             format(Class::Harness, "SYZFATAL:(.*)", "SYZFATAL:{1}").no_stack(),
         ], &[]),
+        // A Go program's runtime dying on the console (syzkaller's fuzzer): syzkaller's
+        // "go runtime error", only at a line's start.
+        Kind {
+            gate: Some(re("^fatal error: ")),
+            ..kind("fatal error:", vec![
+                format(Class::Harness, "fatal error:", "go runtime error").no_stack(),
+            ], &["ALSA", "fatal error: cannot create timer"])
+        },
         // What follows is not in the syzbot convention (fuzzing VMs do not have
         // these); the titles extend it in its own style.
         // x86 and arm64 (kernel/watchdog*.c: "Watchdog detected hard LOCKUP on cpu
