@@ -165,9 +165,9 @@ static NMI_ENTRY: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// Where a CPU caught by a watchdog NMI was running, as candidate function names,
-/// nearest first: the registers printed for the interrupted context (inside the NMI
-/// part, as since 4.x, or before the trace, as `show_regs` prints them), the frame
-/// after the NMI entry, then the frames below the NMI part of the trace.
+/// nearest first: the registers printed for the interrupted context (before the
+/// trace, as `show_regs` prints them, or inside its NMI part, as 4.x+ `dump_stack`
+/// does), the frame after the NMI entry, then the frames below the NMI part.
 /// Unreliable (`?`) frames count when no reliable one is there (kernels without
 /// frame pointers, such as RHEL 6, mark every frame so).
 pub fn interrupted(lines: &[&str]) -> Vec<String> {
@@ -252,13 +252,13 @@ pub fn interrupted(lines: &[&str]) -> Vec<String> {
             .map(|(name, _)| name)
             .collect()
     };
-    let mut out: Vec<String> = Vec::new();
+    // Registers printed before the trace are the interrupted context's (show_regs
+    // of the NMI's regs): nearest of all.
+    let mut out: Vec<String> = rip.into_iter().collect();
     if nmi_seen {
         out.extend(nmi_rip.or(nmi_tail));
         out.extend(prefer_reliable(after_nmi));
-    }
-    if out.is_empty() {
-        out.extend(rip);
+    } else {
         out.extend(prefer_reliable(trace));
     }
     out
