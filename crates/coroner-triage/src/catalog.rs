@@ -554,6 +554,7 @@ fn bug_formats() -> Vec<Format> {
         format(Class::Lockdep, "BUG: workqueue leaked lock or atomic",
             "BUG: workqueue leaked lock or atomic in {1}")
             .report(r"BUG: workqueue leaked lock or atomic(?:.*\n)+?.*last function: ([a-zA-Z0-9_]+)\n")
+            .names(1)
             .no_stack(),
         format(Class::MemoryLeak, "BUG: memory leak", "memory leak in {1}")
             .frame(spec(
@@ -740,6 +741,7 @@ fn panic_formats() -> Vec<Format> {
             "kernel panic: stack is corrupted in {1}",
         )
         .report("Kernel panic - not syncing: stack-protector: Kernel stack is corrupted in: @FUNC@")
+        .names(1)
         .no_stack(),
         format(
             Class::StackProtector,
