@@ -185,11 +185,10 @@ fn kind(header: &'static str, formats: Vec<Format>, benign: &[&str]) -> Kind {
 }
 
 /// Device and network-device messages (`snd_hda_intel 0000:00:1b.0: ...`, `e1000e
-/// 0000:00:19.0 eno1: ...`, `usb 1-1.2: ...`) are a driver's own text, whatever
-/// words they hold: the kernel's BUG reports never start so. (syzkaller counts a
-/// device's "WARNING:" line as a report; so does this catalog.)
-const DEVICE_MESSAGE: &str =
-    r"^[a-z][a-z0-9_\-]* [A-Za-z0-9_\-]*[0-9][A-Za-z0-9_.:\-]*(?: [A-Za-z0-9_.\-]+)?: .*BUG:";
+/// 0000:00:19.0 eno1: ...`, `usb 1-1.2: ...`, `ata1.00: ...`, `eth0: ...`) are a
+/// driver's own text, whatever words they hold: the kernel's BUG reports never start
+/// so. (syzkaller counts a device's "WARNING:" line as a report; so does this catalog.)
+const DEVICE_MESSAGE: &str = r"^(?:[a-z][a-z0-9_\-]* [A-Za-z0-9_\-]*[0-9][A-Za-z0-9_.:\-]*(?: [A-Za-z0-9_.\-]+)?|[a-z]+[0-9]+(?:\.[0-9]+)?): .*BUG:";
 
 /// The decompressor's and boot loader's lines, which come before every boot.
 pub const BOOT_PREAMBLE: &str = r"Decompressing Linux|Parsing ELF|Uncompressing Linux|early console in extract_kernel|^(?:input_data|input_len|output|output_len|kernel_total_size|needed_size|trampoline_32bit): 0x|KASLR|^Booting the kernel|^Linux version |Command line: |EFI stub: |Loading Linux |Loading initial ramdisk|^Starting kernel";
