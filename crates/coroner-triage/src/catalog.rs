@@ -421,6 +421,13 @@ fn build() -> Vec<Kind> {
             after: Some(Earlier::KernelOutput),
             ..kind("Linux version ", vec![reboot_format()], &[])
         },
+        // x86 prints the command line right after the banner: a boot whose banner
+        // was lost.
+        Kind {
+            gate: Some(re("^Command line: ")),
+            after: Some(Earlier::KernelOutput),
+            ..kind("Command line: ", vec![reboot_format()], &[])
+        },
         Kind {
             gate: Some(re(&format!("^{SLUB_REPORT}"))),
             ..kind("BUG ", vec![slub_format()], &[])
@@ -431,7 +438,7 @@ fn build() -> Vec<Kind> {
 fn reboot_format() -> Format {
     format(
         Class::Reboot,
-        "(?:Booting the kernel|Linux version)",
+        "(?:Booting the kernel|Linux version|Command line: )",
         "unexpected kernel reboot",
     )
     .no_stack()

@@ -74,7 +74,7 @@ const BOOT_LOOKBACK_OUTPUT: usize = 50;
 
 static PREAMBLE: LazyLock<Regex> = LazyLock::new(|| re(BOOT_PREAMBLE));
 static BOOT_START: LazyLock<Regex> =
-    LazyLock::new(|| re(r"^Booting the kernel|^Linux version [0-9]+\.[0-9]+"));
+    LazyLock::new(|| re(r"^Booting the kernel|^Linux version [0-9]+\.[0-9]+|^Command line: "));
 /// An orderly end of the previous boot (or one already explained): a reboot after
 /// it is expected.
 static SHUTDOWN: LazyLock<Regex> = LazyLock::new(|| {
