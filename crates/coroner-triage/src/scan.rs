@@ -33,17 +33,26 @@ pub fn kind_of(line: &Line) -> Option<usize> {
     })
 }
 
+/// The primary report: the first that is not minor, else the first minor one (one
+/// pass: minor reports are rare).
+pub fn primary_hit(text: &[u8]) -> Option<Hit> {
+    let mut first_minor = None;
+    let mut from = 0;
+    while let Some(hit) = next_hit(text, from) {
+        if !CATALOG[hit.kind].minor {
+            return Some(hit);
+        }
+        from = line_end(text, hit.start) + 1;
+        first_minor.get_or_insert(hit);
+        if from >= text.len() {
+            break;
+        }
+    }
+    first_minor
+}
+
 /// The first report-starting line at or after byte `from` (a line start).
 pub fn next_hit(text: &[u8], from: usize) -> Option<Hit> {
-    next_hit_of(text, from, true)
-}
-
-/// The primary report: the first that is not minor, else the first minor one.
-pub fn primary_hit(text: &[u8]) -> Option<Hit> {
-    next_hit_of(text, 0, false).or_else(|| next_hit_of(text, 0, true))
-}
-
-fn next_hit_of(text: &[u8], from: usize, minor: bool) -> Option<Hit> {
     let mut checked_to = from;
     for m in HEADERS.find_iter(&text[from..]) {
         let at = from + m.start();
@@ -56,10 +65,7 @@ fn next_hit_of(text: &[u8], from: usize, minor: bool) -> Option<Hit> {
         let line = log::parse(&text[start..end]);
         if let Some(kind) = kind_of(&line) {
             let after = CATALOG[kind].after;
-            if (minor || !CATALOG[kind].minor)
-                && !replayed_next(text, end)
-                && after.is_none_or(|a| earlier_output(text, start, a))
-            {
+            if !replayed_next(text, end) && after.is_none_or(|a| earlier_output(text, start, a)) {
                 return Some(Hit { start, line, kind });
             }
         }
