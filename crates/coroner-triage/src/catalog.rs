@@ -20,6 +20,21 @@ pub struct Kind {
     pub benign: Option<Regex>,
     /// When set, only lines matching it start a report (for generic headers).
     pub gate: Option<Regex>,
+    /// The report is only one when output came before it (`scan::earlier_output`):
+    /// a boot seen again.
+    pub after: Option<Earlier>,
+    /// Events that are the primary report only of a log holding no other (a
+    /// machine check logged and survived); they never end another report.
+    pub minor: bool,
+}
+
+/// What must come before a header for it to start a report.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Earlier {
+    /// Any output but the boot loader's and the kernel decompressor's.
+    Output,
+    /// Kernel log lines of an earlier boot.
+    KernelOutput,
 }
 
 pub struct Format {
@@ -31,6 +46,12 @@ pub struct Format {
     /// The title: `{n}` is the n-th capture group, then the frames found.
     pub template: &'static str,
     pub frame: Option<FrameSpec>,
+    /// Formats without a frame spec whose title names a function: the template
+    /// argument holding it, which is then the guilty function too.
+    pub names: Option<usize>,
+    /// Where the guilty function is looked for when it is not the title's (lockups:
+    /// where the CPU was stuck, while the title names what the stall ran under).
+    pub guilty: Option<FrameSpec>,
     /// The report carries no stack trace by design (so none missing is no damage).
     pub no_stack_trace: bool,
     /// Matching this format means the report lost its real start.
@@ -44,6 +65,8 @@ fn format(class: Class, title: &str, template: &'static str) -> Format {
         report: None,
         template,
         frame: None,
+        names: None,
+        guilty: None,
         no_stack_trace: false,
         corrupted: false,
         class,
@@ -57,6 +80,14 @@ impl Format {
     }
     fn frame(mut self, spec: FrameSpec) -> Format {
         self.frame = Some(spec);
+        self
+    }
+    fn names(mut self, argument: usize) -> Format {
+        self.names = Some(argument);
+        self
+    }
+    fn guilty(mut self, spec: FrameSpec) -> Format {
+        self.guilty = Some(spec);
         self
     }
     fn no_stack(mut self) -> Format {
@@ -103,11 +134,14 @@ fn rip_only() -> FrameSpec {
 }
 
 /// WARNINGs trap: newer kernels print the trapping RIP (powerpc: the interrupt
-/// frame) then the stack; older ones print only the stack.
+/// frame, "--- Exception:" before 4.x) then the stack; older ones print only the
+/// stack.
 fn warning(skip: &[&str]) -> FrameSpec {
     let mut spec = spec(
         vec![
-            find(&format!("(?:{RIP_LINE}|--- interrupt: [0-9]+ at @FUNC@)")),
+            find(&format!(
+                "(?:{RIP_LINE}|--- (?:interrupt|Exception): [0-9a-f]+ at @FUNC@)"
+            )),
             Step::Trace,
         ],
         skip,
@@ -116,14 +150,48 @@ fn warning(skip: &[&str]) -> FrameSpec {
     spec
 }
 
+/// Where a CPU stopped by a watchdog was running (`Pick::Interrupted`), without
+/// the watchdog's own NMI and perf machinery.
+fn interrupted() -> FrameSpec {
+    // Compiled once: several formats share it.
+    static SKIP: LazyLock<Regex> = LazyLock::new(|| {
+        skip_list(&[
+            "^(?:do_|default_do_|exc_|asm_exc_|end_repeat_|repeat_|first_)?nmi(?:_handle)?$",
+            "watchdog",
+            "perf_event",
+            "pmu_handle_irq",
+            "notifier_call_chain",
+            "^notify_die$",
+            "^die_nmi$",
+        ])
+    });
+    FrameSpec {
+        steps: Vec::new(),
+        fallback: Vec::new(),
+        skip: SKIP.clone(),
+        pick: Pick::Interrupted,
+    }
+}
+
 fn kind(header: &'static str, formats: Vec<Format>, benign: &[&str]) -> Kind {
     Kind {
         header,
         formats,
         benign: (!benign.is_empty()).then(|| crate::pattern::any_of(benign)),
         gate: None,
+        after: None,
+        minor: false,
     }
 }
+
+/// Device and network-device messages (`snd_hda_intel 0000:00:1b.0: ...`, `e1000e
+/// 0000:00:19.0 eno1: ...`, `usb 1-1.2: ...`, `ata1.00: ...`, `eth0: ...`) are a
+/// driver's own text, whatever words they hold: the kernel's BUG reports never start
+/// so. (syzkaller counts a device's "WARNING:" line as a report; so does this catalog.)
+const DEVICE_MESSAGE: &str = r"^(?:[a-z][a-z0-9_\-]* [A-Za-z0-9_\-]*[0-9][A-Za-z0-9_.:\-]*(?: [A-Za-z0-9_.\-]+)?|[a-z]+[0-9]+(?:\.[0-9]+)?): .*BUG:";
+
+/// The decompressor's and boot loader's lines, which come before every boot.
+pub const BOOT_PREAMBLE: &str = r"Decompressing Linux|Parsing ELF|Uncompressing Linux|early console in extract_kernel|^(?:input_data|input_len|output|output_len|kernel_total_size|needed_size|trampoline_32bit): 0x|KASLR|^Booting the kernel|^Linux version |Command line: |EFI stub: |Loading Linux |Loading initial ramdisk|^Starting kernel";
 
 /// SLUB's consistency checks (mm/slub.c): "BUG <cache> (<taint>): <what went
 /// wrong>". KASAN reuses the layout inside its own reports; those are not listed.
@@ -139,7 +207,7 @@ fn build() -> Vec<Kind> {
     vec![
         kind("BUG:", bug_formats(), &[
             "ODEBUG:", "Boot_DEBUG:", "xlog_status:", "DEBUG:",
-            "BUG: no syscalls can create resource",
+            "BUG: no syscalls can create resource", DEVICE_MESSAGE,
         ]),
         kind("WARNING:", warning_formats(), &[
             "WARNING: /etc/ssh/moduli does not exist, using fixed modulus",
@@ -161,8 +229,15 @@ fn build() -> Vec<Kind> {
             "INFO: no syscalls can create resource", "rmt_storage:INFO:", "_INFO:",
         ]),
         kind("Unable to handle kernel", vec![
+            // arm64 and arm: the same NULL dereference x86 calls one.
+            format(Class::NullDeref,
+                "Unable to handle kernel (NULL pointer dereference)",
+                "BUG: unable to handle kernel {1} in {2}")
+                .frame(rip_then_trace(&[])),
+            // s390: "pointer dereference in virtual kernel address space" (before
+            // 4.x "at virtual kernel address ADDR").
             format(Class::PagingRequest,
-                "Unable to handle kernel (paging request|NULL pointer dereference|access to user memory)",
+                "Unable to handle kernel (paging request|access to user memory|pointer dereference)",
                 "BUG: unable to handle kernel {1} in {2}")
                 .frame(rip_then_trace(&[])),
         ], &[]),
@@ -279,11 +354,23 @@ fn build() -> Vec<Kind> {
         kind("SYZFATAL:", vec![
             format(Class::Harness, "SYZFATAL:(.*)", "SYZFATAL:{1}").no_stack(),
         ], &[]),
+        // A Go program's runtime dying on the console (syzkaller's fuzzer): syzkaller's
+        // "go runtime error", only at a line's start.
+        Kind {
+            gate: Some(re("^fatal error: ")),
+            ..kind("fatal error:", vec![
+                format(Class::Harness, "fatal error:", "go runtime error").no_stack(),
+            ], &["ALSA", "fatal error: cannot create timer"])
+        },
         // What follows is not in the syzbot convention (fuzzing VMs do not have
         // these); the titles extend it in its own style.
+        // x86 and arm64 (kernel/watchdog*.c: "Watchdog detected hard LOCKUP on cpu
+        // N", since 6.5 "CPUn: Watchdog detected ..."), powerpc's own watchdog
+        // ("CPU n self-detected hard LOCKUP @ foo", "CPU n detected hard LOCKUP on
+        // other CPUs"): the title names where the CPU was stuck.
         kind("detected hard LOCKUP", vec![
             format(Class::HardLockup, "detected hard LOCKUP", "BUG: hard lockup in {1}")
-                .frame(rip_then_trace(&[])),
+                .frame(interrupted()),
         ], &[]),
         kind("NMI received for unknown reason", vec![
             format(Class::UnknownNmi, "NMI received for unknown reason",
@@ -300,11 +387,61 @@ fn build() -> Vec<Kind> {
             format(Class::MachineCheck, "Machine Check Exception:", "machine check exception")
                 .no_stack(),
         ], &[]),
+        // Errors the machine check handler logged and the system survived
+        // (corrected, or recovered): "mce: [Hardware Error]: Machine check events
+        // logged", and each event as printed without mcelog ("CPU 3: Machine
+        // Check: 0 Bank 5: ..."). They are the hardware's, not the kernel's.
+        Kind {
+            minor: true,
+            ..kind("Machine check events logged", vec![
+                format(Class::MachineCheck, "Machine check events logged", "machine check events logged")
+                    .no_stack(),
+            ], &[])
+        },
+        Kind {
+            minor: true,
+            ..kind("Machine Check: ", vec![
+                format(Class::MachineCheck, r"CPU [0-9]+: Machine Check: ", "machine check events logged")
+                    .no_stack(),
+            ], &[])
+        },
+        // The kernel booting again with no crash reported before: the machine was
+        // reset (a hang, a hardware reset, a watchdog), syzkaller's "unexpected
+        // kernel reboot". The x86 decompressor's line is what syzkaller looks for;
+        // the banner is what every kernel prints.
+        Kind {
+            gate: Some(re("^Booting the kernel")),
+            after: Some(Earlier::Output),
+            ..kind("Booting the kernel.", vec![reboot_format()], &[
+                "Parsing ELF|Decompressing Linux|Unknown parameter '",
+            ])
+        },
+        Kind {
+            gate: Some(re(r"^Linux version [0-9]+\.[0-9]+")),
+            after: Some(Earlier::KernelOutput),
+            ..kind("Linux version ", vec![reboot_format()], &[])
+        },
+        // x86 prints the command line right after the banner: a boot whose banner
+        // was lost.
+        Kind {
+            gate: Some(re("^Command line: ")),
+            after: Some(Earlier::KernelOutput),
+            ..kind("Command line: ", vec![reboot_format()], &[])
+        },
         Kind {
             gate: Some(re(&format!("^{SLUB_REPORT}"))),
             ..kind("BUG ", vec![slub_format()], &[])
         },
     ]
+}
+
+fn reboot_format() -> Format {
+    format(
+        Class::Reboot,
+        "(?:Booting the kernel|Linux version|Command line: )",
+        "unexpected kernel reboot",
+    )
+    .no_stack()
 }
 
 fn bug_formats() -> Vec<Format> {
@@ -378,20 +515,26 @@ fn bug_formats() -> Vec<Format> {
             "BUG: (spinlock|rwlock) (lockup suspected|already unlocked|recursion|cpu recursion|bad magic|wrong owner|wrong CPU|trylock failure on UP)",
             "BUG: {1} {2} in {3}")
             .frame(call_trace(&["spin_", "_lock", "_unlock"])),
+        // The title names what the stall ran under (syzbot's convention); the
+        // guilty function is where the CPU was stuck.
         format(Class::SoftLockup, "BUG: soft lockup", "BUG: soft lockup in {1}")
-            .frame(rip_then_trace(&[]).pick(Pick::Stall)),
+            .frame(rip_then_trace(&[]).pick(Pick::Stall))
+            .guilty(interrupted()),
         format(Class::Lockdep, "BUG: .*still has locks held!", "BUG: still has locks held in {1}")
-            .report(r"BUG: .*still has locks held!(?:.*\n)+?.*@PC@ +@FUNC@"),
+            .report(r"BUG: .*still has locks held!(?:.*\n)+?.*@PC@ +@FUNC@")
+            .names(1),
         format(Class::AtomicSleep, "BUG: scheduling while atomic", "BUG: scheduling while atomic in {1}")
             .frame(call_trace(&["schedule"])),
         format(Class::Lockdep, "BUG: lock held when returning to user space",
             "BUG: lock held when returning to user space in {1}")
             .report(r"BUG: lock held when returning to user space(?:.*\n)+?.*leaving the kernel with locks still held(?:.*\n)+?.*at: (?:@PC@ +)?@FUNC@")
+            .names(1)
             .no_stack(),
         format(Class::Lockdep, "BUG: bad unlock balance detected!", "BUG: bad unlock balance in {1}")
             .frame(spec(vec![find("@PC@ +@FUNC@"), find(CALL_TRACE), Step::Trace], &[])),
         format(Class::Lockdep, "BUG: held lock freed!", "BUG: held lock freed in {1}")
-            .report(r"BUG: held lock freed!(?:.*\n)+?.*@PC@ +@FUNC@"),
+            .report(r"BUG: held lock freed!(?:.*\n)+?.*@PC@ +@FUNC@")
+            .names(1),
         format(Class::Bug, "BUG: Bad rss-counter state", "BUG: Bad rss-counter state").no_stack(),
         format(Class::Bug, "BUG: non-zero nr_ptes on freeing mm", "BUG: non-zero nr_ptes on freeing mm")
             .no_stack(),
@@ -417,6 +560,7 @@ fn bug_formats() -> Vec<Format> {
         format(Class::Lockdep, "BUG: workqueue leaked lock or atomic",
             "BUG: workqueue leaked lock or atomic in {1}")
             .report(r"BUG: workqueue leaked lock or atomic(?:.*\n)+?.*last function: ([a-zA-Z0-9_]+)\n")
+            .names(1)
             .no_stack(),
         format(Class::MemoryLeak, "BUG: memory leak", "memory leak in {1}")
             .frame(spec(
@@ -437,6 +581,12 @@ fn bug_formats() -> Vec<Format> {
 
 fn warning_formats() -> Vec<Format> {
     vec![
+        // Hard lockups reported through WARN (2.6.32 to 4.4: "Watchdog detected hard
+        // LOCKUP on cpu N" follows the WARNING line): titled like the later form.
+        format(Class::HardLockup,
+            r"WARNING: .*watchdog.*\n(?:.*\n){0,8}?.*Watchdog detected hard LOCKUP",
+            "BUG: hard lockup in {1}")
+            .frame(interrupted()),
         format(Class::Warning, r"WARNING: .*lib/debugobjects\.c.* (?:debug_print|debug_check|at)",
             "WARNING: ODEBUG bug in {1}")
             .frame(warning(&["debug_", "rcu", "hrtimer_", "timer_", "work_", "percpu_",
@@ -454,12 +604,14 @@ fn warning_formats() -> Vec<Format> {
         format(Class::Lockdep, r"WARNING: .*kernel/locking/lockdep\.c.*lock_", "WARNING: locking bug in {1}")
             .frame(warning(&["lock_sock", "release_sock"])),
         format(Class::Lockdep, "WARNING: .*still has locks held!", "WARNING: still has locks held in {1}")
-            .report(r"WARNING: .*still has locks held!(?:.*\n)+?.*at: @FUNC@"),
+            .report(r"WARNING: .*still has locks held!(?:.*\n)+?.*at: @FUNC@")
+            .names(1),
         format(Class::Lockdep, "WARNING: Nested lock was not taken", "WARNING: nested lock was not taken in {1}")
             .frame(warning(&[])),
         format(Class::Lockdep, "WARNING: lock held when returning to user space",
             "WARNING: lock held when returning to user space in {1}")
             .report(r"WARNING: lock held when returning to user space(?:.*\n)+?.*leaving the kernel with locks still held(?:.*\n)+?.*at: (?:@PC@ +)?@FUNC@")
+            .names(1)
             .no_stack(),
         format(Class::Warning, r"WARNING: .*mm/.*\.c.* k?.?malloc", "WARNING: kmalloc bug in {1}")
             .frame(warning(&["kmalloc", "krealloc", "slab", "kmem"])),
@@ -471,6 +623,16 @@ fn warning_formats() -> Vec<Format> {
         // The 6.19 layout: "WARNING: net/core/dev.c:123 at 0x0, CPU#1: ...".
         format(Class::Warning, r"WARNING: @SRC@ at 0x\d+, CPU#\d+", "WARNING in {2}").frame(warning(&[])),
         format(Class::Warning, "WARNING: .* at @SRC@ @FUNC@", "WARNING in {3}").frame(warning(&[])),
+        // Before 3.11 (RHEL 6, early RHEL 7): "WARNING: at fs/foo.c:12 foo+0x9c/0xd0()",
+        // the function holding the WARN named (their traces can be all unreliable);
+        // architectures that trap on WARN printed no function before 4.x, and no
+        // file without CONFIG_DEBUG_BUGVERBOSE.
+        format(Class::Warning, "WARNING: at @SRC@ @FUNC@", "WARNING in {2}").names(2),
+        format(Class::Warning, "WARNING: at @SRC@", "WARNING in {2}").frame(warning(&[])),
+        format(Class::Warning, r"WARNING: at (?:0x)?[0-9a-f]+ \[verbose debug info unavailable\]",
+            "WARNING in {1}").frame(warning(&[])),
+        format(Class::Warning, r"WARNING: CPU: [0-9]+ PID: [0-9]+ at @FUNC@", "WARNING in {2}")
+            .frame(warning(&[])),
         format(Class::Warning, "WARNING: @SRC@ at @FUNC@", "WARNING in {3}").frame(warning(&[])),
         format(Class::Warning, r"WARNING: \[.*\] @SRC@ at @FUNC@.*", "WARNING in {3}").frame(warning(&[])),
         format(Class::Lockdep, "WARNING: possible circular locking dependency detected", "possible deadlock in {1}")
@@ -481,11 +643,13 @@ fn warning_formats() -> Vec<Format> {
                 &["process_one_work", "flush_workqueue", "drain_workqueue", "destroy_workqueue"],
             )),
         format(Class::Lockdep, "WARNING: possible irq lock inversion dependency detected", "possible deadlock in {1}")
-            .report(r"WARNING: possible irq lock inversion dependency detected(?:.*\n)+?.*just changed the state of lock(?:.*\n)+?.*at: (?:@PC@ +)?@FUNC@"),
+            .report(r"WARNING: possible irq lock inversion dependency detected(?:.*\n)+?.*just changed the state of lock(?:.*\n)+?.*at: (?:@PC@ +)?@FUNC@")
+            .names(1),
         format(Class::Lockdep, "WARNING: .*-safe -> .*-unsafe lock order detected", "possible deadlock in {1}")
             .frame(spec(vec![find("which became (?:.*) at:"), Step::Trace], &[])),
         format(Class::Lockdep, "WARNING: possible recursive locking detected", "possible deadlock in {1}")
-            .report(r"WARNING: possible recursive locking detected(?:.*\n)+?.*is trying to acquire lock(?:.*\n)+?.*at: (?:@PC@ +)?@FUNC@"),
+            .report(r"WARNING: possible recursive locking detected(?:.*\n)+?.*is trying to acquire lock(?:.*\n)+?.*at: (?:@PC@ +)?@FUNC@")
+            .names(1),
         format(Class::Lockdep, "WARNING: inconsistent lock state", "inconsistent lock state in {2}")
             .report(r"WARNING: inconsistent lock state(?:.*\n)+?.*takes(?:.*\n)+?.*at: (?:@PC@ +)?@FUNC@")
             .frame(call_trace(&[])),
@@ -501,7 +665,8 @@ fn warning_formats() -> Vec<Format> {
         format(Class::Lockdep, "WARNING: bad unlock balance detected!", "WARNING: bad unlock balance in {1}")
             .frame(spec(vec![find("@PC@ +@FUNC@"), find(CALL_TRACE), Step::Trace], &[])),
         format(Class::Lockdep, "WARNING: held lock freed!", "WARNING: held lock freed in {1}")
-            .report(r"WARNING: held lock freed!(?:.*\n)+?.*at:(?: @PC@)? +@FUNC@"),
+            .report(r"WARNING: held lock freed!(?:.*\n)+?.*at:(?: @PC@)? +@FUNC@")
+            .names(1),
         format(Class::Warning, "WARNING: kernel stack regs .* has bad 'bp' value",
             "WARNING: kernel stack regs has bad value")
             .no_stack(),
@@ -515,15 +680,20 @@ fn warning_formats() -> Vec<Format> {
 fn info_formats() -> Vec<Format> {
     vec![
         format(Class::Lockdep, "INFO: possible circular locking dependency detected", "possible deadlock in {1}")
-            .report(r"INFO: possible circular locking dependency detected \](?:.*\n)+?.*is trying to acquire lock(?:.*\n)+?.*at: @PC@ +@FUNC@"),
+            .report(r"INFO: possible circular locking dependency detected \](?:.*\n)+?.*is trying to acquire lock(?:.*\n)+?.*at: @PC@ +@FUNC@")
+            .names(1),
         format(Class::Lockdep, "INFO: possible irq lock inversion dependency detected", "possible deadlock in {1}")
-            .report(r"INFO: possible irq lock inversion dependency detected \](?:.*\n)+?.*just changed the state of lock(?:.*\n)+?.*at: @PC@ +@FUNC@"),
+            .report(r"INFO: possible irq lock inversion dependency detected \](?:.*\n)+?.*just changed the state of lock(?:.*\n)+?.*at: @PC@ +@FUNC@")
+            .names(1),
         format(Class::Lockdep, "INFO: SOFTIRQ-safe -> SOFTIRQ-unsafe lock order detected", "possible deadlock in {1}")
-            .report(r"INFO: SOFTIRQ-safe -> SOFTIRQ-unsafe lock order detected \](?:.*\n)+?.*is trying to acquire(?:.*\n)+?.*at: @PC@ +@FUNC@"),
+            .report(r"INFO: SOFTIRQ-safe -> SOFTIRQ-unsafe lock order detected \](?:.*\n)+?.*is trying to acquire(?:.*\n)+?.*at: @PC@ +@FUNC@")
+            .names(1),
         format(Class::Lockdep, "INFO: possible recursive locking detected", "possible deadlock in {1}")
-            .report(r"INFO: possible recursive locking detected \](?:.*\n)+?.*is trying to acquire lock(?:.*\n)+?.*at: @PC@ +@FUNC@"),
+            .report(r"INFO: possible recursive locking detected \](?:.*\n)+?.*is trying to acquire lock(?:.*\n)+?.*at: @PC@ +@FUNC@")
+            .names(1),
         format(Class::Lockdep, "INFO: inconsistent lock state", "inconsistent lock state in {1}")
-            .report(r"INFO: inconsistent lock state \](?:.*\n)+?.*takes(?:.*\n)+?.*at: @PC@ +@FUNC@"),
+            .report(r"INFO: inconsistent lock state \](?:.*\n)+?.*takes(?:.*\n)+?.*at: @PC@ +@FUNC@")
+            .names(1),
         format(Class::RcuStall, "INFO: rcu_(?:preempt|sched|bh|tasks) (?:self-)?detected(?: expedited)? stall",
             "INFO: rcu detected stall in {1}")
             .frame({
@@ -554,6 +724,22 @@ fn info_formats() -> Vec<Format> {
 
 fn panic_formats() -> Vec<Format> {
     vec![
+        // hardlockup_panic: 2.6.32 to 4.4 panic with the watchdog's message, later
+        // kernels print the report first and panic with "Hard LOCKUP" (seen alone,
+        // the report was lost).
+        format(
+            Class::HardLockup,
+            "Kernel panic - not syncing: Watchdog detected hard LOCKUP",
+            "BUG: hard lockup in {1}",
+        )
+        .frame(interrupted()),
+        format(
+            Class::HardLockup,
+            "Kernel panic - not syncing: Hard LOCKUP",
+            "BUG: hard lockup in {1}",
+        )
+        .frame(interrupted())
+        .corrupted(),
         // Stack corruption can cost the symbol name or the whole unwind.
         format(
             Class::StackProtector,
@@ -561,6 +747,7 @@ fn panic_formats() -> Vec<Format> {
             "kernel panic: stack is corrupted in {1}",
         )
         .report("Kernel panic - not syncing: stack-protector: Kernel stack is corrupted in: @FUNC@")
+        .names(1)
         .no_stack(),
         format(
             Class::StackProtector,

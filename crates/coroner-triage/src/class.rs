@@ -46,6 +46,8 @@ pub enum Class {
     Hang,
     UseAfterFree,
     Harness,
+    Reboot,
+    Oops,
 }
 
 impl Class {
@@ -91,11 +93,13 @@ impl Class {
             Class::Hang => "hang",
             Class::UseAfterFree => "use-after-free",
             Class::Harness => "harness",
+            Class::Reboot => "reboot",
+            Class::Oops => "oops",
         }
     }
 
     /// Every class, for validating knowledge-base rules.
-    pub const ALL: [Class; 40] = [
+    pub const ALL: [Class; 42] = [
         Class::NullDeref,
         Class::PagingRequest,
         Class::GeneralProtection,
@@ -136,6 +140,8 @@ impl Class {
         Class::Hang,
         Class::UseAfterFree,
         Class::Harness,
+        Class::Reboot,
+        Class::Oops,
     ];
 
     pub fn from_name(name: &str) -> Option<Class> {

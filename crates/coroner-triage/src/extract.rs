@@ -27,6 +27,9 @@ pub struct Extracted {
     pub prefix: Vec<String>,
     /// The reason of the first `Kernel panic - not syncing:` at or after the report.
     pub panic: Option<String>,
+    /// `lines` with the unreliable frames kept, when there were any: where every
+    /// frame is unreliable (kernels without frame pointers), they are all there is.
+    pub full: Vec<String>,
 }
 
 /// Messages that follow the report they belong to; seeing one does not end it.
@@ -38,6 +41,9 @@ pub(crate) static CONTINUATIONS: LazyLock<Regex> = LazyLock::new(|| {
         // A double fault can come from the page fault being handled.
         "PANIC: double fault",
         "Internal error:",
+        // The message of the watchdog's WARN (2.6.32 to 4.4), after its WARNING line;
+        // later kernels print it with their "NMI watchdog: " prefix as the report.
+        "^Watchdog detected hard LOCKUP on cpu",
     ])
 });
 
@@ -75,7 +81,9 @@ pub fn extract(text: &[u8], hit: &Hit, max_lines: usize) -> Extracted {
         lines: vec![hit.line.body.clone()],
         prefix: prefix(text, hit),
         panic: panic_reason(&hit.line.body),
+        full: Vec::new(),
     };
+    let mut dropped = false;
     let mut next_report = false;
     let mut all_cpus = false;
     let mut cut_rest = false;
@@ -104,7 +112,16 @@ pub fn extract(text: &[u8], hit: &Hit, max_lines: usize) -> Extracted {
         }
         let same_context =
             line.context == context || (all_cpus && matches!(line.context, Context::Cpu(_)));
-        if cut_rest || !line.from_kernel || unreliable(&line) || !same_context {
+        if cut_rest || !line.from_kernel || !same_context {
+            continue;
+        }
+        if unreliable(&line) {
+            if !dropped {
+                out.full = out.lines.clone();
+                dropped = true;
+            }
+            bytes += line.body.len();
+            out.full.push(line.body);
             continue;
         }
         if line
@@ -126,16 +143,85 @@ pub fn extract(text: &[u8], hit: &Hit, max_lines: usize) -> Extracted {
             continue;
         }
         bytes += line.body.len();
+        if dropped {
+            out.full.push(line.body.clone());
+        }
         out.lines.push(line.body);
     }
     out
+}
+
+/// Lines a report's body is made of: register dumps, traces and their markers, the
+/// module list. A log starting with them starts inside a report.
+static REPORT_BODY: LazyLock<Regex> = LazyLock::new(|| {
+    crate::pattern::re(
+        r"^\s*(?:Call [Tt]race:|(?:RIP|RSP|RAX|RBX|RCX|RDX|RBP|RSI|RDI|R[0-9]{1,2}|FS|CS|CR2|DR[0-7]|EIP|ESP|EAX): |Code: |Stack:|GPR[0-9]{2}: |NIP[: ]|LR[: ]|REGS: |MSR: |Krnl (?:PSW|GPRS|Code)|pc : |lr : |sp : |x[0-9]+ ?: |Instruction dump:|Modules linked in:|<(?:IRQ|NMI|TASK|EOI|SOFTIRQ)>|</(?:IRQ|NMI|TASK|SOFTIRQ)>|\(?(?:\[<?[0-9a-f]+>?\] *){0,2}(?:\? +)?[A-Za-z_][A-Za-z0-9_.]*\+0x[0-9a-f]+/0x[0-9a-f]+)",
+    )
+});
+
+/// Kernel lines looked at for the start of a log inside a report.
+const ORPHAN_START_LINES: usize = 3;
+
+/// The report a log starts inside of (its first lines were lost: a capture begun
+/// late, a rotated file): its lines up to `end` (the first report header, or the
+/// end), when the log's first kernel lines are a report's body.
+pub fn orphan(text: &[u8], end: usize) -> Option<Extracted> {
+    let end = end.min(text.len());
+    let mut out = Extracted {
+        lines: Vec::new(),
+        prefix: Vec::new(),
+        panic: None,
+        full: Vec::new(),
+    };
+    let (mut pos, mut seen, mut kernel_lines) = (0, 0, 0);
+    let mut bytes = 0;
+    let mut dropped = false;
+    while pos < end && seen < MAX_LINES && bytes < MAX_BYTES {
+        let line_end = scan::line_end(text, pos).min(end);
+        let line = log::parse(&text[pos..line_end]);
+        pos = line_end + 1;
+        seen += 1;
+        if !line.from_kernel || line.body.trim().is_empty() {
+            continue;
+        }
+        kernel_lines += 1;
+        if out.lines.is_empty() {
+            if !REPORT_BODY.is_match(&line.body) {
+                if kernel_lines >= ORPHAN_START_LINES {
+                    return None;
+                }
+                continue;
+            }
+            // A log cut inside the trace: the trace's header was lost too.
+            if !line.body.contains("race:") && crate::trace::is_frame(&line.body) {
+                out.lines.push("Call Trace:".to_string());
+            }
+        }
+        bytes += line.body.len();
+        if unreliable(&line) {
+            if !dropped {
+                out.full = out.lines.clone();
+                dropped = true;
+            }
+            out.full.push(line.body);
+            continue;
+        }
+        if dropped {
+            out.full.push(line.body.clone());
+        }
+        if out.panic.is_none() {
+            out.panic = panic_reason(&line.body);
+        }
+        out.lines.push(line.body);
+    }
+    (!out.lines.is_empty()).then_some(out)
 }
 
 fn starts_next_report(line: &Line, text: &[u8], line_at: usize) -> bool {
     STACK_PRINTING_MESSAGES
         .iter()
         .any(|m| line.body.contains(m))
-        || (scan::kind_of(line).is_some()
+        || (scan::kind_of(line).is_some_and(|k| !crate::catalog::CATALOG[k].minor)
             && !CONTINUATIONS.is_match(&line.body)
             && !scan::replayed_next(text, scan::line_end(text, line_at)))
 }

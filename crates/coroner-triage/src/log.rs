@@ -32,11 +32,12 @@ pub struct Line {
     pub from_kernel: bool,
 }
 
-/// `Jan 11 22:31:38 host kernel: ` (syslog), `2024-01-11T22:31:38.123+01:00 host kernel: `
-/// (rsyslog, `journalctl -o short-iso`), with the tag captured.
+/// `Jan 11 22:31:38 host kernel: ` (syslog; `.123456` with `journalctl -o
+/// short-precise`), `2024-01-11T22:31:38.123+01:00 host kernel: ` (rsyslog,
+/// `journalctl -o short-iso`), with the tag captured.
 static SYSLOG: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"^(?:[A-Z][a-z]{2} +\d{1,2} \d\d:\d\d:\d\d|\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?) +\S+ +([^\s:\[]+)(?:\[\d+\])?: ?",
+        r"^(?:[A-Z][a-z]{2} +\d{1,2} \d\d:\d\d:\d\d(?:\.\d+)?|\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?) +\S+ +([^\s:\[]+)(?:\[\d+\])?: ?",
     )
     .expect("syslog prefix pattern")
 });
@@ -271,6 +272,10 @@ mod tests {
         assert_eq!(
             body("Jan  1 02:03:04 web1 kernel: INFO: task foo:12 blocked"),
             (Context::None, "INFO: task foo:12 blocked".into(), true)
+        );
+        assert_eq!(
+            body("Jan 11 22:31:38.123456 host kernel: BUG: y"),
+            (Context::None, "BUG: y".into(), true)
         );
         assert_eq!(
             body("2024-01-11T22:31:38.123456+01:00 host kernel: WARNING: x"),

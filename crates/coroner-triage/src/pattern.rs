@@ -29,8 +29,9 @@ pub fn any_of<S: AsRef<str>>(alternatives: &[S]) -> Regex {
 }
 
 /// The faulting instruction pointer line of every architecture: x86 `RIP:`/`IP:`,
-/// powerpc `NIP`, arm64 `pc :`, arm `PC is at`; the function is captured.
-pub const RIP_LINE: &str = r"(?:IP|NIP|pc |PC is at):? (?:(?:[0-9]+:)?(?:@PC@ +){0,2}@FUNC@|(?:[0-9]+:)?0x[0-9a-f]+|(?:[0-9]+:)?@PC@ +\[< *\(null\)>\] +\(null\)|[0-9]+: +\(null\))";
+/// powerpc `NIP [c000..] foo+0x1c/0x40`, arm64 `pc :`, arm `PC is at`, s390
+/// `Krnl PSW : <mask> <addr> (foo+0x1c/0x40)`; the function is captured.
+pub const RIP_LINE: &str = r"(?:(?:IP|NIP|pc |PC is at):? (?:(?:[0-9]+:)?(?:@PC@ +){0,2}@FUNC@|(?:[0-9]+:)?0x[0-9a-f]+|(?:[0-9]+:)?@PC@ +\[< *\(null\)>\] +\(null\)|[0-9]+: +\(null\))|Krnl PSW : [0-9a-f]{8,16} [0-9a-f]{8,16} \(@FUNC@)";
 
 /// `Call Trace:` (x86, arm64 `Call trace:`) or `Backtrace:` (arm).
 pub const CALL_TRACE: &str = r"(?:Call (?:T|t)race:)|(?:Backtrace:)";

@@ -4,7 +4,7 @@
 use crate::catalog::CATALOG;
 use crate::class::Class;
 use crate::describe::{describe, Description};
-use crate::extract::{extract, Extracted, CONTINUATIONS, MAX_LINES};
+use crate::extract::{self, extract, Extracted, CONTINUATIONS, MAX_LINES};
 use crate::facts;
 use crate::kb::KnowledgeBase;
 use crate::scan::{self, Hit};
@@ -92,12 +92,34 @@ pub fn triage(text: &[u8], kb: &KnowledgeBase) -> Report {
 
 /// Analyses `text` without a knowledge base.
 pub fn analyse(text: &[u8]) -> Report {
-    let Some(hit) = scan::next_hit(text, 0) else {
-        return Report::default();
+    let hit = scan::primary_hit(text);
+    let orphan = extract::orphan(text, hit.as_ref().map_or(text.len(), |h| h.start));
+    let Some(hit) = hit else {
+        return orphan.map_or_else(Report::default, |o| lost_header(text, &o));
     };
     let extracted = extract(text, &hit, MAX_LINES);
     let description = describe_extracted(&extracted, &hit);
     let mut report = primary(&hit, &extracted, description);
+    // A panic (or another consequence) first, after a report whose start was
+    // lost: that report is the crash, the panic its end.
+    if let Some(orphan) = orphan.filter(|_| CONTINUATIONS.is_match(&hit.line.body)) {
+        let body = primary_from(&orphan, lost_header_description(&orphan));
+        if body.guilty.is_some() {
+            report.guilty = body.guilty;
+            report.module = body.module;
+            report.rip = body.rip;
+            report.frames = body.frames;
+            report.trace = body.trace;
+            report.corrupted = true;
+            report.signature = Some(signature::compute(
+                report.class.unwrap_or(Class::Oops),
+                report.title.as_deref().unwrap_or_default(),
+                report.guilty.as_deref(),
+                report.module.as_deref(),
+                &report.trace,
+            ));
+        }
+    }
     if report.release.is_none() {
         report.release = facts::banner_release(text);
     }
@@ -106,11 +128,70 @@ pub fn analyse(text: &[u8]) -> Report {
     report
 }
 
+/// A log that starts inside a crash report and holds no other: the report is
+/// there, its header is not.
+fn lost_header(text: &[u8], orphan: &Extracted) -> Report {
+    let description = lost_header_description(orphan);
+    let mut report = primary_from(orphan, description);
+    if report.guilty.is_none() && report.rip.is_none() {
+        return Report::default();
+    }
+    report.message = orphan
+        .lines
+        .iter()
+        .find(|l| l.as_str() != "Call Trace:")
+        .cloned();
+    if report.release.is_none() {
+        report.release = facts::banner_release(text);
+    }
+    report.line = Some(1);
+    report
+}
+
+fn lost_header_description(orphan: &Extracted) -> Description {
+    let trace = trace::frames(&orphan.lines);
+    let mut guilty = first_culprit(&trace);
+    if guilty.is_none() && !orphan.full.is_empty() {
+        guilty = first_culprit(&trace::unreliable_frames(&orphan.full));
+    }
+    let class = orphan
+        .panic
+        .as_deref()
+        .map_or(Class::Oops, Class::of_panic_reason);
+    let class = if class == Class::Panic {
+        Class::Oops
+    } else {
+        class
+    };
+    let title = match &guilty {
+        Some(g) => format!("corrupted report in {g}"),
+        None => "corrupted report".to_string(),
+    };
+    Description {
+        title: crate::sanitize::title(&title),
+        class,
+        frame: guilty.clone(),
+        guilty,
+        corrupted: true,
+    }
+}
+
 fn describe_extracted(extracted: &Extracted, hit: &Hit) -> Description {
-    describe(&extracted.lines.join("\n"), &CATALOG[hit.kind])
+    let full = (!extracted.full.is_empty()).then(|| extracted.full.join("\n"));
+    describe(
+        &extracted.lines.join("\n"),
+        full.as_deref(),
+        &CATALOG[hit.kind],
+    )
 }
 
 fn primary(hit: &Hit, extracted: &Extracted, description: Description) -> Report {
+    let mut report = primary_from(extracted, description);
+    report.message = Some(hit.line.body.trim().to_string());
+    report
+}
+
+fn primary_from(extracted: &Extracted, description: Description) -> Report {
     let lines = &extracted.lines;
     let facts = facts::collect(
         extracted
@@ -121,7 +202,20 @@ fn primary(hit: &Hit, extracted: &Extracted, description: Description) -> Report
     );
     let trace = trace::frames(lines);
     let rip = trace::rip(lines);
-    let guilty = description.frame.clone().or_else(|| first_culprit(&trace));
+    let guilty = description
+        .guilty
+        .clone()
+        .or_else(|| description.frame.clone())
+        .or_else(|| first_culprit(&trace))
+        .or_else(|| {
+            // Every frame unreliable (the RIP line, when there is one, tops the
+            // trace above): the unreliable frames are all there is.
+            (!extracted.full.is_empty())
+                .then(|| first_culprit(&trace::unreliable_frames(&extracted.full)))
+                .flatten()
+        })
+        // Only machinery: where it faulted is still the best there is.
+        .or_else(|| rip.as_ref().map(|r| r.function.clone()));
     let module = guilty
         .as_deref()
         .and_then(|g| module_of(g, &trace, rip.as_ref()));
@@ -137,7 +231,7 @@ fn primary(hit: &Hit, extracted: &Extracted, description: Description) -> Report
         crashed: true,
         title: Some(description.title),
         class: Some(class),
-        message: Some(hit.line.body.trim().to_string()),
+        message: None,
         panic: extracted.panic.clone(),
         guilty,
         module,

@@ -27,6 +27,10 @@ pub enum Pick {
     /// Hung tasks are victims: group the common waits (RCU grace periods, the RTNL
     /// mutex), otherwise take the first frame that is not a wait primitive.
     HungTask,
+    /// Lockups caught by a watchdog NMI: where the CPU was stuck, the interrupted
+    /// context's registers or the first frames below the NMI part of the trace
+    /// (`trace::interrupted`), machinery skipped. The steps are not used.
+    Interrupted,
 }
 
 pub struct FrameSpec {
@@ -82,6 +86,11 @@ const MACHINERY: &[&str] = &[
     "stack_trace_consume_entry",
     "arch_stack_walk",
     "stack_trace_save",
+    // powerpc system call entry and exit: below every syscall, never a culprit.
+    "^system_call_(?:exception|common|vectored)",
+    "^syscall_exit_",
+    "^ret_from_(?:syscall|except(?:_lite)?|kernel_thread)$",
+    "^interrupt_return",
     // arm64 exception entry.
     "do_(kernel|translation)_fault",
     "do_mem_abort",
@@ -319,12 +328,18 @@ pub static STACK_START: LazyLock<Vec<Regex>> = LazyLock::new(|| {
 
 /// A frame line: optional return addresses, then the function (x86, arm64, ...);
 /// or arm's `[<pc>] (callee) from [<pc>] (caller+..`, which names two frames.
+/// Kernels before 4.9 print stack section markers in front of a frame
+/// (` <IRQ>  [<ffff..>] foo+0x1/0x2`); s390 prints some frames in parentheses.
 pub static FRAME: LazyLock<Vec<Regex>> = LazyLock::new(|| {
     vec![
-        re(r"^ *(?:@PC@ ){0,2}@FUNC@"),
+        re(r"^ *(?:<{1,2}/?[A-Z]+>{1,2} +)*\(?(?:@PC@ ){0,2}@FUNC@"),
         re(r"^ *@PC@ \(([a-zA-Z0-9_.]+)\) from @PC@ \(@FUNC@"),
     ]
 });
+
+/// Lines after which a trace is over without another starting: s390 prints the
+/// last branch taken (one frame) after the call trace.
+static TRACE_END: LazyLock<Regex> = LazyLock::new(|| re(r"^ *Last Breaking-Event-Address:"));
 
 /// Fault-injection stacks interleave with crash reports; seeing one means the
 /// frames around it cannot be trusted.
@@ -333,6 +348,11 @@ static INJECTED_FAULT: LazyLock<Regex> =
 
 /// Builds the skip regex of a format: the machinery plus the format's own list.
 pub fn skip_list(extra: &[&str]) -> Regex {
+    // Most formats add nothing: they share one compiled machinery regex.
+    static MACHINERY_ONLY: LazyLock<Regex> = LazyLock::new(|| any_of(MACHINERY));
+    if extra.is_empty() {
+        return MACHINERY_ONLY.clone();
+    }
     let mut all: Vec<&str> = MACHINERY.to_vec();
     all.extend_from_slice(extra);
     any_of(&all)
@@ -348,6 +368,8 @@ pub fn strip_syscall_prefix(frame: &str) -> &str {
         "__x64_",
         "__ia32_",
         "__arm64_",
+        "__s390x_",
+        "__s390_",
         "____sys_",
         "___sys_",
         "__sys_",
@@ -374,6 +396,18 @@ pub struct Found {
 
 /// Walks `lines` (the report from the title's match on) with `spec`.
 pub fn find_frames(spec: &FrameSpec, lines: &[&str]) -> Found {
+    if matches!(spec.pick, Pick::Interrupted) {
+        let candidates = crate::trace::interrupted(lines);
+        let frame = candidates
+            .iter()
+            .map(|f| strip_syscall_prefix(f))
+            .find(|f| !spec.skip.is_match(f))
+            .or_else(|| candidates.first().map(String::as_str));
+        return Found {
+            complete: frame.is_some(),
+            frames: vec![frame.unwrap_or("corrupted").to_string()],
+        };
+    }
     let found = walk(spec, &spec.steps, lines);
     if found.complete || spec.fallback.is_empty() {
         return found;
@@ -413,7 +447,7 @@ fn walk(spec: &FrameSpec, steps: &[Step], lines: &[&str]) -> Found {
                         break;
                     }
                     if let Some(caps) = pattern.captures(line) {
-                        push_captures(&mut raw, &caps, &spec.skip);
+                        push_captures(&mut raw, &caps, spec);
                         break;
                     }
                 }
@@ -426,20 +460,20 @@ fn walk(spec: &FrameSpec, steps: &[Step], lines: &[&str]) -> Found {
                         found.complete = false;
                         break;
                     }
-                    if STACK_START.iter().any(|s| s.is_match(line)) {
+                    if STACK_START.iter().any(|s| s.is_match(line)) || TRACE_END.is_match(line) {
                         break;
                     }
                     // The step after this trace may start on this line: take it and
                     // go on after it.
                     if let Some(Step::Find(pattern)) = next {
                         if let Some(caps) = pattern.captures(line) {
-                            push_captures(&mut raw, &caps, &spec.skip);
+                            push_captures(&mut raw, &caps, spec);
                             index += 1;
                             break;
                         }
                     }
                     if let Some(caps) = FRAME.iter().find_map(|f| f.captures(line)) {
-                        push_captures(&mut raw, &caps, &spec.skip);
+                        push_captures(&mut raw, &caps, spec);
                     }
                 }
             }
@@ -448,10 +482,13 @@ fn walk(spec: &FrameSpec, steps: &[Step], lines: &[&str]) -> Found {
     }
 }
 
-fn push_captures(raw: &mut Vec<String>, caps: &regex::Captures, skip: &Regex) {
+fn push_captures(raw: &mut Vec<String>, caps: &regex::Captures, spec: &FrameSpec) {
     for name in caps.iter().skip(1).flatten() {
         let name = demangle(name.as_str());
-        if !skip.is_match(&name) {
+        // A stall's dispatcher is kept even where it is machinery (powerpc's
+        // syscall entry): the frame above it is the stall's name.
+        let anchor = matches!(spec.pick, Pick::Stall) && STALL_ANCHORS.is_match(&name);
+        if anchor || !spec.skip.is_match(&name) {
             raw.push(name.into_owned());
         }
     }
@@ -463,6 +500,8 @@ fn pick(how: Pick, raw: &[String]) -> Option<String> {
         Pick::Top => stripped.first().map(|s| s.to_string()),
         Pick::Stall => stall_frame(&stripped),
         Pick::HungTask => hung_task_frame(&stripped),
+        // Chosen before the walk (find_frames).
+        Pick::Interrupted => stripped.first().map(|s| s.to_string()),
     }
 }
 
@@ -478,6 +517,9 @@ static STALL_ANCHORS: LazyLock<Regex> = LazyLock::new(|| {
         "tracesys_phase2",
         "el0_svc_handler",
         "invoke_syscall",
+        // s390 and powerpc system call dispatchers.
+        "^__do_syscall$",
+        "^system_call_exception$",
         "ret_fast_syscall",
         "netif_receive_skb",
         "do_softirq",

@@ -12,6 +12,9 @@ pub fn normalise(function: &str) -> Cow<'_, str> {
 /// Rust-for-Linux functions print mangled (`_RNv...`, `_ZN...E`); anything else is
 /// returned as is.
 pub fn demangle(name: &str) -> Cow<'_, str> {
+    if let Some(plain) = itanium_plain_name(name) {
+        return Cow::Borrowed(plain);
+    }
     if !(name.starts_with("_R") || name.starts_with("_ZN")) {
         return Cow::Borrowed(name);
     }
@@ -19,6 +22,20 @@ pub fn demangle(name: &str) -> Cow<'_, str> {
         Ok(symbol) => Cow::Owned(format!("{symbol:#}")),
         Err(_) => Cow::Borrowed(name),
     }
+}
+
+/// A C++ function outside any namespace, `_Z<length><name><parameters>`
+/// (`_Z8fakeNameiii`): its name, as syzkaller shows it (parameters dropped).
+fn itanium_plain_name(name: &str) -> Option<&str> {
+    let rest = name.strip_prefix("_Z")?;
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let len: usize = rest[..digits].parse().ok()?;
+    let plain = rest.get(digits..digits + len)?;
+    (plain
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && !plain.is_empty())
+    .then_some(plain)
 }
 
 #[cfg(test)]
@@ -34,5 +51,7 @@ mod tests {
             "__rustc::rust_begin_unwind"
         );
         assert_eq!(normalise("_Rfoo"), "_Rfoo");
+        assert_eq!(normalise("_Z8fakeNameiii"), "fakeName");
+        assert_eq!(normalise("_Z99x"), "_Z99x");
     }
 }

@@ -30,19 +30,21 @@ pub struct Rip {
 }
 
 /// `RIP: 0010:foo+0x1c/0x28 [mod]` (x86, with or without addresses), `IP:` (x86
-/// before 4.x), `pc : ` (arm64), `PC is at` (arm), `NIP [..]` (powerpc).
+/// before 4.x), `pc : ` (arm64), `PC is at` (arm, arm64 before 4.15), `NIP [..]`
+/// (powerpc), `Krnl PSW : <mask> <addr> (foo+0x1c/0x28 [mod])` (s390).
 static RIP: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?:^|\s)(?:RIP: (?:[0-9a-f]{4}:)?|IP: |pc : |PC is at |NIP:? )(?:\[<?[0-9a-f]+>?\] +){0,2}([A-Za-z_][A-Za-z0-9_.]*)\+0x[0-9a-f]+/0x[0-9a-f]+(?: \[([A-Za-z0-9_\-]+)[^\]]*\])?",
+        r"(?:^|\s)(?:RIP: (?:[0-9a-f]{4}:)?|IP: |pc : |PC is at |NIP:? |Krnl PSW : [0-9a-f]{8,16} [0-9a-f]{8,16} \()(?:\[<?[0-9a-f]+>?\] +){0,2}([A-Za-z_][A-Za-z0-9_.]*)\+0x[0-9a-f]+/0x[0-9a-f]+(?: \[([A-Za-z0-9_\-]+)[^\]]*\])?",
     )
     .expect("rip pattern")
 });
 
 /// A frame line: addresses, an optional `?`, the symbol with offset and size, an
 /// optional `[module]`; or a symbolized inline frame `name file.c:12 [inline]`.
+/// s390 prints some frames in parentheses: `([<000000000012345a>] foo+0x1a/0x40)`.
 static FRAME: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"^\s*(?:\[<?(?:0x)?[0-9a-f]+>?\]\s*){0,2}(\?\s+)?(?:\[<?(?:0x)?[0-9a-f]+>?\]\s*)?([A-Za-z_][A-Za-z0-9_.$]*)(?:(\+0x[0-9a-f]+/0x[0-9a-f]+)(?:\s+\[([A-Za-z0-9_\-]+)[^\]]*\])?|\s+\S+:[0-9]+\s+\[inline\])",
+        r"^\s*\(?(?:\[<?(?:0x)?[0-9a-f]+>?\]\s*){0,2}(\?\s+)?(?:\[<?(?:0x)?[0-9a-f]+>?\]\s*)?([A-Za-z_][A-Za-z0-9_.$]*)(?:(\+0x[0-9a-f]+/0x[0-9a-f]+)(?:\s+\[([A-Za-z0-9_\-]+)[^\]]*\])?|\s+\S+:[0-9]+\s+\[inline\])",
     )
     .expect("frame pattern")
 });
@@ -56,6 +58,8 @@ static ARM_FRAME: LazyLock<Regex> = LazyLock::new(|| {
 /// Lines after which the first trace is over.
 const TRACE_ENDS: &[&str] = &[
     "---[ end",
+    // s390 prints the last branch after the trace.
+    "Last Breaking-Event-Address:",
     "Kernel Offset:",
     "Mem-Info:",
     "NMI backtrace for cpu",
@@ -94,15 +98,20 @@ pub fn frames(lines: &[String]) -> Vec<Frame> {
         if in_trace && TRACE_ENDS.iter().any(|end| body.starts_with(end)) {
             break;
         }
-        if let Some(section) = section_change(body) {
+        let (changes, rest) = inline_sections(body);
+        let changes_seen = !changes.is_empty();
+        for section in changes {
             match section {
                 Some(name) => sections.push(name),
                 None => {
                     sections.pop();
                 }
             }
+        }
+        if rest.is_empty() {
             continue;
         }
+        let line: &str = if changes_seen { rest } else { line };
         if STACK_START.iter().any(|s| s.is_match(line)) {
             if in_trace && !frames.is_empty() {
                 break;
@@ -148,6 +157,158 @@ pub fn frames(lines: &[String]) -> Vec<Frame> {
     frames
 }
 
+/// The NMI entry code: what the NMI part of a trace shows after it is the
+/// interrupted instruction pointer (2.6.32 to 4.x print it as an unreliable frame).
+static NMI_ENTRY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:nmi|end_repeat_nmi|repeat_nmi|first_nmi|nmi_restore|asm_exc_nmi)$")
+        .expect("nmi entry pattern")
+});
+
+/// Where a CPU caught by a watchdog NMI was running, as candidate function names,
+/// nearest first: the registers printed for the interrupted context (before the
+/// trace, as `show_regs` prints them, or inside its NMI part, as 4.x+ `dump_stack`
+/// does), the frame after the NMI entry, then the frames below the NMI part.
+/// Unreliable (`?`) frames count when no reliable one is there (kernels without
+/// frame pointers, such as RHEL 6, mark every frame so).
+pub fn interrupted(lines: &[&str]) -> Vec<String> {
+    let mut rip: Option<String> = None;
+    let mut nmi_rip: Option<String> = None;
+    let mut nmi_tail: Option<String> = None;
+    let mut after_entry = false;
+    let mut after_nmi: Vec<(String, bool)> = Vec::new();
+    let mut trace: Vec<(String, bool)> = Vec::new();
+    let mut sections: Vec<&'static str> = Vec::new();
+    let (mut in_trace, mut nmi_seen) = (false, false);
+    for line in lines.iter().take(crate::extract::MAX_LINES) {
+        let body = line.trim();
+        if in_trace && TRACE_ENDS.iter().any(|end| body.starts_with(end)) {
+            break;
+        }
+        let (changes, rest) = inline_sections(body);
+        let changes_seen = !changes.is_empty();
+        for change in changes {
+            match change {
+                Some(name) => {
+                    nmi_seen |= name == "nmi";
+                    sections.push(name);
+                }
+                None => {
+                    sections.pop();
+                }
+            }
+        }
+        let line: &str = if changes_seen { rest } else { line };
+        if line.is_empty() {
+            continue;
+        }
+        if STACK_START.iter().any(|s| s.is_match(line)) {
+            if in_trace && !trace.is_empty() {
+                break;
+            }
+            in_trace = true;
+            continue;
+        }
+        let in_nmi = current(&sections) == "nmi";
+        if let Some(caps) = RIP.captures(line) {
+            let name = normalise(&caps[1]).into_owned();
+            if in_trace && in_nmi {
+                nmi_rip = Some(name);
+            } else if !in_trace && rip.is_none() {
+                rip = Some(name);
+            }
+            continue;
+        }
+        if !in_trace {
+            continue;
+        }
+        let Some(caps) = FRAME.captures(line) else {
+            continue;
+        };
+        if caps.get(3).is_none() {
+            continue;
+        }
+        let frame = (normalise(&caps[2]).into_owned(), caps.get(1).is_none());
+        if in_nmi {
+            if after_entry && nmi_tail.is_none() {
+                nmi_tail = Some(frame.0);
+            } else {
+                after_entry |= NMI_ENTRY.is_match(&frame.0);
+            }
+            continue;
+        }
+        if nmi_seen {
+            after_nmi.push(frame.clone());
+        }
+        trace.push(frame);
+        if trace.len() >= MAX_FRAMES {
+            break;
+        }
+    }
+    let prefer_reliable = |frames: Vec<(String, bool)>| -> Vec<String> {
+        let any_reliable = frames.iter().any(|(_, reliable)| *reliable);
+        frames
+            .into_iter()
+            .filter(|(_, reliable)| *reliable || !any_reliable)
+            .map(|(name, _)| name)
+            .collect()
+    };
+    // Registers printed before the trace are the interrupted context's (show_regs
+    // of the NMI's regs): nearest of all.
+    let mut out: Vec<String> = rip.into_iter().collect();
+    if nmi_seen {
+        out.extend(nmi_rip.or(nmi_tail));
+        out.extend(prefer_reliable(after_nmi));
+    } else {
+        out.extend(prefer_reliable(trace));
+    }
+    out
+}
+
+/// The first trace's frames when every reliable one is missing: the unreliable
+/// (`?`) ones, top first.
+pub fn unreliable_frames(lines: &[String]) -> Vec<Frame> {
+    let mut out = Vec::new();
+    let mut in_trace = false;
+    for line in lines.iter().take(crate::extract::MAX_LINES) {
+        let body = line.trim();
+        if in_trace && TRACE_ENDS.iter().any(|end| body.starts_with(end)) {
+            break;
+        }
+        let (changes, rest) = inline_sections(body);
+        let line: &str = if changes.is_empty() { line } else { rest };
+        if STACK_START.iter().any(|s| s.is_match(line)) {
+            if in_trace && !out.is_empty() {
+                break;
+            }
+            in_trace = true;
+            continue;
+        }
+        if !in_trace {
+            continue;
+        }
+        if let Some(caps) = FRAME.captures(line) {
+            if caps.get(3).is_some() {
+                out.push(Frame {
+                    function: normalise(&caps[2]).into_owned(),
+                    module: caps.get(4).map(|m| m.as_str().to_string()),
+                    section: "task",
+                    inlined: false,
+                });
+            }
+        }
+        if out.len() >= MAX_FRAMES {
+            break;
+        }
+    }
+    out
+}
+
+/// A call-trace frame line, reliable or not.
+pub fn is_frame(line: &str) -> bool {
+    let (_, rest) = inline_sections(line.trim());
+    FRAME.captures(rest).is_some_and(|c| c.get(3).is_some()) || ARM_FRAME.is_match(line)
+}
+
 fn parse_frame(line: &str, section: &'static str) -> Option<Frame> {
     if let Some(caps) = FRAME.captures(line) {
         if caps.get(1).is_some() {
@@ -169,6 +330,23 @@ fn parse_frame(line: &str, section: &'static str) -> Option<Frame> {
     })
 }
 
+/// The section markers a line starts with and what follows them: kernels before
+/// 4.9 print markers in front of the next frame (` <NMI>  [<ffff..>] foo+0x1/0x2`,
+/// ` <<EOE>>  [<..>] bar+..`), later ones on a line of their own.
+fn inline_sections(body: &str) -> (Vec<Option<&'static str>>, &str) {
+    let mut changes = Vec::new();
+    let mut rest = body;
+    while rest.starts_with('<') {
+        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        match section_change(&rest[..end]) {
+            Some(change) => changes.push(change),
+            None => break,
+        }
+        rest = rest[end..].trim_start();
+    }
+    (changes, rest)
+}
+
 /// `Some(Some(name))` opens a section, `Some(None)` closes one.
 fn section_change(body: &str) -> Option<Option<&'static str>> {
     Some(match body {
@@ -177,7 +355,7 @@ fn section_change(body: &str) -> Option<Option<&'static str>> {
         "<SOFTIRQ>" => Some("softirq"),
         "<#DF>" => Some("double-fault"),
         "<TASK>" => Some("task"),
-        "</IRQ>" | "</NMI>" | "</SOFTIRQ>" | "</TASK>" | "<EOI>" | "<<EOE>>" => None,
+        "</IRQ>" | "</NMI>" | "</SOFTIRQ>" | "</TASK>" | "<EOI>" | "<<EOE>>" | "<EOE>" => None,
         _ => return None,
     })
 }
@@ -233,6 +411,55 @@ mod tests {
         assert_eq!(got[1].section, "irq");
         assert_eq!(got[2].section, "task");
         assert_eq!(got[2].function, "kvm_unmap_rmapp");
+    }
+
+    #[test]
+    fn interrupted_context_of_a_watchdog_nmi() {
+        // 3.10: the NMI part, the interrupted RIP as '?' frames, <<EOE>>, the rest.
+        let old = [
+            "Call Trace:",
+            " <NMI>  [<ffffffff81685eac>] dump_stack+0x19/0x1b",
+            " [<ffffffff8113b5ad>] watchdog_overflow_callback+0xfd/0x100",
+            " [<ffffffff81690db9>] end_repeat_nmi+0x1e/0x2e",
+            " [<ffffffffc03a7a20>] ? nvme_irq+0x40/0x1b0 [nvme]",
+            " <<EOE>>  <IRQ>  [<ffffffff81146f54>] __handle_irq_event_percpu+0x44/0x1c0",
+        ];
+        assert_eq!(interrupted(&old), ["nvme_irq", "__handle_irq_event_percpu"]);
+        // 4.x+: show_regs of the interrupted context, no NMI part.
+        let new = [
+            "RIP: 0010:native_queued_spin_lock_slowpath+0x5d/0x1c0",
+            "Call Trace:",
+            " _raw_spin_lock_irqsave+0x32/0x40",
+            " ? junk+0x1/0x2",
+            " qla2x00_start_scsi+0x7c/0x7e0 [qla2xxx]",
+        ];
+        assert_eq!(
+            interrupted(&new),
+            [
+                "native_queued_spin_lock_slowpath",
+                "_raw_spin_lock_irqsave",
+                "qla2x00_start_scsi"
+            ]
+        );
+    }
+
+    #[test]
+    fn inline_section_markers_and_s390_frames() {
+        let report = lines(
+            "Call Trace:\n <IRQ>  [<ffffffff8106a3c5>] foo_irq+0x1/0x2\n <EOI>  [<ffffffff8106a3c5>] bar+0x1/0x2\n\
+             ([<000003ff8010b532>] baz+0x10a/0x138 [dasd_mod])\nLast Breaking-Event-Address:\n [<000003ff8010a3ba>] qux+0x5a/0x68\n",
+        );
+        let got = frames(&report);
+        let names: Vec<_> = got.iter().map(|f| f.function.as_str()).collect();
+        assert_eq!(names, ["foo_irq", "bar", "baz"]);
+        assert_eq!((got[0].section, got[1].section), ("irq", "task"));
+        let psw =
+            lines("Krnl PSW : 0704c00180000000 000003ff8010a3be (dasd_free+0x5e/0x68 [dasd_mod])");
+        let rip = rip(&psw).unwrap();
+        assert_eq!(
+            (rip.function.as_str(), rip.module.as_deref()),
+            ("dasd_free", Some("dasd_mod"))
+        );
     }
 
     #[test]

@@ -375,3 +375,44 @@ fn logs_without_a_crash() {
         assert_eq!(coroner_triage::text(&report), "no crash found\n");
     }
 }
+
+#[test]
+fn machine_checks_logged_and_hard_lockups_without_panic_are_told_apart() {
+    let logged = "\
+[ 9912.4] mce: [Hardware Error]: Machine check events logged
+[ 9912.4] EDAC MC2: 1 CE memory read error on CPU_SrcID#0_MC#2_Chan#0_DIMM#0 (channel:0 slot:0 page:0x3a9c1d)
+";
+    let report = run(logged);
+    assert_eq!(report.title.as_deref(), Some("machine check events logged"));
+    assert_eq!(report.class, Some(Class::MachineCheck));
+    assert_eq!(kb_ids(&report), ["machine-check-logged"]);
+
+    // A hard lockup the watchdog only warned about is not the panic rule's.
+    let warned = "\
+[ 78123.9] WARNING: CPU: 12 PID: 0 at kernel/watchdog.c:265 watchdog_overflow_callback+0x10c/0x120()
+[ 78123.9] Watchdog detected hard LOCKUP on cpu 12
+[ 78123.9] CPU: 12 PID: 0 Comm: swapper/12 Not tainted 3.10.0-1062.el7.x86_64 #1
+[ 78123.9] Call Trace:
+[ 78123.9]  <NMI>  [<ffffffffa9779262>] dump_stack+0x19/0x1b
+[ 78123.9]  [<ffffffffa9782d79>] end_repeat_nmi+0x1e/0x81
+[ 78123.9]  [<ffffffffc03a7a20>] ? nvme_irq+0x40/0x1b0 [nvme]
+[ 78123.9]  <<EOE>>  <IRQ>  [<ffffffffa9146f54>] __handle_irq_event_percpu+0x44/0x1c0
+";
+    let report = run(warned);
+    assert_eq!(
+        report.title.as_deref(),
+        Some("BUG: hard lockup in nvme_irq")
+    );
+    assert_eq!(report.class, Some(Class::HardLockup));
+    assert!(kb_ids(&report).is_empty());
+    let panicked = warned.replace(
+        "WARNING: CPU: 12 PID: 0 at kernel/watchdog.c:265 watchdog_overflow_callback+0x10c/0x120()\n[ 78123.9] ",
+        "Kernel panic - not syncing: ",
+    );
+    let report = run(&panicked);
+    assert_eq!(
+        report.title.as_deref(),
+        Some("BUG: hard lockup in nvme_irq")
+    );
+    assert_eq!(kb_ids(&report), ["hard-lockup-panic"]);
+}
