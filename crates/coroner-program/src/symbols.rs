@@ -92,8 +92,7 @@ pub(crate) fn load_symbols(
         ));
     }
     if let Some(at) = kallsyms_location(kernel) {
-        let mut read =
-            |addr: u64, buf: &mut [u8]| kernel.read_virt(addr, buf).map_err(|e| e.to_string());
+        let mut read = |addr: u64, buf: &mut [u8]| kernel.read_virt(addr, buf).map_err(Into::into);
         // _stext, whose address VMCOREINFO gives, rebuilds a lost relative base.
         let anchor = kernel.vmcoreinfo().symbol("_stext").map(|a| ("_stext", a));
         return match Kallsyms::read_anchored(&at, &mut read, anchor) {
@@ -130,8 +129,7 @@ pub fn scan_kallsyms(kernel: &Kernel) -> Result<kallsyms_scan::Found, kallsyms_s
         .symbol("init_uts_ns")
         .filter(|&end| end > start)
         .unwrap_or(start.saturating_add(kallsyms_scan::MAX_SCAN_BYTES));
-    let mut read =
-        |addr: u64, buf: &mut [u8]| kernel.read_virt(addr, buf).map_err(|e| e.to_string());
+    let mut read = |addr: u64, buf: &mut [u8]| kernel.read_virt(addr, buf).map_err(Into::into);
     kallsyms_scan::scan(&mut read, start..end, text_start)
 }
 

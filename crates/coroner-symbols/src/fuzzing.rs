@@ -11,6 +11,7 @@
 
 use crate::kallsyms::{self, Addresses, Location};
 use crate::kallsyms_scan;
+use coroner_mem::{MemError, MemErrorKind, Space};
 use std::collections::BTreeMap;
 use std::ops::Range;
 
@@ -22,7 +23,7 @@ const MAX_FUZZ_SCAN: u64 = 4 << 20;
 pub struct Regions(pub BTreeMap<u64, Vec<u8>>);
 
 impl Regions {
-    pub fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), String> {
+    pub fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemError> {
         let mut done = 0;
         while done < buf.len() {
             let at = addr.wrapping_add(done as u64);
@@ -32,7 +33,14 @@ impl Regions {
                 .next_back()
                 .and_then(|(&start, bytes)| bytes.get(usize::try_from(at - start).ok()?..))
                 .filter(|b| !b.is_empty())
-                .ok_or_else(|| format!("{at:#x} is not mapped"))?;
+                .ok_or_else(|| {
+                    MemError::new(
+                        at,
+                        Space::Virtual,
+                        MemErrorKind::Unrecorded,
+                        format!("{at:#x} is not mapped"),
+                    )
+                })?;
             let n = bytes.len().min(buf.len() - done);
             buf[done..done + n].copy_from_slice(&bytes[..n]);
             done += n;

@@ -9,6 +9,7 @@
 
 use crate::symbols::Symbol;
 use crate::ReadFn;
+use coroner_mem::{MemError, MemErrorKind, Space};
 use std::ops::Range;
 
 /// Where the tables are (virtual addresses, e.g. from VMCOREINFO `SYMBOL(...)`).
@@ -32,12 +33,15 @@ pub enum Addresses {
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum KallsymsError {
-    #[error("reading kallsyms {table} at {address:#x}: {why}")]
+    #[error("reading kallsyms {table} at {address:#x}: {source}")]
     Read {
         table: &'static str,
         address: u64,
-        why: String,
+        source: MemError,
     },
+    /// A table every name needs could not be read.
+    #[error("{0} (every name needs it: no symbol can be decoded)")]
+    NeededWhole(Box<KallsymsError>),
     #[error("kallsyms is corrupt: {0}")]
     Corrupt(String),
 }
@@ -63,10 +67,10 @@ fn read_table(
         let done = buf.len();
         buf.resize(len.min(done + done.max(FIRST_PIECE)), 0);
         let at = address.wrapping_add(done as u64);
-        read(at, &mut buf[done..]).map_err(|why| KallsymsError::Read {
+        read(at, &mut buf[done..]).map_err(|source| KallsymsError::Read {
             table,
             address: at,
-            why,
+            source,
         })?;
     }
     Ok(buf)
@@ -111,11 +115,19 @@ fn read_table_with_holes(
         }
     }
     if holes.iter().map(|h| h.len()).sum::<usize>() == len {
-        let (address, why) = first_error.unwrap_or((address, "unreadable".into()));
+        let (address, source) = first_error.unwrap_or_else(|| {
+            let why = MemError::new(
+                address,
+                Space::Virtual,
+                MemErrorKind::Unrecorded,
+                "unreadable",
+            );
+            (address, why)
+        });
         return Err(KallsymsError::Read {
             table,
             address,
-            why,
+            source,
         });
     }
     Ok((buf, holes))
@@ -766,15 +778,7 @@ fn pick_count(names: &[u8], holes: &[Range<usize>], names_at: u64, slots: u32) -
 /// A table every name needs: unreadable, nothing can be decoded.
 fn needed_whole(e: KallsymsError) -> KallsymsError {
     match e {
-        KallsymsError::Read {
-            table,
-            address,
-            why,
-        } => KallsymsError::Read {
-            table,
-            address,
-            why: format!("{why} (every name needs it: no symbol can be decoded)"),
-        },
+        read @ KallsymsError::Read { .. } => KallsymsError::NeededWhole(Box::new(read)),
         other => other,
     }
 }
@@ -908,10 +912,12 @@ mod tests {
         (at, mem)
     }
 
-    fn reader(mem: &[u8]) -> impl FnMut(u64, &mut [u8]) -> Result<(), String> + '_ {
+    fn reader(mem: &[u8]) -> impl FnMut(u64, &mut [u8]) -> Result<(), MemError> + '_ {
         move |addr, buf| {
-            let o = addr.checked_sub(0xffff_0000).ok_or("below")? as usize;
-            buf.copy_from_slice(mem.get(o..o + buf.len()).ok_or("beyond")?);
+            let outside =
+                |why: &str| MemError::new(addr, Space::Virtual, MemErrorKind::Unrecorded, why);
+            let o = addr.checked_sub(0xffff_0000).ok_or(outside("below"))? as usize;
+            buf.copy_from_slice(mem.get(o..o + buf.len()).ok_or(outside("beyond"))?);
             Ok(())
         }
     }

@@ -20,6 +20,7 @@
 use crate::kallsyms::{self, entry_length, Addresses, Location, MAX_NAMES_BYTES, MAX_SYMS};
 use crate::symbols::Symbol;
 use crate::ReadFn;
+use coroner_mem::{MemError, MemErrorKind, Space};
 use std::collections::HashMap;
 use std::ops::Range;
 
@@ -165,7 +166,12 @@ fn tables_at(
                 if memory.read(addr, buf) {
                     Ok(())
                 } else {
-                    Err("not readable".to_string())
+                    Err(MemError::new(
+                        addr,
+                        Space::Virtual,
+                        MemErrorKind::NotMapped,
+                        "not readable",
+                    ))
                 }
             };
             let checked = kallsyms::decode(&location, &mut read)

@@ -12,5 +12,7 @@ pub mod system_map;
 
 pub use symbols::{Symbol, SymbolTable};
 
+pub use coroner_mem::MemError;
+
 /// Reads `buf.len()` bytes of kernel virtual memory at an address.
-pub type ReadFn<'a> = &'a mut dyn FnMut(u64, &mut [u8]) -> Result<(), String>;
+pub type ReadFn<'a> = &'a mut dyn FnMut(u64, &mut [u8]) -> Result<(), MemError>;

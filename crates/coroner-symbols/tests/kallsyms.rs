@@ -144,7 +144,7 @@ fn unreadable_pages_cost_only_their_symbols() {
     for (from, to) in holes {
         let mut read = |addr: u64, buf: &mut [u8]| {
             if addr < to && addr + buf.len() as u64 > from {
-                return Err(format!("{addr:#x}: page missing"));
+                return Err(missing(addr));
             }
             case.memory.read(addr, buf)
         };
@@ -178,7 +178,7 @@ fn unreadable_pages_cost_only_their_symbols() {
     // The token table is needed for every name.
     let mut read = |addr: u64, buf: &mut [u8]| {
         if addr < at.token_table + 16 && addr + buf.len() as u64 > at.token_table {
-            return Err("page missing".into());
+            return Err(missing(addr));
         }
         case.memory.read(addr, buf)
     };
@@ -198,7 +198,7 @@ fn the_base_and_count_are_rebuilt_when_their_page_is_lost() {
     let page = at.num_syms & !0xfff;
     let mut read = |addr: u64, buf: &mut [u8]| {
         if addr < page + 4096 && addr + buf.len() as u64 > page {
-            return Err(format!("{addr:#x}: page missing"));
+            return Err(missing(addr));
         }
         case.memory.read(addr, buf)
     };
@@ -218,4 +218,14 @@ fn the_base_and_count_are_rebuilt_when_their_page_is_lost() {
     let lost = whole.len() - got.len();
     assert!(lost > 0 && lost <= 1024 + 2048 + 256, "{lost} lost");
     assert!(tables.warnings().iter().any(|w| w.contains("puts _stext")));
+}
+
+/// A page a test took out of the recorded memory.
+fn missing(addr: u64) -> coroner_mem::MemError {
+    coroner_mem::MemError::new(
+        addr,
+        coroner_mem::Space::Virtual,
+        coroner_mem::MemErrorKind::Missing,
+        format!("{addr:#x}: page missing"),
+    )
 }
