@@ -123,7 +123,7 @@ impl Query for Ps {
     const ABOUT: &'static str = "List every task, like crash's `ps` (from BTF; no vmlinux needed).";
 
     fn run(self, session: &Session) -> Result<Output, CommandError> {
-        let report = tasks::ps(session.program()?).map_err(CommandError::Input)?;
+        let report = tasks::ps(session.program()?)?;
         Ok(Output::found(report))
     }
 }
@@ -253,7 +253,7 @@ impl Query for Set {
                 .or_else(|| tasks::panic_task(program))
                 .ok_or_else(|| CommandError::Input("no task was panicking: set PID".into()))?,
         };
-        let report = tasks::context(program, task).map_err(CommandError::Input)?;
+        let report = tasks::context(program, task)?;
         session.set_context(task);
         Ok(Output::found(report))
     }

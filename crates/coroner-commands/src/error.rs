@@ -16,6 +16,9 @@ pub enum CommandError {
     Dump(#[from] coroner_dump::DumpError),
     #[error(transparent)]
     Kernel(#[from] coroner_kernel::KernelError),
+    /// The program could not answer: no types, damaged memory, a missing module.
+    #[error(transparent)]
+    Analysis(#[from] coroner_program::AnalysisError),
     /// The input is not what the command needs, or an argument names nothing usable.
     #[error("{0}")]
     Input(String),
@@ -29,6 +32,7 @@ impl CommandError {
     pub fn status(&self) -> u8 {
         match self {
             CommandError::NotFound { .. } => 1,
+            CommandError::Analysis(coroner_program::AnalysisError::NotFound(_)) => 1,
             _ => 2,
         }
     }

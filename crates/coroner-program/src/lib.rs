@@ -2,6 +2,7 @@
 //! the triage pipeline share: [`Program`] (memory, symbols and, as they land, types,
 //! tasks and stacks), opened from a dump with no debuginfo.
 
+mod error;
 mod list;
 mod module_types;
 mod modules;
@@ -15,6 +16,7 @@ mod tasks;
 mod types;
 mod value;
 
+pub use error::AnalysisError;
 pub use modules::Module;
 pub use object::{Object, ObjectError, MAX_VALUES};
 pub use program::{FoundType, Program, ProgramError};

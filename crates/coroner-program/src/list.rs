@@ -1,5 +1,6 @@
 //! The kernel's circular doubly linked lists (`struct list_head`).
 
+use crate::error::AnalysisError;
 use coroner_kernel::KernelMemory;
 
 /// The structs on the circular list whose head is at `head` (the head itself not
@@ -10,13 +11,15 @@ pub(crate) fn list_entries(
     head: u64,
     member_offset: u64,
     max: usize,
-) -> Result<Vec<u64>, String> {
-    let read = |at: u64| memory.read_u64(at).map_err(|e| e.to_string());
+) -> Result<Vec<u64>, AnalysisError> {
+    let read = |at: u64| memory.read_u64(at).map_err(AnalysisError::from);
     let mut entries = Vec::new();
     let mut node = read(head)?;
     while node != head {
         if entries.len() == max {
-            return Err(format!("list at {head:#x} does not come back to its head"));
+            return Err(AnalysisError::Corrupt(format!(
+                "list at {head:#x} does not come back to its head"
+            )));
         }
         entries.push(node.wrapping_sub(member_offset));
         node = read(node)?;

@@ -112,7 +112,8 @@ pub(crate) fn registered(
     head: Option<u64>,
 ) -> Result<Vec<Result<Registered, String>>, String> {
     let head = head.ok_or("no `btf_modules` symbol (no CONFIG_DEBUG_INFO_BTF_MODULES?)")?;
-    let off = |ty: &str, member: &str| offset_of_any(btf, ty, &[member]);
+    // Each module's failure is a warning line: the kind ends here.
+    let off = |ty: &str, member: &str| offset_of_any(btf, ty, &[member]).map_err(|e| e.to_string());
     let (list, module, btf_at) = (
         off("btf_module", "list")?,
         off("btf_module", "module")?,
@@ -132,7 +133,7 @@ pub(crate) fn registered(
             start_id: memory.read_u32(btf.wrapping_add(start_id))?,
         })
     };
-    let entries = list_entries(memory, head, list, MAX_ENTRIES)?;
+    let entries = list_entries(memory, head, list, MAX_ENTRIES).map_err(|e| e.to_string())?;
     Ok(entries
         .into_iter()
         .map(|at| entry(at).map_err(|e| format!("btf_modules entry at {at:#x}: {e}")))

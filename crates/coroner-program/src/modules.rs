@@ -43,7 +43,8 @@ struct Layout {
 
 impl Layout {
     fn from(btf: &Types) -> Result<Layout, String> {
-        let off = |ty: &str, paths: &[&str]| offset_of_any(btf, ty, paths);
+        let off =
+            |ty: &str, paths: &[&str]| offset_of_any(btf, ty, paths).map_err(|e| e.to_string());
         Ok(Layout {
             list: off("module", &["list"])?,
             name: off("module", &["name"])?,

@@ -1,5 +1,6 @@
 //! [`Program`]: a dump, its kernel view and the kernel's symbols.
 
+use crate::error::AnalysisError;
 use crate::module_types::{load_module_types, ModuleTypes};
 use crate::modules::{load_modules, Module};
 use crate::symbols::{load_symbols, SymbolSource};
@@ -171,10 +172,10 @@ impl Program {
     }
 
     /// The kernel's types, or why there are none.
-    pub fn btf(&self) -> Result<&Types, String> {
+    pub fn btf(&self) -> Result<&Types, AnalysisError> {
         match &self.btf {
             Ok(btf) => Ok(btf.types()),
-            Err(e) => Err(e.clone()),
+            Err(e) => Err(AnalysisError::NoTypes(e.clone())),
         }
     }
 
@@ -184,8 +185,8 @@ impl Program {
     }
 
     /// Every module's own types (its split BTF), read and decoded on first call.
-    fn module_types(&self) -> Result<&ModuleTypes, String> {
-        let vmlinux = self.btf.as_ref().map_err(Clone::clone)?;
+    fn module_types(&self) -> Result<&ModuleTypes, AnalysisError> {
+        let vmlinux = (self.btf.as_ref()).map_err(|e| AnalysisError::NoTypes(e.clone()))?;
         Ok(self.module_types.get_or_init(|| {
             let head = self.address_of("btf_modules");
             load_module_types(&self.kernel, vmlinux, &self.modules, head)
@@ -202,7 +203,7 @@ impl Program {
     /// module whose own BTF defines it, oldest loaded first (modules load after
     /// those they use, so the one a type comes from precedes its users). A type
     /// vmlinux only declares is the answer when no module defines it.
-    pub fn find_type(&self, name: &str) -> Result<Option<FoundType<'_>>, String> {
+    pub fn find_type(&self, name: &str) -> Result<Option<FoundType<'_>>, AnalysisError> {
         let vmlinux = self.btf()?;
         let found = vmlinux.find(name).map(|id| FoundType {
             types: vmlinux,
@@ -240,14 +241,14 @@ impl Program {
         &self,
         module: &str,
         name: &str,
-    ) -> Result<Option<FoundType<'_>>, String> {
+    ) -> Result<Option<FoundType<'_>>, AnalysisError> {
         let vmlinux = self.btf()?;
         let index = (self.modules.iter())
             .position(|m| m.name == module)
-            .ok_or_else(|| format!("no module {module} is loaded"))?;
+            .ok_or_else(|| AnalysisError::NotFound(format!("no module {module} is loaded")))?;
         let types = self.module_types()?.types[index]
             .as_deref()
-            .ok_or_else(|| format!("module {module} has no BTF"))?;
+            .ok_or_else(|| AnalysisError::NoTypes(format!("module {module} has no BTF")))?;
         let module = self.modules[index].name.as_str();
         Ok(types.find(name).map(|id| FoundType {
             types,

@@ -6,6 +6,7 @@ mod code;
 mod cpus;
 mod ranges;
 
+use crate::error::AnalysisError;
 use crate::types::offset_of_any;
 use crate::Program;
 use coroner_unwind::fuzzing::{FunctionRecorder, Recorder, Scenario};
@@ -173,10 +174,10 @@ impl StackUnwinder<'_> {
     /// A task's stack (`task->stack` and `thread.sp`, placed by BTF): from its
     /// CPU's registers if it was running (the CPU's current stack is its stack),
     /// else from the frame it was switched out with.
-    pub fn task_trace(&self, task: u64) -> Result<StackTrace, String> {
+    pub fn task_trace(&self, task: u64) -> Result<StackTrace, AnalysisError> {
         let btf = self.program.btf()?;
         let off = |path: &str| offset_of_any(btf, "task_struct", &[path]);
-        let read = |at: u64| self.program.read_u64(at).map_err(|e| e.to_string());
+        let read = |at: u64| self.program.read_u64(at).map_err(AnalysisError::from);
         let base = read(task + off("stack")?)?;
         let running = self.cpus.iter().find(|(_, _, stacks)| {
             stacks
@@ -187,7 +188,7 @@ impl StackUnwinder<'_> {
         if let Some(&(cpu, _, _)) = running {
             return self
                 .cpu_trace(cpu)
-                .ok_or_else(|| format!("CPU {cpu} has no registers"));
+                .ok_or_else(|| AnalysisError::Corrupt(format!("CPU {cpu} has no registers")));
         }
         let sp = read(task + off("thread.sp")?)?;
         Ok(self.switched_trace(sp, Some(base)))

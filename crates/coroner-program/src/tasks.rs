@@ -2,6 +2,7 @@
 //! `signal->thread_head`), plus each CPU's idle task (`runqueues.idle`), with the
 //! fields `ps` shows, read through BTF offsets.
 
+use crate::error::AnalysisError;
 use crate::list::{list_entries, list_entries_lenient};
 use crate::program::c_string;
 use crate::types::offset_of_any;
@@ -55,7 +56,7 @@ struct Layout {
 }
 
 impl Layout {
-    fn from(btf: &Types) -> Result<Layout, String> {
+    fn from(btf: &Types) -> Result<Layout, AnalysisError> {
         let off = |ty: &str, paths: &[&str]| offset_of_any(btf, ty, paths);
         Ok(Layout {
             tasks: off("task_struct", &["tasks"])?,
@@ -92,10 +93,10 @@ fn state_char(state: u32, exit_state: u32) -> char {
 
 impl Program {
     /// Every task, idle tasks first (by CPU), then in task-list order.
-    pub fn tasks(&self) -> Result<Vec<Task>, String> {
+    pub fn tasks(&self) -> Result<Vec<Task>, AnalysisError> {
         let btf = self.btf()?;
         let l = Layout::from(btf)?;
-        let init = self.address_of("init_task").ok_or("no init_task symbol")?;
+        let init = (self.address_of("init_task")).ok_or(AnalysisError::NoSymbol("init_task"))?;
         let cpus = self.cpu_count().unwrap_or(1);
         let active: Vec<u64> = (0..cpus).filter_map(|c| self.current_task(c)).collect();
         let mut tasks = Vec::new();
@@ -109,9 +110,7 @@ impl Program {
         }
         let mut seen = 0usize;
         for process in list_entries(self.kernel(), init + l.tasks, l.tasks, MAX_TASKS)? {
-            let signal = self
-                .read_u64(process + l.signal)
-                .map_err(|e| e.to_string())?;
+            let signal = self.read_u64(process + l.signal)?;
             for thread in list_entries(
                 self.kernel(),
                 signal + l.thread_head,
@@ -120,7 +119,9 @@ impl Program {
             )? {
                 seen += 1;
                 if seen > MAX_TASKS {
-                    return Err("task list does not end: corrupt".into());
+                    return Err(AnalysisError::Corrupt(
+                        "task list does not end: corrupt".into(),
+                    ));
                 }
                 tasks.push(self.task(&l, thread, &active)?);
             }
@@ -132,10 +133,10 @@ impl Program {
     /// not: an unreadable task is skipped, a task list broken by an unreadable
     /// page is walked back from its head, a process whose thread list is
     /// unreadable is shown alone. Fails only without types or `init_task`.
-    pub fn tasks_read(&self) -> Result<TasksRead, String> {
+    pub fn tasks_read(&self) -> Result<TasksRead, AnalysisError> {
         let btf = self.btf()?;
         let l = Layout::from(btf)?;
-        let init = self.address_of("init_task").ok_or("no init_task symbol")?;
+        let init = (self.address_of("init_task")).ok_or(AnalysisError::NoSymbol("init_task"))?;
         let cpus = self.cpu_count().unwrap_or(1);
         let active: Vec<u64> = (0..cpus).filter_map(|c| self.current_task(c)).collect();
         let mut read = TasksRead::default();
@@ -162,17 +163,14 @@ impl Program {
             .extend(broken.map(|why| format!("the task list: {why}")));
         let mut seen = 0usize;
         for process in processes {
-            let threads = self
-                .read_u64(process + l.signal)
-                .map_err(|e| e.to_string())
-                .map(|signal| {
-                    list_entries_lenient(
-                        self.kernel(),
-                        signal + l.thread_head,
-                        l.thread_node,
-                        MAX_TASKS,
-                    )
-                });
+            let threads = self.read_u64(process + l.signal).map(|signal| {
+                list_entries_lenient(
+                    self.kernel(),
+                    signal + l.thread_head,
+                    l.thread_node,
+                    MAX_TASKS,
+                )
+            });
             let threads = match threads {
                 Ok((threads, None)) => threads,
                 Ok((threads, Some(why))) => {
@@ -208,7 +206,7 @@ impl Program {
     }
 
     /// One task, by the address of its `task_struct` (no walk of the task list).
-    pub fn task_at(&self, address: u64) -> Result<Task, String> {
+    pub fn task_at(&self, address: u64) -> Result<Task, AnalysisError> {
         let l = Layout::from(self.btf()?)?;
         let cpus = self.cpu_count().unwrap_or(1);
         let active: Vec<u64> = (0..cpus).filter_map(|c| self.current_task(c)).collect();
@@ -221,21 +219,18 @@ impl Program {
         self.read_u64(at).ok().filter(|&t| t != 0)
     }
 
-    fn task(&self, l: &Layout, address: u64, active: &[u64]) -> Result<Task, String> {
-        let u32_at = |off: u64| self.read_u32(address + off).map_err(|e| e.to_string());
+    fn task(&self, l: &Layout, address: u64, active: &[u64]) -> Result<Task, AnalysisError> {
+        let u32_at = |off: u64| self.read_u32(address + off);
         let mut comm = [0u8; 16];
-        self.read(address + l.comm, &mut comm)
-            .map_err(|e| e.to_string())?;
-        let parent = self
-            .read_u64(address + l.real_parent)
-            .map_err(|e| e.to_string())?;
+        self.read(address + l.comm, &mut comm)?;
+        let parent = self.read_u64(address + l.real_parent)?;
         let pid = u32_at(l.pid)?;
         // Idle tasks (pid 0) show parent 0, as crash shows them; the kernel's own
         // real_parent of a secondary CPU's idle task is init, which forked it.
         let ppid = if pid == 0 || parent == address {
             0
         } else {
-            self.read_u32(parent + l.pid).map_err(|e| e.to_string())?
+            self.read_u32(parent + l.pid)?
         };
         Ok(Task {
             address,
@@ -246,7 +241,7 @@ impl Program {
             state: state_char(u32_at(l.state)?, u32_at(l.exit_state)?),
             comm: c_string(&comm),
             active: active.contains(&address),
-            kernel_thread: self.read_u64(address + l.mm).map_err(|e| e.to_string())? == 0,
+            kernel_thread: self.read_u64(address + l.mm)? == 0,
         })
     }
 }

@@ -1,6 +1,7 @@
 //! The kernel's types, from the BTF it carries in its own image (`__start_BTF` ..
 //! `__stop_BTF`): struct layouts without a debuginfo package.
 
+use crate::error::AnalysisError;
 use coroner_kernel::KernelMemory;
 use coroner_types::{Btf, Types};
 use std::sync::Arc;
@@ -105,9 +106,9 @@ pub(crate) fn read_pages(
 
 /// Byte offset of the first of `paths` that `ty` has (members get renamed across
 /// kernel versions: `__state`/`state`, `core_layout.base`/`mem.base`).
-pub(crate) fn offset_of_any(types: &Types, ty: &str, paths: &[&str]) -> Result<u64, String> {
+pub(crate) fn offset_of_any(types: &Types, ty: &str, paths: &[&str]) -> Result<u64, AnalysisError> {
     paths
         .iter()
         .find_map(|p| types.offset_of(ty, p))
-        .ok_or_else(|| format!("BTF has no {ty}.{}", paths.join(" or ")))
+        .ok_or_else(|| AnalysisError::Layout(format!("{ty}.{}", paths.join(" or "))))
 }

@@ -44,10 +44,13 @@ fn summarize(path: &Path) -> Result<Summary, String> {
         .filter(|s| s.module.is_none())
         .map(|s| (s.address, s.name.clone()))
         .collect();
-    let types = program.btf().map(|t| {
-        let lost = program.btf_damage().and_then(|d| d.first_lost_id);
-        (t.len(), lost)
-    });
+    let types = program
+        .btf()
+        .map(|t| {
+            let lost = program.btf_damage().and_then(|d| d.first_lost_id);
+            (t.len(), lost)
+        })
+        .map_err(|e| e.to_string());
     let kernel = program.kernel();
     let log = match dmesg::read_log(kernel, kernel.vmcoreinfo()) {
         Ok(read) => {

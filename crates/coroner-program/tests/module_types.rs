@@ -1,7 +1,7 @@
 //! Types only modules define, from the split BTF each loaded module registered
 //! with the kernel (`btf_modules`), found by name after vmlinux's.
 
-use coroner_program::Program;
+use coroner_program::{AnalysisError, Program};
 use coroner_testdata::crash_dir;
 
 fn open(crash: &str, file: &str) -> Program {
@@ -35,8 +35,14 @@ fn mod_null_types_come_from_vmlinux_then_qemu_fw_cfg() {
         .find_module_type("crashfixture", "fx_item")
         .err()
         .unwrap();
-    assert_eq!(e, "module crashfixture has no BTF");
-    assert!(program.find_module_type("nosuch", "list_head").is_err());
+    assert_eq!(
+        e,
+        AnalysisError::NoTypes("module crashfixture has no BTF".into())
+    );
+    assert_eq!(
+        program.find_module_type("nosuch", "list_head").err(),
+        Some(AnalysisError::NotFound("no module nosuch is loaded".into()))
+    );
     assert_eq!(program.module_type_warnings(), &[] as &[String]);
 }
 

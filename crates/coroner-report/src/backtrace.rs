@@ -6,7 +6,8 @@
 use crate::render::Render;
 use crate::schema::{write_document, Addr, Stage, Warning};
 use coroner_program::{
-    End, FoundBy, Ist, Program, Registers, StackFrame, StackKind, StackTrace, StackUnwinder,
+    AnalysisError, End, FoundBy, Ist, Program, Registers, StackFrame, StackKind, StackTrace,
+    StackUnwinder,
 };
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
@@ -40,8 +41,8 @@ pub enum BtError {
     NoSuchTask(String),
     #[error("the dump has no CPU registers")]
     NoRegisters,
-    #[error("{0}")]
-    Unwind(String),
+    #[error(transparent)]
+    Analysis(#[from] AnalysisError),
 }
 
 /// Registers an exception, interrupt or syscall entry saved, with the symbol of
@@ -135,15 +136,15 @@ fn select(
         Selection::Task(wanted) => {
             let task = crate::tasks::find_task(program, wanted)
                 .ok_or_else(|| BtError::NoSuchTask(wanted.clone()))?;
-            let trace = unwinder.task_trace(task).map_err(BtError::Unwind)?;
+            let trace = unwinder.task_trace(task)?;
             return Ok(vec![(Some(task), trace)]);
         }
         Selection::TaskAt(task) => {
-            let trace = unwinder.task_trace(*task).map_err(BtError::Unwind)?;
+            let trace = unwinder.task_trace(*task)?;
             return Ok(vec![(Some(*task), trace)]);
         }
         Selection::AllTasks => {
-            let read = program.tasks_read().map_err(BtError::Unwind)?;
+            let read = program.tasks_read()?;
             warnings.extend(Warning::all(Stage::Tasks, &read.warnings));
             let tasks = read.tasks;
             let mut traces = Vec::with_capacity(tasks.len());

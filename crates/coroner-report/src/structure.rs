@@ -6,7 +6,7 @@
 use crate::render::Render;
 use crate::schema::{write_document, Addr, Stage, Warning};
 use crate::symbols::resolve;
-use coroner_program::{Field, FoundType, Object, ObjectError, Program, Value};
+use coroner_program::{AnalysisError, Field, FoundType, Object, ObjectError, Program, Value};
 use coroner_types::crash::{struct_offsets_in, Radix, Scope};
 use coroner_types::{gdb, Member, Type, TypeId, Types};
 use serde::ser::SerializeMap;
@@ -36,6 +36,15 @@ pub enum StructError {
     Lookup(String),
     #[error("{0}")]
     Failed(String),
+}
+
+impl From<AnalysisError> for StructError {
+    fn from(e: AnalysisError) -> Self {
+        match e {
+            AnalysisError::NotFound(what) => StructError::Lookup(what),
+            other => StructError::Failed(other.to_string()),
+        }
+    }
 }
 
 impl From<ObjectError> for StructError {
@@ -345,9 +354,6 @@ fn find_type<'p>(
     warnings: &mut Vec<Warning>,
 ) -> Result<Target<'p>, StructError> {
     let found = match module {
-        Some(m) if !program.modules().iter().any(|loaded| loaded.name == m) => {
-            return Err(StructError::Lookup(format!("no module {m} is loaded")))
-        }
         Some(m) => program.find_module_type(m, name),
         None => program.find_type(name),
     };
@@ -356,9 +362,8 @@ fn find_type<'p>(
         Stage::ModuleTypes,
         program.module_type_warnings(),
     ));
-    let FoundType { types, id, module } = found
-        .map_err(StructError::Failed)?
-        .ok_or_else(|| StructError::Lookup(format!("{name}: no such struct or union")))?;
+    let FoundType { types, id, module } =
+        found?.ok_or_else(|| StructError::Lookup(format!("{name}: no such struct or union")))?;
     let kind = match types.get(types.resolve(id)) {
         Some(Type::Struct(_)) => "struct",
         Some(Type::Union(_)) => "union",

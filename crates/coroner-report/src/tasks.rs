@@ -3,7 +3,7 @@
 
 use crate::render::Render;
 use crate::schema::{write_document, Addr, Stage, Warning};
-use coroner_program::{Program, Task};
+use coroner_program::{AnalysisError, Program, Task};
 use serde::Serialize;
 use std::io::{self, Write};
 
@@ -107,7 +107,7 @@ pub struct ContextReport {
     pub warnings: Vec<Warning>,
 }
 
-pub fn context(program: &Program, task: u64) -> Result<ContextReport, String> {
+pub fn context(program: &Program, task: u64) -> Result<ContextReport, AnalysisError> {
     let t = program.task_at(task)?;
     Ok(ContextReport {
         pid: t.pid,
@@ -149,7 +149,7 @@ impl Render for ContextReport {
 
 /// Every task that can be read; a damaged task or list costs only what it holds
 /// (the warnings say how many were lost).
-pub fn ps(program: &Program) -> Result<PsReport, String> {
+pub fn ps(program: &Program) -> Result<PsReport, AnalysisError> {
     let read = program.tasks_read()?;
     let mut warnings = Warning::all(Stage::Program, program.warnings());
     warnings.extend(Warning::all(Stage::Tasks, &read.warnings));
