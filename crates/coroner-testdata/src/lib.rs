@@ -7,6 +7,7 @@ mod heap;
 pub mod legacy_log;
 pub mod qemu;
 pub mod seeds;
+pub mod vmware;
 
 pub use heap::{CountingAllocator, HeapMark};
 use serde_json::Value;
