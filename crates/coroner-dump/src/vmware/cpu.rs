@@ -49,11 +49,13 @@ struct Vcpu {
 pub(crate) struct Cpus {
     pub count: Option<u32>,
     vcpus: BTreeMap<u32, Vcpu>,
+    beyond_count: bool,
     pub warnings: Vec<String>,
 }
 
 impl Cpus {
-    /// Takes one tag of the `cpu` group; tags of other kinds are ignored.
+    /// Takes one tag of the `cpu` group; tags of other kinds are ignored, so only
+    /// register tags make a vCPU entry (memory grows with the registers given).
     pub fn take(&mut self, tag: &Tag, source: &Source) {
         if tag.name == "cpu:numVCPUs" {
             self.count = tag.number(source).map(|n| n as u32);
@@ -62,46 +64,41 @@ impl Cpus {
         let Some(cpu) = tag.index(0) else {
             return;
         };
-        if self.count.is_some_and(|n| cpu >= n) {
-            self.warnings.push(format!(
-                "tag {} at offset {:#x} names a vCPU beyond cpu:numVCPUs: ignored",
-                tag.label(),
-                tag.at
-            ));
-            return;
-        }
         if let Value::Block { .. } = tag.value {
-            self.take_block(cpu, tag, source);
+            if matches!(tag.name.as_str(), "gpregs" | "CR64" | "IDTR") && self.known(cpu, tag) {
+                self.take_block(cpu, tag, source);
+            }
             return;
         }
+        let Some(field) = Field::of(&tag.name, tag.index(1).map(|i| i as usize)) else {
+            return;
+        };
         let Some(value) = tag.number(source) else {
             return;
         };
-        let sub = tag.index(1).map(|i| i as usize);
-        let v = self.vcpus.entry(cpu).or_default();
-        match (tag.name.as_str(), sub) {
-            (name, None) if GPR_NAMES.contains(&name) => {
-                let i = GPR_NAMES.iter().position(|n| *n == name).expect("listed");
-                v.gpr[i] = Some(value);
-            }
-            ("rip", None) => v.rip = Some(value),
-            // crash accepts either spelling.
-            ("eflags" | "EFLAGS", None) => v.rflags = Some(value),
-            ("CR64", Some(n @ 0..=4)) => v.cr[n] = Some(value),
-            ("IDTR", Some(0)) => v.idt_limit = Some(value),
-            ("IDTR", Some(n @ 1..=2)) => v.idt_base[n - 1] = Some(value & 0xffff_ffff),
-            ("S", Some(n @ 0..=7)) => v.selectors[n] = Some(value),
-            ("S.base64", Some(FS)) => v.fs_base = Some(value),
-            ("S.base64", Some(GS)) => v.gs_base = Some(value),
-            _ => {}
+        if self.known(cpu, tag) {
+            self.vcpus.entry(cpu).or_default().set(field, value);
         }
+    }
+
+    /// False (with one warning for all such tags) for a vCPU past `cpu:numVCPUs`.
+    fn known(&mut self, cpu: u32, tag: &Tag) -> bool {
+        if self.count.is_none_or(|n| cpu < n) {
+            return true;
+        }
+        if !self.beyond_count {
+            self.beyond_count = true;
+            self.warnings.push(format!(
+                "tag {} at offset {:#x} (and maybe more) names a vCPU beyond cpu:numVCPUs: ignored",
+                tag.label(),
+                tag.at
+            ));
+        }
+        false
     }
 
     /// `gpregs`, `CR64` and `IDTR` also come as blocks holding the whole set.
     fn take_block(&mut self, cpu: u32, tag: &Tag, source: &Source) {
-        if !matches!(tag.name.as_str(), "gpregs" | "CR64" | "IDTR") {
-            return;
-        }
         let data = match block_bytes(tag, source) {
             Ok(d) => d,
             Err(why) => {
@@ -213,7 +210,57 @@ impl Cpus {
     }
 }
 
+/// A register a scalar tag names.
+#[derive(Debug, Clone, Copy)]
+enum Field {
+    Gpr(usize),
+    Rip,
+    Rflags,
+    Cr(usize),
+    IdtLimit,
+    /// 1: low 32 bits, 2: high 32 bits.
+    IdtBase(usize),
+    Selector(usize),
+    FsBase,
+    GsBase,
+}
+
+impl Field {
+    /// `name[cpu][sub]` as crash reads them.
+    fn of(name: &str, sub: Option<usize>) -> Option<Field> {
+        Some(match (name, sub) {
+            (_, None) if GPR_NAMES.contains(&name) => {
+                Field::Gpr(GPR_NAMES.iter().position(|n| *n == name)?)
+            }
+            ("rip", None) => Field::Rip,
+            // crash accepts either spelling.
+            ("eflags" | "EFLAGS", None) => Field::Rflags,
+            ("CR64", Some(n @ 0..=4)) => Field::Cr(n),
+            ("IDTR", Some(0)) => Field::IdtLimit,
+            ("IDTR", Some(n @ 1..=2)) => Field::IdtBase(n),
+            ("S", Some(n @ 0..=7)) => Field::Selector(n),
+            ("S.base64", Some(FS)) => Field::FsBase,
+            ("S.base64", Some(GS)) => Field::GsBase,
+            _ => return None,
+        })
+    }
+}
+
 impl Vcpu {
+    fn set(&mut self, field: Field, x: u64) {
+        match field {
+            Field::Gpr(i) => self.gpr[i] = Some(x),
+            Field::Rip => self.rip = Some(x),
+            Field::Rflags => self.rflags = Some(x),
+            Field::Cr(n) => self.cr[n] = Some(x),
+            Field::IdtLimit => self.idt_limit = Some(x),
+            Field::IdtBase(n) => self.idt_base[n - 1] = Some(x & 0xffff_ffff),
+            Field::Selector(n) => self.selectors[n] = Some(x),
+            Field::FsBase => self.fs_base = Some(x),
+            Field::GsBase => self.gs_base = Some(x),
+        }
+    }
+
     fn missing(&self) -> Vec<&'static str> {
         let mut names: Vec<&str> = GPR_NAMES
             .iter()

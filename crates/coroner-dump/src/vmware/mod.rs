@@ -47,7 +47,7 @@ pub(crate) fn open_checkpoint(
                     memory.group_at,
                     format!(
                         "the guest memory is not inside this checkpoint (no Memory block in group \"memory\") \
-                         and its memory file {} cannot be opened ({e}); the memory file must sit beside it, named so",
+                         and its memory file {} cannot be opened ({e}): copy the .vmem beside it under that name",
                         vmem.display()
                     ),
                 )
@@ -300,7 +300,8 @@ fn read_cpu_group(
         return (None, Vec::new());
     };
     let mut cpus = cpu::Cpus::default();
-    for tag in checkpoint.tags(source, group) {
+    let mut walk = checkpoint.tags(source, group);
+    for tag in walk.by_ref() {
         match tag {
             Ok(tag) => cpus.take(&tag, source),
             Err((at, why)) => {
@@ -308,6 +309,12 @@ fn read_cpu_group(
                 break;
             }
         }
+    }
+    if walk.cut_short() {
+        warnings.push(format!(
+            "cpu group: the last tag runs past the end of the file (to offset {:#x})",
+            walk.position()
+        ));
     }
     let notes = cpus.notes();
     warnings.append(&mut cpus.warnings);
