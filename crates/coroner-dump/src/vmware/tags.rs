@@ -267,3 +267,75 @@ impl Iterator for Tags<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::Backing;
+    use std::path::PathBuf;
+
+    /// One group named "g" whose tags are `tags`, behind `magic`.
+    fn file(magic: u32, tags: &[u8]) -> Source {
+        let mut v = magic.to_le_bytes().to_vec();
+        v.extend(0u32.to_le_bytes());
+        v.extend(1u32.to_le_bytes());
+        let mut name = [0u8; 64];
+        name[0] = b'g';
+        v.extend(name);
+        v.extend((12u64 + 80).to_le_bytes());
+        v.extend((tags.len() as u64).to_le_bytes());
+        v.extend(tags);
+        Source::File(Backing::Owned(v))
+    }
+
+    fn walk(source: &Source) -> Vec<Result<Tag, (u64, String)>> {
+        let ctx = Context {
+            path: PathBuf::from("t.vmss"),
+        };
+        let checkpoint = Checkpoint::read(source, &ctx).unwrap();
+        let group = checkpoint.group("g").unwrap().clone();
+        checkpoint.tags(source, &group).collect()
+    }
+
+    #[test]
+    fn version_0_blocks_have_32_bit_sizes_and_pads_are_skipped() {
+        // block "B"[5], sizes u32 3/3, pad 2; then scalar "s" = 0x0102; end.
+        let mut tags = vec![0x40 | 63, 1, b'B', 5, 0, 0, 0];
+        tags.extend([3, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0xee, 0xee, 7, 8, 9]);
+        tags.extend([2, 1, b's', 2, 1, 0, 0]);
+        let source = file(MAGIC_V0, &tags);
+        let got = walk(&source);
+        assert_eq!(got.len(), 2);
+        let block = got[0].as_ref().unwrap();
+        assert_eq!((block.label().as_str(), block.at), ("B[5]", 92));
+        let data_at = 92 + 7 + 10 + 2;
+        assert_eq!(
+            block.value,
+            Value::Block {
+                offset: data_at,
+                stored: 3,
+                in_memory: 3,
+                compressed: false
+            }
+        );
+        assert_eq!(source.bytes(data_at, 3).unwrap().as_ref(), [7, 8, 9]);
+        assert_eq!(got[1].as_ref().unwrap().number(&source), Some(0x0102));
+    }
+
+    #[test]
+    fn a_stream_without_its_end_marker_is_an_error_where_it_stops() {
+        let source = file(0xbed2_bed2, &[2, 1, b's', 2, 1]);
+        let got = walk(&source);
+        assert_eq!(got.len(), 2, "the tag, then the error");
+        let (at, why) = got[1].as_ref().unwrap_err();
+        assert_eq!(*at, 92 + 5);
+        assert!(why.contains("no end-of-group marker"), "{why}");
+        let ctx = Context {
+            path: PathBuf::from("t.vmss"),
+        };
+        let err = Checkpoint::read(&file(0xbed0_bed0, &[]), &ctx)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("32-bit"), "{err}");
+    }
+}
