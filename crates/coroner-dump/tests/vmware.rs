@@ -183,3 +183,27 @@ fn fuzz_seeds_are_current() {
         ],
     );
 }
+
+#[test]
+fn a_checkpoint_without_regions_reads_its_memory_flat() {
+    use coroner_testdata::vmware::{scalar, Checkpoint, Group, MAGIC};
+    let memory: Vec<u8> = (0..8u64).flat_map(filler_page).collect();
+    let file = Checkpoint {
+        magic: MAGIC,
+        groups: vec![Group {
+            name: "memory",
+            // Workstation writes regionsCount = 0 for small guests.
+            tags: scalar("regionsCount", &[], &0u32.to_le_bytes()),
+            inline_memory: Some(memory.len() as u64),
+        }],
+    }
+    .to_bytes(&memory);
+    let dump = Dump::from_bytes("flat.vmss", file).unwrap();
+    assert_eq!(dump.ram_ranges(), [(0, 8 * 4096)]);
+    let mut page = vec![0u8; 4096];
+    dump.read_phys(5 * 4096, &mut page).unwrap();
+    assert_eq!(page, filler_page(5));
+    let warnings = dump.info().warnings.join("\n");
+    assert!(warnings.contains("lists no memory regions"), "{warnings}");
+    assert!(warnings.contains("no \"cpu\" group"), "{warnings}");
+}
