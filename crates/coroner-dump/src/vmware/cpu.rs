@@ -3,7 +3,7 @@
 //! `NT_PRSTATUS` (general registers, RIP, RFLAGS, selectors, FS/GS base) and a
 //! `QEMU` CPU-state note (the same plus CR0-CR4 and the IDT, as QEMU writes it).
 
-use super::tags::{Tag, Value};
+use super::tags::{Checkpoint, Tag, Value};
 use crate::compress::{self, Compression};
 use crate::notes::{Note, NT_PRSTATUS};
 use crate::source::Source;
@@ -46,11 +46,43 @@ struct Vcpu {
 
 /// vCPU registers gathered from `cpu` group tags.
 #[derive(Debug, Default)]
-pub(crate) struct Cpus {
+struct Cpus {
     pub count: Option<u32>,
     vcpus: BTreeMap<u32, Vcpu>,
     beyond_count: bool,
     pub warnings: Vec<String>,
+}
+
+/// The registers of the `cpu` group's vCPUs as notes, and `cpu:numVCPUs`.
+pub(super) fn read(
+    checkpoint: &Checkpoint,
+    source: &Source,
+    warnings: &mut Vec<String>,
+) -> (Option<u32>, Vec<Note>) {
+    let Some(group) = checkpoint.group("cpu") else {
+        warnings.push("the checkpoint has no \"cpu\" group: no vCPU registers".into());
+        return (None, Vec::new());
+    };
+    let mut cpus = Cpus::default();
+    let mut walk = checkpoint.tags(source, group);
+    for tag in walk.by_ref() {
+        match tag {
+            Ok(tag) => cpus.take(&tag, source),
+            Err((at, why)) => {
+                warnings.push(format!("cpu group at offset {at:#x}: {why}"));
+                break;
+            }
+        }
+    }
+    if walk.cut_short() {
+        warnings.push(format!(
+            "cpu group: the last tag runs past the end of the file (to offset {:#x})",
+            walk.position()
+        ));
+    }
+    let notes = cpus.notes();
+    warnings.append(&mut cpus.warnings);
+    (cpus.count, notes)
 }
 
 impl Cpus {

@@ -3,6 +3,7 @@
 //! regions, vCPU registers from the `cpu` group as PRSTATUS notes.
 
 mod cpu;
+mod memory_group;
 mod regions;
 mod tags;
 
@@ -13,9 +14,9 @@ use crate::error::{Context, DumpError};
 use crate::memory::{Body, DumpInfo, Format};
 use crate::notes::Note;
 use crate::source::{Backing, Source};
-use regions::{Region, PAGE_SIZE};
+use regions::PAGE_SIZE;
 use std::path::Path;
-use tags::{Checkpoint, Tag, Value};
+use tags::Checkpoint;
 
 /// True for a file named as a VMware memory file: it has no header to sniff.
 pub(crate) fn is_memory_file_name(path: &Path) -> bool {
@@ -33,8 +34,8 @@ pub(crate) fn open_checkpoint(
 ) -> Result<(Body, DumpInfo, Vec<Note>), DumpError> {
     let checkpoint = Checkpoint::read(&source, ctx)?;
     let mut warnings = Vec::new();
-    let memory = read_memory_group(&checkpoint, &source, ctx)?;
-    let (cpu_count, notes) = read_cpu_group(&checkpoint, &source, &mut warnings);
+    let memory = memory_group::read(&checkpoint, &source, ctx)?;
+    let (cpu_count, notes) = cpu::read(&checkpoint, &source, &mut warnings);
     let body = match memory.inline {
         Some((offset, len)) => {
             let regions = memory.regions(len, ctx, &mut warnings)?;
@@ -143,180 +144,4 @@ fn map(path: &Path) -> std::io::Result<Backing> {
     // SAFETY: read-only map; changing bytes can only give wrong data, which every
     // reader already treats as untrusted.
     Ok(Backing::Map(unsafe { memmap2::Mmap::map(&file) }?))
-}
-
-/// What the `memory` group says.
-#[derive(Default)]
-struct MemoryGroup {
-    group_at: u64,
-    /// File offset and size of the `Memory` block, when memory is inline.
-    inline: Option<(u64, u64)>,
-    count: Option<u64>,
-    /// (ppn, page_num, size) by region index, as the tags give them.
-    regions: std::collections::BTreeMap<u32, [Option<u64>; 3]>,
-}
-
-impl MemoryGroup {
-    /// Regions from the tags, checked, or the default layout when the file has none
-    /// (crash then reads memory flat; volatility refuses).
-    fn regions(
-        &self,
-        blob_len: u64,
-        ctx: &Context,
-        warnings: &mut Vec<String>,
-    ) -> Result<Vec<Region>, DumpError> {
-        let listed: Vec<Region> = self
-            .regions
-            .values()
-            .filter_map(|[ppn, page_num, pages]| {
-                Some(Region {
-                    ppn: (*ppn)?,
-                    // "may be omitted if there is only one region" (Rekall)
-                    page_num: page_num.unwrap_or(0),
-                    pages: (*pages)?,
-                })
-            })
-            .collect();
-        if listed.len() != self.regions.len() {
-            return Err(ctx.format(
-                self.group_at,
-                "a region lacks its regionPPN or regionSize tag",
-            ));
-        }
-        if let Some(count) = self.count.filter(|&c| c > 0 && c != listed.len() as u64) {
-            return Err(ctx.format(
-                self.group_at,
-                format!(
-                    "regionsCount is {count} but {} regions are described",
-                    listed.len()
-                ),
-            ));
-        }
-        if listed.is_empty() {
-            warnings.push("the checkpoint lists no memory regions: memory is read flat".into());
-            if regions::default_layout_guesses(blob_len) {
-                warnings.push(
-                    "memory past 3 GiB of the file is assumed to sit at 4 GiB and up, above \
-                     VMware's PCI hole"
-                        .into(),
-                );
-            }
-            return Ok(regions::default_layout(blob_len));
-        }
-        regions::validate(listed).map_err(|why| ctx.format(self.group_at, why))
-    }
-}
-
-fn read_memory_group(
-    checkpoint: &Checkpoint,
-    source: &Source,
-    ctx: &Context,
-) -> Result<MemoryGroup, DumpError> {
-    let group = checkpoint
-        .group("memory")
-        .ok_or_else(|| ctx.format(12, "the checkpoint has no \"memory\" group"))?;
-    let mut memory = MemoryGroup {
-        group_at: group.offset,
-        ..MemoryGroup::default()
-    };
-    let mut walk = checkpoint.tags(source, group);
-    for tag in walk.by_ref() {
-        let tag = tag.map_err(|(at, why)| ctx.format(at, why))?;
-        take_memory_tag(&mut memory, &tag, source, ctx)?;
-    }
-    // A cut inline Memory block is partly readable; any other cut tag is damage.
-    if walk.cut_short() && memory.inline.is_none() {
-        return Err(ctx.format(
-            walk.position(),
-            "the \"memory\" group's last tag runs past the end of the file",
-        ));
-    }
-    Ok(memory)
-}
-
-fn take_memory_tag(
-    memory: &mut MemoryGroup,
-    tag: &Tag,
-    source: &Source,
-    ctx: &Context,
-) -> Result<(), DumpError> {
-    let slot = match tag.name.as_str() {
-        "Memory" => {
-            let Value::Block {
-                offset,
-                in_memory,
-                compressed,
-                stored,
-            } = tag.value
-            else {
-                return Err(ctx.format(tag.at, "tag Memory is not a block"));
-            };
-            if compressed {
-                return Err(ctx.format(
-                    tag.at,
-                    "compressed guest memory (tag Memory is a compressed block) is not supported: \
-                     no reader documents its compression",
-                ));
-            }
-            if stored != in_memory {
-                return Err(ctx.format(
-                    tag.at,
-                    format!("tag Memory stores {stored} bytes but says it holds {in_memory}"),
-                ));
-            }
-            memory.inline = Some((offset, in_memory));
-            return Ok(());
-        }
-        "regionsCount" => {
-            memory.count = tag.number(source);
-            return Ok(());
-        }
-        "regionPPN" => 0,
-        "regionPageNum" => 1,
-        "regionSize" => 2,
-        _ => return Ok(()),
-    };
-    let (Some(i), Some(value)) = (tag.index(0), tag.number(source)) else {
-        return Err(ctx.format(
-            tag.at,
-            format!("region tag {} has no index or no number", tag.label()),
-        ));
-    };
-    // A file cannot hold more regions than it has tags: the map grows with the input.
-    let entry = memory.regions.entry(i).or_default();
-    if entry[slot].replace(value).is_some() {
-        return Err(ctx.format(tag.at, format!("region tag {} appears twice", tag.label())));
-    }
-    Ok(())
-}
-
-fn read_cpu_group(
-    checkpoint: &Checkpoint,
-    source: &Source,
-    warnings: &mut Vec<String>,
-) -> (Option<u32>, Vec<Note>) {
-    let Some(group) = checkpoint.group("cpu") else {
-        warnings.push("the checkpoint has no \"cpu\" group: no vCPU registers".into());
-        return (None, Vec::new());
-    };
-    let mut cpus = cpu::Cpus::default();
-    let mut walk = checkpoint.tags(source, group);
-    for tag in walk.by_ref() {
-        match tag {
-            Ok(tag) => cpus.take(&tag, source),
-            Err((at, why)) => {
-                warnings.push(format!("cpu group at offset {at:#x}: {why}"));
-                break;
-            }
-        }
-    }
-    if walk.cut_short() {
-        warnings.push(format!(
-            "cpu group: the last tag runs past the end of the file (to offset {:#x})",
-            walk.position()
-        ));
-    }
-    let notes = cpus.notes();
-    warnings.append(&mut cpus.warnings);
-    (cpus.count, notes)
 }
