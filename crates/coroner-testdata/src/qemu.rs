@@ -125,3 +125,34 @@ pub fn fresh_dump(factory: &Factory, name: &str, mode: &str, ram_mb: u32) -> Pat
     );
     dir
 }
+
+/// Boots a guest of `ram_mb` with the factory's kernel, crashes it with `mode` and
+/// has QEMU dump it as ELF only (no makedumpfile variants, no references: for
+/// guests too big to derive them cheaply). Returns the ELF, in
+/// `target/qemu-dumps/NAME/`.
+pub fn fresh_elf(factory: &Factory, name: &str, mode: &str, ram_mb: u32) -> PathBuf {
+    let dir = repo().join("target/qemu-dumps").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create the dump folder");
+    let out = Command::new("timeout")
+        .arg("900")
+        .arg("python3")
+        .arg(factory.dir.join("fxqemu.py"))
+        .arg("--outdir")
+        .arg(&dir)
+        .args(["--mode", mode, "--ram", &ram_mb.to_string(), "--smp", "2"])
+        .args(["--formats", "elf", "--timeout", "600"])
+        .env("VMLINUZ", &factory.vmlinuz)
+        .env("INITRD", &factory.initrd)
+        .output()
+        .expect("run the factory's fxqemu.py");
+    let elf = dir.join("vmcore.qemu-elf");
+    assert!(
+        out.status.success() && elf.exists(),
+        "fxqemu.py {name} {mode} {ram_mb} failed ({}):\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    elf
+}

@@ -373,14 +373,31 @@ impl QemuElf {
         Ok(())
     }
 
-    /// Guest RAM: the PT_LOAD at physical 0 (the others are firmware).
-    pub fn ram_pages(&self) -> u64 {
-        let &(_, _, size) = self
+    /// Guest RAM as `(first page, pages)` per PT_LOAD, in address order: QEMU's
+    /// firmware (the BIOS ROM) is mapped in `[3.5 GiB, 4 GiB)`, where a PC guest has
+    /// no RAM.
+    pub fn ram(&self) -> Vec<(u64, u64)> {
+        let mut ram: Vec<(u64, u64)> = self
             .loads
             .iter()
-            .find(|(p, _, _)| *p == 0)
-            .expect("RAM at 0");
-        size / PAGE
+            .filter(|(p, _, _)| !(0xe000_0000..1 << 32).contains(p))
+            .map(|&(p, _, size)| (p / PAGE, size / PAGE))
+            .collect();
+        ram.sort_unstable();
+        ram
+    }
+
+    /// Pages of the RAM at physical 0.
+    fn low_pages(&self) -> u64 {
+        let ram = self.ram();
+        assert_eq!(ram[0].0, 0, "RAM at 0");
+        ram[0].1
+    }
+
+    fn has_ram(&self, r: &Region) -> bool {
+        self.ram()
+            .iter()
+            .any(|&(p, n)| p <= r.ppn && r.ppn + r.pages <= p + n)
     }
 }
 
@@ -395,9 +412,8 @@ pub fn filler_page(ppn: u64) -> Vec<u8> {
 pub fn write_memory(elf: &QemuElf, regions: &[Region], out: &mut dyn Write) -> io::Result<()> {
     let mut sorted = regions.to_vec();
     sorted.sort_by_key(|r| r.page_num);
-    let ram = elf.ram_pages();
     for r in sorted {
-        if r.ppn + r.pages <= ram {
+        if elf.has_ram(&r) {
             elf.copy(r.ppn * PAGE, (r.ppn + r.pages) * PAGE, out)?;
         } else {
             for p in r.ppn..r.ppn + r.pages {
@@ -431,7 +447,25 @@ pub enum Variant {
 pub const FILLER_PAGES: u64 = 256;
 const VGA_HOLE: (u64, u64) = (0xa0, 0x100);
 
-pub fn regions(variant: Variant, ram_pages: u64) -> Vec<Region> {
+pub fn regions(variant: Variant, elf: &QemuElf) -> Vec<Region> {
+    if matches!(variant, Variant::Vmss | Variant::VmemAlone) {
+        // One region per RAM range of the guest, packed in the memory file as
+        // VMware packs them: a guest over 3.5 GiB gets a real hole below 4 GiB.
+        let mut page_num = 0;
+        return elf
+            .ram()
+            .into_iter()
+            .map(|(ppn, pages)| {
+                let r = Region {
+                    ppn,
+                    page_num,
+                    pages,
+                };
+                page_num += pages;
+                r
+            })
+            .collect();
+    }
     let low = Region {
         ppn: 0,
         page_num: 0,
@@ -440,16 +474,11 @@ pub fn regions(variant: Variant, ram_pages: u64) -> Vec<Region> {
     let above_1m = Region {
         ppn: VGA_HOLE.1,
         page_num: VGA_HOLE.0,
-        pages: ram_pages - VGA_HOLE.1,
+        pages: elf.low_pages() - VGA_HOLE.1,
     };
     match variant {
-        Variant::Vmss | Variant::VmemAlone => vec![Region {
-            ppn: 0,
-            page_num: 0,
-            pages: ram_pages,
-        }],
         Variant::VmsnInline => vec![low, above_1m],
-        Variant::VmsnHoles => vec![
+        _ => vec![
             low,
             above_1m,
             Region {
@@ -463,8 +492,7 @@ pub fn regions(variant: Variant, ram_pages: u64) -> Vec<Region> {
 
 /// The checkpoint of `variant` (its memory group's regions and tags).
 pub fn checkpoint(variant: Variant, elf: &QemuElf) -> Checkpoint {
-    let ram = elf.ram_pages();
-    let regions = regions(variant, ram);
+    let regions = regions(variant, elf);
     let form = match variant {
         Variant::VmsnHoles => CpuTags::Blocks,
         _ => CpuTags::Scalars,
@@ -476,6 +504,7 @@ pub fn checkpoint(variant: Variant, elf: &QemuElf) -> Checkpoint {
     };
     let inline = (variant == Variant::VmsnInline)
         .then(|| regions.iter().map(|r| r.pages).sum::<u64>() * PAGE);
+    let ram: u64 = elf.ram().iter().map(|(_, pages)| pages).sum();
     let mem_mb = ((ram * PAGE) >> 20) as u32;
     Checkpoint {
         magic,
@@ -506,8 +535,7 @@ pub fn checkpoint(variant: Variant, elf: &QemuElf) -> Checkpoint {
 /// The file to open for `variant` of `crash` (made on first use under
 /// `target/fixture-cache/<crash>/vmware-*/`), or `None` without a QEMU ELF.
 pub fn generate(crash: &str, variant: Variant) -> Option<PathBuf> {
-    let elf_path = crate::qemu_elf(crash)?;
-    let elf = QemuElf::read(&elf_path);
+    let elf = crate::qemu_elf(crash)?;
     let dir_name = match variant {
         Variant::Vmss => "vmware-vmss",
         Variant::VmsnHoles => "vmware-holes",
@@ -515,41 +543,55 @@ pub fn generate(crash: &str, variant: Variant) -> Option<PathBuf> {
         Variant::VmemAlone => "vmware-alone",
     };
     let dir = crate::cache_dir(crash).join(dir_name);
-    std::fs::create_dir_all(&dir).expect("create VMware fixture folder");
+    if variant == Variant::VmemAlone {
+        // The Vmss memory file, linked into a folder without its checkpoint.
+        let vmem = generate(crash, Variant::Vmss)?.with_extension("vmem");
+        return Some(link_alone(&vmem, &dir));
+    }
+    Some(generate_from(&elf, &dir, crash, variant))
+}
+
+/// `vmem` hard-linked (else copied) into `dir`, where no checkpoint is beside it.
+pub fn link_alone(vmem: &Path, dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir).expect("create VMware fixture folder");
+    crate::produce(&dir.join(vmem.file_name().expect("a file")), |tmp| {
+        if std::fs::hard_link(vmem, tmp).is_err() {
+            std::fs::copy(vmem, tmp).expect("copy .vmem");
+        }
+    })
+}
+
+/// [`generate`] from any QEMU ELF, into `dir`, as `<stem>.vmss` and so on. The
+/// variants that split the RAM at 1 MiB need a guest whose RAM is below 3.5 GiB.
+pub fn generate_from(elf_path: &Path, dir: &Path, stem: &str, variant: Variant) -> PathBuf {
+    let elf = QemuElf::read(elf_path);
+    std::fs::create_dir_all(dir).expect("create VMware fixture folder");
     let write_to = |path: &Path, f: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>| {
         let mut out = BufWriter::new(File::create(path).expect("create VMware file"));
         f(&mut out)
             .and_then(|()| out.flush())
             .expect("write VMware file");
     };
-    let regions = regions(variant, elf.ram_pages());
+    let regions = regions(variant, &elf);
     let memory = |tmp: &Path| write_to(tmp, &mut |w| write_memory(&elf, &regions, w));
     let checkpoint_file = |ext: &str| {
         let cp = checkpoint(variant, &elf);
-        crate::produce(&dir.join(format!("{crash}.{ext}")), |tmp| {
+        crate::produce(&dir.join(format!("{stem}.{ext}")), |tmp| {
             write_to(tmp, &mut |w| {
                 cp.write(w, &mut |m| write_memory(&elf, &regions, m))
             })
         })
     };
-    Some(match variant {
+    match variant {
         Variant::Vmss => {
-            crate::produce(&dir.join(format!("{crash}.vmem")), memory);
+            crate::produce(&dir.join(format!("{stem}.vmem")), memory);
             checkpoint_file("vmss")
         }
         Variant::VmsnHoles => {
-            crate::produce(&dir.join(format!("{crash}.vmem")), memory);
+            crate::produce(&dir.join(format!("{stem}.vmem")), memory);
             checkpoint_file("vmsn")
         }
         Variant::VmsnInline => checkpoint_file("vmsn"),
-        Variant::VmemAlone => {
-            let vmss = generate(crash, Variant::Vmss)?;
-            crate::produce(&dir.join(format!("{crash}.vmem")), |tmp| {
-                let src = vmss.with_extension("vmem");
-                if std::fs::hard_link(&src, tmp).is_err() {
-                    std::fs::copy(&src, tmp).expect("copy .vmem");
-                }
-            })
-        }
-    })
+        Variant::VmemAlone => crate::produce(&dir.join(format!("{stem}.vmem")), memory),
+    }
 }
