@@ -47,10 +47,10 @@ struct Vcpu {
 /// vCPU registers gathered from `cpu` group tags.
 #[derive(Debug, Default)]
 struct Cpus {
-    pub count: Option<u32>,
+    count: Option<u32>,
     vcpus: BTreeMap<u32, Vcpu>,
     beyond_count: bool,
-    pub warnings: Vec<String>,
+    warnings: Vec<String>,
 }
 
 /// The registers of the `cpu` group's vCPUs as notes, and `cpu:numVCPUs`.
@@ -88,7 +88,7 @@ pub(super) fn read(
 impl Cpus {
     /// Takes one tag of the `cpu` group; tags of other kinds are ignored, so only
     /// register tags make a vCPU entry (memory grows with the registers given).
-    pub fn take(&mut self, tag: &Tag, source: &Source) {
+    fn take(&mut self, tag: &Tag, source: &Source) {
         if tag.name == "cpu:numVCPUs" {
             self.count = tag.number(source).map(|n| n as u32);
             return;
@@ -179,7 +179,7 @@ impl Cpus {
 
     /// One `NT_PRSTATUS` and one `QEMU` note per vCPU that has at least RIP and
     /// RSP, in vCPU order; a warning names each vCPU left out or incomplete.
-    pub fn notes(&mut self) -> Vec<Note> {
+    fn notes(&mut self) -> Vec<Note> {
         let mut notes = Vec::new();
         for (&cpu, v) in &self.vcpus {
             let (Some(rip), Some(rsp)) = (v.rip, v.gpr[RSP]) else {

@@ -21,7 +21,7 @@ pub(super) struct MemoryGroup {
 impl MemoryGroup {
     /// Regions from the tags, checked, or the default layout when the file has none
     /// (crash then reads memory flat; volatility refuses).
-    pub fn regions(
+    pub(super) fn regions(
         &self,
         blob_len: u64,
         ctx: &Context,
