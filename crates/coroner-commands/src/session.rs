@@ -116,10 +116,9 @@ impl Session {
     }
 }
 
-/// Dump magic numbers: such a file that does not open is a damaged dump, whose
-/// error says more than triaging its bytes as text would.
+/// Dump magic numbers (or a VMware `.vmem`, known by name): such a file that does
+/// not open is a damaged dump, whose error says more than triaging its bytes as text
+/// would.
 fn looks_like_dump(path: &Path) -> bool {
-    let mut head = [0u8; 16];
-    let read = std::fs::File::open(path).and_then(|mut f| f.read(&mut head));
-    Format::sniff(&head[..read.unwrap_or(0)]).is_some()
+    Format::sniff_file(path).is_some()
 }

@@ -14,11 +14,12 @@ fn a_hung_guest_is_a_hang_with_its_blocked_task() {
     else {
         return;
     };
-    let dump = qemu::fresh_hang_dump(
+    let dump = qemu::fresh_elf(
         &factory,
         "hung-task",
         "mod:hung",
-        "crashfixture: sleeping uninterruptibly forever",
+        256,
+        Some("crashfixture: sleeping uninterruptibly forever"),
     );
     let out = Coroner::new()
         .args(["triage", "--json"])

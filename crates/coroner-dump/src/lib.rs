@@ -1,7 +1,7 @@
 //! Kernel crash dump containers, read as physical memory plus ELF notes.
 //!
 //! [`Dump::open`] sniffs the format (ELF vmcore, kdump-compressed, makedumpfile's
-//! flattened stream); callers never name it. Everything above this crate sees only
+//! flattened stream, VMware checkpoints and memory files); callers never name it. Everything above this crate sees only
 //! [`PhysMemory`], the notes and the container's own metadata in [`DumpInfo`].
 
 mod compress;
@@ -13,10 +13,13 @@ mod memory;
 mod notes;
 mod source;
 mod vmcoreinfo_scan;
+mod vmware;
 
 pub use compress::Compression;
 pub use error::{DumpError, ReadError};
-pub use memory::{Dump, DumpInfo, Format, PageCensus, PageCounts, PageState, PhysMemory, Sniffed};
+pub use memory::{
+    Dump, DumpInfo, Format, OpenOptions, PageCensus, PageCounts, PageState, PhysMemory, Sniffed,
+};
 pub use notes::{Note, NT_PRPSINFO, NT_PRSTATUS};
 
 /// Opens `bytes` as a dump and reads every page it says it stores, the page census

@@ -4,7 +4,7 @@ use crate::compress::Compression;
 use crate::error::{Context, DumpError, ReadError};
 use crate::notes::Note;
 use crate::source::{Backing, Source};
-use crate::{elf, flat, kdump, vmcoreinfo_scan};
+use crate::{elf, flat, kdump, vmcoreinfo_scan, vmware};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -41,6 +41,12 @@ pub enum Format {
     Elf,
     /// kdump-compressed ("diskdump"), as makedumpfile and QEMU write it.
     Kdump,
+    /// VMware suspend checkpoint (`.vmss`), memory inline or in its `.vmem`.
+    VmwareVmss,
+    /// VMware snapshot checkpoint (`.vmsn`): the same container as `.vmss`.
+    VmwareVmsn,
+    /// VMware memory file (`.vmem`) opened by itself.
+    VmwareVmem,
 }
 
 impl Format {
@@ -54,15 +60,30 @@ impl Format {
             Some(Sniffed::Kdump)
         } else if head.starts_with(b"makedumpfile") {
             Some(Sniffed::Flattened)
+        } else if vmware::is_checkpoint(head) {
+            Some(Sniffed::VmwareCheckpoint)
         } else {
             None
         }
+    }
+
+    /// [`Format::sniff`] on a file's first bytes, and the one format known only by
+    /// its name: a VMware `.vmem` is bare guest memory, without a header.
+    pub fn sniff_file(path: &Path) -> Option<Sniffed> {
+        use std::io::Read;
+        let mut head = [0u8; 16];
+        let read = std::fs::File::open(path).and_then(|mut f| f.read(&mut head));
+        Format::sniff(&head[..read.unwrap_or(0)])
+            .or_else(|| vmware::is_memory_file_name(path).then_some(Sniffed::VmwareMemory))
     }
 
     pub fn name(self) -> &'static str {
         match self {
             Format::Elf => "elf",
             Format::Kdump => "kdump-compressed",
+            Format::VmwareVmss => "vmware-vmss",
+            Format::VmwareVmsn => "vmware-vmsn",
+            Format::VmwareVmem => "vmware-vmem",
         }
     }
 }
@@ -74,6 +95,18 @@ pub enum Sniffed {
     Kdump,
     /// makedumpfile's flattened stream, holding a kdump-compressed (or ELF) dump.
     Flattened,
+    /// A VMware `.vmss`/`.vmsn` checkpoint (including the unsupported 32-bit kind).
+    VmwareCheckpoint,
+    /// A VMware `.vmem`, known by its name.
+    VmwareMemory,
+}
+
+/// Choices for [`Dump::open_with`]; the default is what [`Dump::open`] does.
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// The memory file of a VMware checkpoint whose memory is not inside it, when it
+    /// is not the `<stem>.vmem` beside it (ESXi may name it by a UUID).
+    pub vmware_memory_file: Option<PathBuf>,
 }
 
 /// Facts the container states about itself (not about the kernel inside).
@@ -131,6 +164,7 @@ pub struct PageCensus {
 pub(crate) enum Body {
     Elf(elf::ElfBody),
     Kdump(kdump::KdumpBody),
+    Vmware(vmware::VmwareBody),
 }
 
 /// An opened crash dump.
@@ -145,24 +179,32 @@ pub struct Dump {
 impl Dump {
     /// Opens any supported dump, sniffing its format from the first bytes.
     pub fn open(path: impl AsRef<Path>) -> Result<Dump, DumpError> {
+        Dump::open_with(path, &OpenOptions::default())
+    }
+
+    /// [`Dump::open`] with choices the file cannot tell.
+    pub fn open_with(path: impl AsRef<Path>, options: &OpenOptions) -> Result<Dump, DumpError> {
         let path = path.as_ref().to_path_buf();
         let ctx = Context { path: path.clone() };
         let file = std::fs::File::open(&path).map_err(|e| ctx.io(e))?;
         // SAFETY: the map is read-only; a dump changing under us can only give wrong
         // bytes, which every parser already treats as untrusted input.
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| ctx.io(e))?;
-        Dump::from_backing(path, Backing::Map(map))
+        Dump::from_backing(path, Backing::Map(map), options)
     }
 
     /// Opens a dump held in memory; `name` stands for the file in messages.
     pub fn from_bytes(name: impl Into<PathBuf>, bytes: Vec<u8>) -> Result<Dump, DumpError> {
-        Dump::from_backing(name.into(), Backing::Owned(bytes))
+        Dump::from_backing(name.into(), Backing::Owned(bytes), &OpenOptions::default())
     }
 
-    fn from_backing(path: PathBuf, map: Backing) -> Result<Dump, DumpError> {
+    fn from_backing(path: PathBuf, map: Backing, options: &OpenOptions) -> Result<Dump, DumpError> {
         let ctx = Context { path: path.clone() };
         let mut warnings = Vec::new();
-        let source = if map.starts_with(flat::SIGNATURE) {
+        let source = if vmware::is_memory_file_name(&path) && Format::sniff(&map).is_none() {
+            let (body, info, notes) = vmware::open_memory_file(map, &path, &ctx)?;
+            return Ok(Dump::assemble(path, body, info, notes));
+        } else if map.starts_with(flat::SIGNATURE) {
             let index = flat::FlatIndex::build(&map, &ctx)?;
             if let Some(at) = index.truncated_at {
                 warnings.push(format!(
@@ -180,11 +222,14 @@ impl Dump {
             elf::open(source, &ctx)?
         } else if head[..n].starts_with(kdump::SIGNATURE) {
             kdump::open(source, &ctx)?
+        } else if vmware::is_checkpoint(&head[..n]) && !flattened {
+            let memory_file = options.vmware_memory_file.as_deref();
+            vmware::open_checkpoint(source, &path, memory_file, &ctx)?
         } else {
             return Err(DumpError::NotADump {
                 path,
                 why: format!(
-                    "first bytes {:02x?} are neither ELF, kdump-compressed (\"KDUMP   \") nor flattened (\"makedumpfile\")",
+                    "first bytes {:02x?} are neither ELF, kdump-compressed (\"KDUMP   \"), flattened (\"makedumpfile\") nor a VMware checkpoint",
                     &head[..n]
                 ),
             });
@@ -192,6 +237,10 @@ impl Dump {
         info.flattened = flattened;
         warnings.append(&mut info.warnings);
         info.warnings = warnings;
+        Ok(Dump::assemble(path, body, info, notes))
+    }
+
+    fn assemble(path: PathBuf, body: Body, info: DumpInfo, notes: Vec<Note>) -> Dump {
         let mut dump = Dump {
             path,
             info,
@@ -200,13 +249,13 @@ impl Dump {
             body,
         };
         dump.find_vmcoreinfo();
-        Ok(dump)
+        dump
     }
 
     fn find_vmcoreinfo(&mut self) {
         let from_container = match &self.body {
             Body::Kdump(k) => k.vmcoreinfo(),
-            Body::Elf(_) => None,
+            Body::Elf(_) | Body::Vmware(_) => None,
         };
         let from_note = || {
             self.notes
@@ -260,6 +309,7 @@ impl Dump {
         match &self.body {
             Body::Elf(b) => b.census(),
             Body::Kdump(b) => b.census(),
+            Body::Vmware(b) => b.census(),
         }
     }
 
@@ -268,6 +318,7 @@ impl Dump {
         match &self.body {
             Body::Elf(b) => b.ram_ranges(),
             Body::Kdump(b) => b.ram_ranges(false),
+            Body::Vmware(b) => b.ram_ranges(),
         }
     }
 
@@ -277,6 +328,7 @@ impl Dump {
         match &self.body {
             Body::Elf(b) => b.stored_ranges(),
             Body::Kdump(b) => b.ram_ranges(true),
+            Body::Vmware(b) => b.stored_ranges(),
         }
     }
 }
@@ -286,6 +338,7 @@ impl PhysMemory for Dump {
         match &self.body {
             Body::Elf(b) => b.read_phys(paddr, buf),
             Body::Kdump(b) => b.read_phys(paddr, buf),
+            Body::Vmware(b) => b.read_phys(paddr, buf),
         }
     }
 
@@ -293,6 +346,7 @@ impl PhysMemory for Dump {
         match &self.body {
             Body::Elf(b) => b.page_state(pfn),
             Body::Kdump(b) => b.page_state(pfn),
+            Body::Vmware(b) => b.page_state(pfn),
         }
     }
 

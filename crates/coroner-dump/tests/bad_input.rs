@@ -348,3 +348,297 @@ fn a_corrupt_page_fails_only_its_own_reads() {
         assert_eq!(page, other, "pfn {pfn:#x}");
     }
 }
+
+mod vmware {
+    //! VMware checkpoints: cut, damaged and hostile variants of the generated files
+    //! and of small checkpoints written here.
+
+    use super::*;
+    use coroner_testdata::vmware::{
+        block, block_head, generate, region_tags, scalar, Checkpoint, Group, Region, Variant, MAGIC,
+    };
+
+    const PAGE: usize = 4096;
+
+    /// A checkpoint with `pages` of inline memory (each page holding its number)
+    /// behind `regions`, and one vCPU with `cpu_tags`.
+    fn inline(regions: &[u8], cpu_tags: Vec<u8>, pages: usize) -> Vec<u8> {
+        let memory: Vec<u8> = (0..pages as u64)
+            .flat_map(|p| p.to_le_bytes().repeat(PAGE / 8))
+            .collect();
+        Checkpoint {
+            magic: MAGIC,
+            groups: vec![
+                Group {
+                    name: "cpu",
+                    tags: cpu_tags,
+                    inline_memory: None,
+                },
+                Group {
+                    name: "memory",
+                    tags: regions.to_vec(),
+                    inline_memory: Some(memory.len() as u64),
+                },
+            ],
+        }
+        .to_bytes(&memory)
+    }
+
+    fn one_region(pages: u64) -> Vec<u8> {
+        region_tags(&[Region {
+            ppn: 0,
+            page_num: 0,
+            pages,
+        }])
+    }
+
+    fn opened(name: &str, bytes: Vec<u8>) -> Dump {
+        Dump::from_bytes(name, bytes).unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+
+    fn refused(name: &str, bytes: Vec<u8>, says: &str) {
+        let err = Dump::from_bytes(name, bytes)
+            .err()
+            .unwrap_or_else(|| panic!("{name} opened"));
+        check_error(name, &err);
+        assert!(err.to_string().contains(says), "{name}: {err}");
+    }
+
+    #[test]
+    fn inline_checkpoint_truncated_at_every_boundary() {
+        let _m = MEASURE.lock().unwrap();
+        let path = generate("sysrq", Variant::VmsnInline).unwrap();
+        let head = read(&path, 2 << 20);
+        let group = |i: usize| le64(&head, 12 + 80 * i + 64) as usize;
+        let (cpu, memory) = (group(1), group(2));
+        let data = memory.next_multiple_of(PAGE);
+        let cuts = [
+            0,
+            3,
+            4,
+            8,
+            11,
+            12,
+            12 + 80,
+            12 + 3 * 80 - 1,
+            cpu - 1,
+            cpu,
+            cpu + 1,
+            cpu + 17,
+            memory - 1,
+            memory,
+            memory + 30,
+            data - 1,
+            data,
+            data + 100,
+            data + 5 * PAGE,
+            2 << 20,
+        ];
+        truncate_everywhere("vmsn", &head, &cuts);
+        // Cut inside the memory: opens, the rest missing, with a warning.
+        let dump = opened("vmsn-cut", head[..data + 5 * PAGE].to_vec());
+        assert_eq!(dump.census().counts.present, 5);
+        let warnings = dump.info().warnings.join("\n");
+        assert!(warnings.contains("cut short"), "{warnings}");
+    }
+
+    #[test]
+    fn damaged_checkpoints_are_refused_by_name() {
+        let cpu = scalar("cpu:numVCPUs", &[], &1u32.to_le_bytes());
+        let ok = inline(&one_region(4), cpu.clone(), 4);
+        assert_eq!(opened("ok", ok.clone()).census().counts.present, 4);
+        let mut bit32 = ok.clone();
+        bit32[..4].copy_from_slice(&0xbed0_bed0u32.to_le_bytes());
+        refused("vmss-32bit", bit32, "32-bit");
+        let mut groups_huge = ok.clone();
+        groups_huge[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
+        refused("groups-huge", groups_huge, "group table");
+        let mut no_memory = ok.clone();
+        no_memory[12 + 80..12 + 86].copy_from_slice(b"memorz");
+        refused("no-memory-group", no_memory, "no \"memory\" group");
+        let mut wild_group = ok.clone();
+        wild_group[12 + 80 + 64..12 + 80 + 72].copy_from_slice(&u64::MAX.to_le_bytes());
+        refused("group-offset-wild", wild_group, "file ends");
+        let garbage: Vec<u8> = MAGIC
+            .to_le_bytes()
+            .into_iter()
+            .chain((0..30_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8))
+            .collect();
+        match Dump::from_bytes("garbage", garbage) {
+            Err(e) => check_error("garbage", &e),
+            Ok(d) => assert!(d.census().counts.present < 10),
+        }
+        let guest_overlap = region_tags(&[
+            Region {
+                ppn: 0,
+                page_num: 0,
+                pages: 3,
+            },
+            Region {
+                ppn: 2,
+                page_num: 3,
+                pages: 1,
+            },
+        ]);
+        refused(
+            "guest-overlap",
+            inline(&guest_overlap, cpu.clone(), 4),
+            "both claim guest page 0x2",
+        );
+        // Two regions reading the same file pages: a loop that would let a small file
+        // stand for any amount of memory.
+        let file_loop = region_tags(&[
+            Region {
+                ppn: 0,
+                page_num: 0,
+                pages: 4,
+            },
+            Region {
+                ppn: 0x100000,
+                page_num: 0,
+                pages: 4,
+            },
+        ]);
+        refused(
+            "file-loop",
+            inline(&file_loop, cpu.clone(), 4),
+            "both map memory file pages",
+        );
+        let mut miscounted = one_region(4);
+        miscounted[14..18].copy_from_slice(&2u32.to_le_bytes());
+        refused(
+            "miscounted",
+            inline(&miscounted, cpu.clone(), 4),
+            "regionsCount is 2",
+        );
+        let half = scalar("regionPPN", &[0], &0u32.to_le_bytes());
+        refused(
+            "half-region",
+            inline(&half, cpu.clone(), 4),
+            "lacks its regionPPN or regionSize",
+        );
+        let wide = [
+            scalar("regionPPN", &[0], &u64::MAX.to_le_bytes()),
+            scalar("regionSize", &[0], &4u32.to_le_bytes()),
+        ]
+        .concat();
+        refused(
+            "region-overflow",
+            inline(&wide, cpu.clone(), 4),
+            "overflows",
+        );
+        let compressed = Checkpoint {
+            magic: MAGIC,
+            groups: vec![Group {
+                name: "memory",
+                tags: block("Memory", &[0, 0], &[0; PAGE], true),
+                inline_memory: None,
+            }],
+        };
+        refused(
+            "compressed-memory",
+            compressed.to_bytes(&[]),
+            "compressed guest memory",
+        );
+    }
+
+    #[test]
+    fn absurd_sizes_open_in_bounded_memory() {
+        let _m = MEASURE.lock().unwrap();
+        let cpu = scalar("cpu:numVCPUs", &[], &1u32.to_le_bytes());
+        // Regions claiming 2^40 pages of a 4-page file: the rest is missing.
+        let huge = inline(&one_region(u32::MAX.into()), cpu.clone(), 4);
+        let peak = exercise("region-huge", &huge).unwrap();
+        assert!(peak < 16 << 20, "peak heap {peak}");
+        let dump = opened("region-huge", huge);
+        assert_eq!(dump.census().counts.present, 4);
+        assert!(dump.info().warnings.join("\n").contains("cut short"));
+        // A Memory block claiming 2^60 bytes.
+        let mut claim = one_region(4);
+        claim.extend(block_head("Memory", &[0, 0], 1 << 60, 1 << 60, 0, false));
+        claim.extend(vec![7; 4 * PAGE]);
+        let file = Checkpoint {
+            magic: MAGIC,
+            groups: vec![Group {
+                name: "memory",
+                tags: claim,
+                inline_memory: None,
+            }],
+        }
+        .to_bytes(&[]);
+        let peak = exercise("memory-block-huge", &file).unwrap();
+        assert!(peak < 16 << 20, "peak heap {peak}");
+        // Register blocks: too big, cut, badly compressed; vCPUs far past the count.
+        let mut regs = cpu.clone();
+        regs.extend(block_head("gpregs", &[0], 1 << 40, 128, 0, false));
+        let file = inline(&one_region(4), regs, 4);
+        let dump = opened("gpregs-huge", file);
+        assert!(dump.notes().is_empty());
+        let mut regs = cpu.clone();
+        regs.extend(block_head("CR64", &[0], 16, 72, 0, true));
+        regs.extend([0xff; 16]);
+        regs.extend(scalar("rip", &[7_000_000], &1u64.to_le_bytes()));
+        regs.extend(scalar("rsp", &[7_000_001], &1u64.to_le_bytes()));
+        let dump = opened("bad-blocks", inline(&one_region(4), regs, 4));
+        let warnings = dump.info().warnings.join("\n");
+        assert!(warnings.contains("zlib"), "{warnings}");
+        assert!(warnings.contains("beyond cpu:numVCPUs"), "{warnings}");
+        assert!(dump.notes().is_empty());
+    }
+
+    /// A checkpoint whose memory is in a `.vmem`, written into a fresh folder.
+    fn external(dir_name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("coroner-{dir_name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let vmss = generate("sysrq", Variant::Vmss).unwrap();
+        let ours = dir.join("guest.vmss");
+        std::fs::copy(&vmss, &ours).unwrap();
+        (ours, vmss.with_extension("vmem"))
+    }
+
+    #[test]
+    fn a_missing_vmem_is_named() {
+        let (vmss, _) = external("missing-vmem");
+        let err = Dump::open(&vmss).err().expect("opens without memory");
+        let msg = err.to_string();
+        assert!(msg.contains("guest.vmem"), "{msg}");
+        assert!(msg.contains("not inside this checkpoint"), "{msg}");
+        std::fs::remove_dir_all(vmss.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn a_cut_vmem_opens_with_missing_pages_and_a_warning() {
+        let _m = MEASURE.lock().unwrap();
+        let (vmss, vmem) = external("cut-vmem");
+        let head = read(&vmem, 8 << 20);
+        std::fs::write(vmss.with_extension("vmem"), &head[..(8 << 20) - 100]).unwrap();
+        let mark = HEAP.mark();
+        let dump = Dump::open(&vmss).unwrap();
+        let census = dump.census();
+        assert_eq!(census.counts.present, 2047);
+        assert_eq!(census.missing_ranges, [(2047 * 4096, 512 << 20)]);
+        let mut page = vec![0u8; 4096];
+        assert_eq!(
+            dump.read_phys(2047 * 4096, &mut page),
+            Err(ReadError::Missing { paddr: 2047 * 4096 })
+        );
+        dump.read_phys(2046 * 4096, &mut page).unwrap();
+        assert!(dump.info().warnings.join("\n").contains("cut short"));
+        assert!(HEAP.peak_since(mark) < 16 << 20);
+        // The same memory file given explicitly under another name.
+        let other = vmss.with_file_name("b1946ac9-uuid-named");
+        std::fs::rename(vmss.with_extension("vmem"), &other).unwrap();
+        let options = coroner_dump::OpenOptions {
+            vmware_memory_file: Some(other),
+        };
+        assert_eq!(
+            Dump::open_with(&vmss, &options)
+                .unwrap()
+                .census()
+                .counts
+                .present,
+            2047
+        );
+        std::fs::remove_dir_all(vmss.parent().unwrap()).unwrap();
+    }
+}

@@ -159,6 +159,8 @@ fn select(
             }
             return Ok(traces);
         }
+        // A dump without registers (a VMware .vmem alone) has no CPU to show.
+        Selection::AllCpus if unwinder.cpus().is_empty() => return Err(BtError::NoRegisters),
         Selection::AllCpus => unwinder.cpus(),
         Selection::Panic => match unwinder.panic_cpu() {
             Some(cpu) => vec![cpu],

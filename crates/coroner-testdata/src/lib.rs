@@ -9,6 +9,7 @@ pub mod legacy_log;
 pub mod qemu;
 pub mod seeds;
 pub mod setup;
+pub mod vmware;
 
 pub use heap::{CountingAllocator, HeapMark};
 use serde_json::Value;

@@ -139,34 +139,47 @@ pub fn fresh_dump(factory: &Factory, name: &str, mode: &str, ram_mb: u32) -> Pat
     dir
 }
 
-/// A dump of a guest that hangs without panicking: `fxqemu.py` boots the factory's
-/// kernel with `MODE` and dumps it (QEMU's ELF only) `NEEDLE` on the console plus
-/// the two seconds fxqemu lets the console flush, into `target/qemu-dumps/NAME/`.
-/// With `mod:hung` and the needle of crashfixture's message, a task has just
-/// blocked in D state and the hung-task panic (5 s later) has not come.
-pub fn fresh_hang_dump(factory: &Factory, name: &str, mode: &str, needle: &str) -> PathBuf {
+/// Boots a guest of `ram_mb` with the factory's kernel in `mode` and has QEMU dump
+/// it as ELF only (no makedumpfile variants, no references: for big guests and for
+/// guests that do not panic), into `target/qemu-dumps/NAME/`. The dump is taken
+/// when `needle` appears on the console (by default the end of the kernel's panic),
+/// plus the two seconds fxqemu lets the console flush. With `mod:hung` and the
+/// needle of crashfixture's message, a task has just blocked in D state and the
+/// hung-task panic (5 s later) has not come.
+pub fn fresh_elf(
+    factory: &Factory,
+    name: &str,
+    mode: &str,
+    ram_mb: u32,
+    needle: Option<&str>,
+) -> PathBuf {
     let dir = repo().join("target/qemu-dumps").join(name);
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create the dump's folder");
-    let out = Command::new("timeout")
-        .arg("300")
+    std::fs::create_dir_all(&dir).expect("create the dump folder");
+    let mut fxqemu = Command::new("timeout");
+    fxqemu
+        .arg("900")
         .arg("python3")
         .arg(factory.dir.join("fxqemu.py"))
-        .args(["--outdir"])
+        .arg("--outdir")
         .arg(&dir)
-        .args(["--mode", mode, "--ram", "256", "--formats", "elf"])
-        .args(["--panic-needle", needle, "--timeout", "120"])
+        .args(["--mode", mode, "--ram", &ram_mb.to_string(), "--smp", "2"])
+        .args(["--formats", "elf", "--timeout", "600"]);
+    if let Some(needle) = needle {
+        fxqemu.args(["--panic-needle", needle]);
+    }
+    let out = fxqemu
         .env("VMLINUZ", &factory.vmlinuz)
         .env("INITRD", &factory.initrd)
         .output()
         .expect("run the factory's fxqemu.py");
-    let dump = dir.join("vmcore.qemu-elf");
+    let elf = dir.join("vmcore.qemu-elf");
     assert!(
-        out.status.success() && dump.exists(),
-        "fxqemu.py {mode} failed ({}):\n{}{}",
+        out.status.success() && elf.exists(),
+        "fxqemu.py {name} {mode} {ram_mb} failed ({}):\n{}{}",
         out.status,
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    dump
+    elf
 }

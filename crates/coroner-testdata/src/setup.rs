@@ -171,6 +171,40 @@ pub fn apt_install(tools: &[&str], packages: &[&str]) -> Result<(), String> {
     }
 }
 
+/// Installs the PyPI `package` (which provides `tool`) with pip unless `tool` is on
+/// the PATH, once per machine under the machine lock.
+pub fn pip_install(tool: &str, package: &str) -> Result<(), String> {
+    if have(tool) {
+        return Ok(());
+    }
+    let _lock = MachineLock::acquire()?;
+    if have(tool) {
+        return Ok(());
+    }
+    announce(&format!(
+        "missing {tool}: installing {package} with pip (once for this machine)"
+    ));
+    let out = Command::new("python3")
+        .args(["-m", "pip", "install", "--quiet", package])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run python3 -m pip: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "pip install {package} failed ({}): {}; install it by hand with pip install {package}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    if have(tool) {
+        Ok(())
+    } else {
+        Err(format!(
+            "pip installed {package} but {tool} is not on the PATH"
+        ))
+    }
+}
+
 /// Puts `makedumpfile` and `zstd` on the PATH, with apt-get if need be, trying once
 /// per test process; `Err` says how to install them when that cannot be done.
 pub fn tools() -> Result<(), String> {
