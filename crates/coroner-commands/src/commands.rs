@@ -221,14 +221,16 @@ impl Query for Bt {
             (None, false, Some(task)) => Selection::TaskAt(task),
             (None, false, None) => Selection::Panic,
         };
-        let query = BtQuery {
-            select,
-            words: self.full,
-        };
-        let report = backtrace::bt(session.program()?, &query)
-            .map_err(|e| CommandError::Input(e.to_string()))?;
-        Ok(Output::found(report))
+        backtraces(session, select, self.full)
     }
+}
+
+/// `bt` and `foreach bt`: the stacks `select` picks, with `-f`'s words if `words`.
+fn backtraces(session: &Session, select: Selection, words: bool) -> Result<Output, CommandError> {
+    let query = BtQuery { select, words };
+    let report = backtrace::bt(session.program()?, &query)
+        .map_err(|e| CommandError::Input(e.to_string()))?;
+    Ok(Output::found(report))
 }
 
 #[derive(clap::Args)]
@@ -274,13 +276,7 @@ impl Query for Foreach {
     const ABOUT: &'static str = "Run bt for every task, like crash's `foreach bt`.";
 
     fn run(self, session: &Session) -> Result<Output, CommandError> {
-        let query = BtQuery {
-            select: Selection::AllTasks,
-            words: self.full,
-        };
-        let report = backtrace::bt(session.program()?, &query)
-            .map_err(|e| CommandError::Input(e.to_string()))?;
-        Ok(Output::found(report))
+        backtraces(session, Selection::AllTasks, self.full)
     }
 }
 

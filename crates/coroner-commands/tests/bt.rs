@@ -20,18 +20,7 @@ use std::path::{Path, PathBuf};
 const CPU_ENTRY_AREA: std::ops::Range<u64> = 0xfffffe00_00000000..0xfffffe80_00000000;
 
 fn coroner(args: &[&str], dump: &Path) -> String {
-    let out = Coroner::new()
-        .arg("bt")
-        .arg(dump)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    common::stdout_of("bt", dump, args)
 }
 
 /// Each variant with crash references.

@@ -3,22 +3,10 @@
 
 mod common;
 
-use common::Coroner;
 use coroner_testdata::{all_variants, crash_dir, reference_dir, CRASHES};
 
 fn coroner(args: &[&str], dump: &std::path::Path) -> String {
-    let out = Coroner::new()
-        .arg(args[0])
-        .arg(dump)
-        .args(&args[1..])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    common::stdout_of(args[0], dump, &args[1..])
 }
 
 fn four_fields(text: &str) -> Vec<String> {

@@ -26,6 +26,23 @@ impl Status {
     }
 }
 
+/// `coroner COMMAND DUMP ARGS...`'s standard output, which must succeed.
+pub fn stdout_of(command: &str, dump: &std::path::Path, args: &[&str]) -> String {
+    let out = Coroner::new()
+        .arg(command)
+        .arg(dump)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{command} {}: {}",
+        dump.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 pub struct Output {
     pub status: Status,
     pub stdout: Vec<u8>,
