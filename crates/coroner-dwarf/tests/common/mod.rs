@@ -1,0 +1,43 @@
+//! The fp-nobtf vmlinux, mapped once per test binary, and its DWARF types.
+
+use std::sync::OnceLock;
+
+use coroner_dwarf::{Debuginfo, DwarfTypes};
+
+pub fn vmlinux() -> &'static [u8] {
+    static MAP: OnceLock<memmap2::Mmap> = OnceLock::new();
+    MAP.get_or_init(|| {
+        let file = std::fs::File::open(coroner_testdata::fp_vmlinux()).expect("open vmlinux");
+        // SAFETY: the cached file is only ever replaced by rename, never truncated.
+        unsafe { memmap2::Mmap::map(&file) }.expect("map vmlinux")
+    })
+}
+
+#[allow(dead_code)]
+pub fn types() -> &'static DwarfTypes {
+    static TYPES: OnceLock<DwarfTypes> = OnceLock::new();
+    TYPES.get_or_init(|| {
+        Debuginfo::parse(vmlinux())
+            .expect("parse vmlinux")
+            .types()
+            .expect("read DWARF types")
+    })
+}
+
+/// Runs a tool that serves as the oracle; a missing tool fails the test, saying
+/// how to install it.
+#[allow(dead_code)]
+pub fn oracle(program: &str, package: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("{program} is the oracle of this test and could not run ({e}): apt-get install {package}")
+        });
+    assert!(
+        out.status.success(),
+        "{program} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("oracle output is UTF-8")
+}
