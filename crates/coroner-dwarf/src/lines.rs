@@ -1,8 +1,10 @@
 //! Address → source line, with the frames of functions inlined there, through
 //! the addr2line crate: it reads a unit's line program and function ranges only
-//! when an address first falls in that unit, so opening costs little.
+//! when an address first falls in that unit, so opening costs little. Where the
+//! DWARF names no function (assembly), the ELF symbol table does, as binutils'
+//! `addr2line -f` answers.
 
-use crate::{Debuginfo, DwarfError, Reader};
+use crate::{Debuginfo, DwarfError, Reader, SymbolKind};
 
 /// One frame at an address: innermost (the most deeply inlined) first, the
 /// function the code was compiled in last.
@@ -21,6 +23,8 @@ pub struct Frame {
 /// Lazily built line and inline tables of one vmlinux.
 pub struct Lines<'data> {
     context: addr2line::Context<Reader<'data>>,
+    /// Code and untyped symbols by address, for code without DWARF functions.
+    symbols: Vec<(u64, String)>,
 }
 
 impl<'data> Debuginfo<'data> {
@@ -29,7 +33,15 @@ impl<'data> Debuginfo<'data> {
         let dwarf = gimli::Dwarf::load(|id| self.section(id.name()))?;
         let context = addr2line::Context::from_dwarf(dwarf)
             .map_err(|e| DwarfError::new(".debug_info", 0, format!("unit ranges: {e}")))?;
-        Ok(Lines { context })
+        let mut symbols: Vec<(u64, String)> = self
+            .symbols()?
+            .into_iter()
+            .filter(|s| matches!(s.kind, SymbolKind::Function | SymbolKind::Other))
+            .filter(|s| s.letter.eq_ignore_ascii_case(&'t') || s.letter == 'W')
+            .map(|s| (s.address, s.name))
+            .collect();
+        symbols.sort_by_key(|s| s.0);
+        Ok(Lines { context, symbols })
     }
 }
 
@@ -59,6 +71,28 @@ impl Lines<'_> {
                 column: location.as_ref().and_then(|l| l.column),
             });
         }
+        let unnamed = frames.last().is_none_or(|f| f.function.is_none());
+        if unnamed {
+            if let Some(name) = self.symbol_before(address) {
+                match frames.last_mut() {
+                    Some(last) => last.function = Some(name.to_string()),
+                    None => frames.push(Frame {
+                        function: Some(name.to_string()),
+                        file: None,
+                        line: None,
+                        column: None,
+                    }),
+                }
+            }
+        }
         Ok(frames)
+    }
+
+    /// The last code symbol at or below `address` (the first of several there).
+    fn symbol_before(&self, address: u64) -> Option<&str> {
+        let end = self.symbols.partition_point(|s| s.0 <= address);
+        let at = self.symbols[..end].last()?.0;
+        let first = self.symbols[..end].partition_point(|s| s.0 < at);
+        Some(&self.symbols[first].1)
     }
 }

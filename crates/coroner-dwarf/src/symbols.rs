@@ -1,7 +1,10 @@
 //! The vmlinux's ELF symbol table, in the shape of a System.map: address, nm's
 //! type letter and name — plus the size, which kallsyms and System.map lack.
 
-use object::{Object, ObjectSection, ObjectSymbol, SectionKind, SymbolKind as ElfKind};
+use object::{
+    Object, ObjectSection, ObjectSymbol, SectionFlags, SectionKind, SymbolKind as ElfKind,
+    SymbolSection,
+};
 
 use crate::{Debuginfo, DwarfError};
 
@@ -54,8 +57,10 @@ impl Debuginfo<'_> {
         Ok(out)
     }
 
-    /// nm's letter: from the binding and the kind of the symbol's section.
+    /// nm's letter, decided as binutils' `decode_section_type` does from the
+    /// flags of the symbol's section; lower case for local symbols.
     fn letter(&self, symbol: &object::Symbol<'_, '_>) -> char {
+        use object::elf::{SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE};
         if symbol.is_undefined() {
             return 'U';
         }
@@ -66,20 +71,41 @@ impl Debuginfo<'_> {
                 'W'
             };
         }
-        let section = symbol
-            .section_index()
-            .and_then(|i| self.elf.section_by_index(i).ok());
-        let letter = match section.map(|s| s.kind()) {
+        let section = match symbol.section() {
+            SymbolSection::Section(i) => self.elf.section_by_index(i).ok(),
+            SymbolSection::Common => return 'C',
+            _ => None,
+        };
+        let letter = match section {
             None => 'a',
-            Some(SectionKind::Text) => 't',
-            Some(SectionKind::UninitializedData | SectionKind::UninitializedTls) => 'b',
-            Some(SectionKind::Data | SectionKind::Tls) => 'd',
-            Some(
-                SectionKind::ReadOnlyData
-                | SectionKind::ReadOnlyString
-                | SectionKind::ReadOnlyDataWithRel,
-            ) => 'r',
-            Some(_) => 'n',
+            Some(section) => {
+                let flags = match section.flags() {
+                    SectionFlags::Elf { sh_flags } => sh_flags,
+                    _ => 0,
+                };
+                let has = |flag: u32| flags & u64::from(flag) != 0;
+                let nobits = matches!(
+                    section.kind(),
+                    SectionKind::UninitializedData | SectionKind::UninitializedTls
+                );
+                if has(SHF_EXECINSTR) {
+                    't'
+                } else if nobits {
+                    'b'
+                } else if has(SHF_ALLOC) {
+                    if has(SHF_WRITE) {
+                        'd'
+                    } else {
+                        'r'
+                    }
+                } else if section.kind() == SectionKind::Debug {
+                    'N'
+                } else if !has(SHF_WRITE) {
+                    'n'
+                } else {
+                    '?'
+                }
+            }
         };
         if symbol.is_global() {
             letter.to_ascii_uppercase()
