@@ -27,29 +27,39 @@ const TYPES: [&str; 16] = [
     "enum hrtimer_restart",
 ];
 
+/// Variables and functions whose types `whatis` names. Not `linux_banner`: its
+/// DWARF type is `const char []` (the definition has no type of its own, its
+/// declaration no bound), and gdb completes the bound from the ELF symbol's size.
+const VARIABLES: [&str; 6] = [
+    "jiffies_64",
+    "init_task",
+    "runqueues",
+    "init_uts_ns",
+    "system_state",
+    "sysctl_vals",
+];
+const FUNCTIONS: [&str; 4] = ["panic", "schedule", "sysrq_handle_crash", "vfs_read"];
+
 const SEPARATOR: &str = "@@@";
 
-/// gdb's answers: per type, (`ptype`, `ptype/o`).
-fn ask_gdb() -> Vec<(String, String)> {
+/// gdb's answers to each command, in order (one gdb run: loading takes ~20 s).
+fn ask_gdb(commands: &[String]) -> Vec<String> {
     let vmlinux = coroner_testdata::fp_vmlinux();
     let mut args = vec!["-batch".to_string(), "-nx".to_string()];
-    for name in TYPES {
-        for command in ["ptype", "ptype/o"] {
-            args.push("-ex".into());
-            args.push(format!("{command} {name}"));
-            args.push("-ex".into());
-            args.push(format!("echo {SEPARATOR}\\n"));
-        }
+    for command in commands {
+        args.push("-ex".into());
+        args.push(command.clone());
+        args.push("-ex".into());
+        args.push(format!("echo {SEPARATOR}\\n"));
     }
     args.push(vmlinux.to_str().expect("UTF-8 path").to_string());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = common::oracle("gdb", "gdb", &args);
     let parts: Vec<&str> = out.split(&format!("{SEPARATOR}\n")).collect();
-    assert_eq!(parts.len(), 2 * TYPES.len() + 1, "gdb output:\n{out}");
-    parts
-        .chunks(2)
-        .take(TYPES.len())
-        .map(|p| (p[0].to_string(), p[1].to_string()))
+    assert_eq!(parts.len(), commands.len() + 1, "gdb output:\n{out}");
+    parts[..commands.len()]
+        .iter()
+        .map(|p| p.to_string())
         .collect()
 }
 
@@ -156,9 +166,31 @@ fn first_difference(expected: &str, actual: &str) -> String {
 fn types_agree_with_gdb() {
     let dwarf = common::types();
     let types = &dwarf.types;
-    let answers = ask_gdb();
+    let mut commands: Vec<String> = TYPES
+        .iter()
+        .flat_map(|t| [format!("ptype {t}"), format!("ptype/o {t}")])
+        .collect();
+    commands.extend(
+        VARIABLES
+            .iter()
+            .chain(&FUNCTIONS)
+            .map(|v| format!("whatis {v}")),
+    );
+    let answers = ask_gdb(&commands);
+    let (layouts, whatis) = answers.split_at(2 * TYPES.len());
     let mut failures = Vec::new();
-    for (name, (ptype, ptype_o)) in TYPES.iter().zip(&answers) {
+    for (name, answer) in VARIABLES.iter().chain(&FUNCTIONS).zip(whatis) {
+        let id = match dwarf.variables_named(name).first() {
+            Some(v) => Some(v.ty),
+            None => types.function(name),
+        };
+        let ours = id.map(|id| format!("type = {}", gdb::type_name(types, id)));
+        if ours.as_deref() != Some(answer.trim_end()) {
+            failures.push(format!("whatis {name}: gdb {answer:?}, ours {ours:?}"));
+        }
+    }
+    for (name, pair) in TYPES.iter().zip(layouts.chunks(2)) {
+        let (ptype, ptype_o) = (&pair[0], &pair[1]);
         let Some(id) = types.find(name) else {
             failures.push(format!("{name}: not found"));
             continue;

@@ -12,14 +12,14 @@
 //!   cannot refer to themselves, so this terminates on valid input; malformed
 //!   input that loops is an error naming the DIE.
 
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash, Hasher};
 
 use coroner_types::{
     Array, Composite, Enum, Enumerator, Float, Forward, ForwardKind, Function, Int, IntEncoding,
     Member, Name, Param, Qualifier, Type, TypeId, Typedef, Types, TypesBuilder, MAX_NESTING,
 };
 use gimli::constants;
-use hashbrown::{HashMap, HashSet};
+use hashbrown::{DefaultHashBuilder, HashMap, HashSet};
 
 use super::scan::{MemberNode, Node, Ref, UnitGraph};
 use super::Variable;
@@ -53,6 +53,7 @@ pub(super) struct Merger<'data> {
     variable_names: HashSet<Name>,
     variables: Vec<Variable>,
     pointer_size: Option<u8>,
+    shapes: DefaultHashBuilder,
 }
 
 /// Per unit: the canonical id of each node, and which are being resolved.
@@ -79,6 +80,7 @@ impl<'data> Merger<'data> {
             variable_names: HashSet::new(),
             variables: Vec::new(),
             pointer_size: None,
+            shapes: DefaultHashBuilder::default(),
         }
     }
 
@@ -280,7 +282,12 @@ impl<'data> Merger<'data> {
                 members,
             } => {
                 let name = self.name(name)?;
-                let key = Key::Named(*union, name, *size, shape(members));
+                let mut shape = self.shapes.build_hasher();
+                for m in members {
+                    (m.name, m.bit_offset, m.bit_size).hash(&mut shape);
+                }
+                let shape = shape.finish();
+                let key = Key::Named(*union, name, *size, shape);
                 if let Some(&id) = self.keys.get(&key) {
                     return Ok(id);
                 }
@@ -437,15 +444,6 @@ impl<'data> Merger<'data> {
         }
         Ok(())
     }
-}
-
-/// A hash of a struct's member names, offsets and widths.
-fn shape(members: &[MemberNode<'_>]) -> u64 {
-    let mut h = std::hash::DefaultHasher::new();
-    for m in members {
-        (m.name, m.bit_offset, m.bit_size).hash(&mut h);
-    }
-    std::hash::Hasher::finish(&h)
 }
 
 fn base(name: Name, size: u32, encoding: gimli::DwAte) -> (Key, Type) {

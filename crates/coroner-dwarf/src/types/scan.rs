@@ -4,10 +4,9 @@
 //! as a type local to a function, is read when it is met. Units are independent,
 //! so several threads scan at once.
 
-use std::collections::HashMap;
-
 use coroner_types::ForwardKind;
 use gimli::constants;
+use hashbrown::HashMap;
 
 use super::attrs::{self, Attrs, Constant};
 use crate::{DwarfError, Reader};
@@ -199,7 +198,7 @@ impl<'data> Scanner<'_, 'data> {
         Ok(())
     }
 
-    /// A variable with a static address; its name and type may sit on the
+    /// A variable with a static address; its name (and type) may sit on the
     /// declaration its `DW_AT_specification` points to.
     fn variable(&mut self, child: TreeNode<'_, '_, '_, 'data>) -> Result<(), DwarfError> {
         let a = self.attrs(&child)?;
@@ -209,10 +208,11 @@ impl<'data> Scanner<'_, 'data> {
         else {
             return Ok(());
         };
+        // The definition's own type wins: `extern char x[];` declares no bound.
         let (name, ty) = match a.origin {
-            Some(origin) if a.name.is_none() => {
+            Some(origin) if a.name.is_none() || a.ty.is_none() => {
                 let decl = self.attrs_at(origin)?;
-                (decl.name, decl.ty)
+                (a.name.or(decl.name), a.ty.or(decl.ty))
             }
             _ => (a.name, a.ty),
         };
