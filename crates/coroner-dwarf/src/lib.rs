@@ -12,6 +12,7 @@
 //! read in place. Malformed DWARF is a [`DwarfError`] naming the section offset.
 
 mod error;
+pub mod fuzzing;
 mod lines;
 mod symbols;
 mod types;

@@ -1,4 +1,8 @@
-//! The fp-nobtf vmlinux, mapped once per test binary, and its DWARF types.
+//! The fp-nobtf vmlinux, mapped once per test binary, and its DWARF types;
+//! the oracles (gdb, binutils).
+#![allow(dead_code)]
+
+pub mod gdb;
 
 use std::sync::OnceLock;
 
@@ -13,7 +17,6 @@ pub fn vmlinux() -> &'static [u8] {
     })
 }
 
-#[allow(dead_code)]
 pub fn types() -> &'static DwarfTypes {
     static TYPES: OnceLock<DwarfTypes> = OnceLock::new();
     TYPES.get_or_init(|| {
@@ -26,7 +29,6 @@ pub fn types() -> &'static DwarfTypes {
 
 /// Runs a tool that serves as the oracle; a missing tool fails the test, saying
 /// how to install it.
-#[allow(dead_code)]
 pub fn oracle(program: &str, package: &str, args: &[&str]) -> String {
     let out = std::process::Command::new(program)
         .args(args)
