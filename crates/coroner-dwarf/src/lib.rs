@@ -5,12 +5,14 @@
 //! ```text
 //! vmlinux bytes ──► Debuginfo ──► types()   ──► DwarfTypes (Types + variables)
 //!                             ├─► lines()   ──► Lines (address → file:line, inlined frames)
-//!                             └─► symbols() ──► Vec<ElfSymbol>
+//!                             ├─► symbols() ──► Vec<ElfSymbol>
+//!                             └─► cfi()     ──► Cfi (pc → CFA and saved-register rules)
 //! ```
 //!
 //! Everything borrows the caller's bytes (a memory map of the file); sections are
 //! read in place. Malformed DWARF is a [`DwarfError`] naming the section offset.
 
+mod cfi;
 mod error;
 pub mod fuzzing;
 mod lines;
@@ -20,6 +22,7 @@ mod types;
 use gimli::Section as _;
 use object::{Object, ObjectSection};
 
+pub use cfi::{Cfa, Cfi, Saved, UnwindRow};
 pub use error::DwarfError;
 pub use lines::{Frame, Lines};
 pub use symbols::{ElfSymbol, SymbolKind};
