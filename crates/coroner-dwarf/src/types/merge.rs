@@ -252,9 +252,15 @@ impl<'data> Merger<'data> {
                 let t = self.reference(g, cx, *r, depth)?;
                 self.intern(Key::Pointer(t), Type::Pointer(t), at)?
             }
-            Node::Const(r) => self.qualified(g, cx, Qualifier::Const, 0, *r, at, depth)?,
-            Node::Volatile(r) => self.qualified(g, cx, Qualifier::Volatile, 1, *r, at, depth)?,
-            Node::Restrict(r) => self.qualified(g, cx, Qualifier::Restrict, 2, *r, at, depth)?,
+            node @ (Node::Const(r) | Node::Volatile(r) | Node::Restrict(r)) => {
+                let (qualifier, tag) = match node {
+                    Node::Const(_) => (Qualifier::Const, 0),
+                    Node::Volatile(_) => (Qualifier::Volatile, 1),
+                    _ => (Qualifier::Restrict, 2),
+                };
+                let t = self.reference(g, cx, *r, depth)?;
+                self.intern(Key::Qualified(tag, t), Type::Qualified(qualifier, t), at)?
+            }
             &Node::Typedef { name, target } => {
                 let target = self.reference(g, cx, target, depth)?;
                 let name = self.name(name)?;
@@ -381,21 +387,6 @@ impl<'data> Merger<'data> {
                 self.intern(Key::Function(ret, resolved, *variadic), ty, at)?
             }
         })
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn qualified(
-        &mut self,
-        g: &UnitGraph<'data>,
-        cx: &mut UnitState,
-        qualifier: Qualifier,
-        tag: u8,
-        r: Ref,
-        at: usize,
-        depth: u32,
-    ) -> Result<TypeId, DwarfError> {
-        let t = self.reference(g, cx, r, depth)?;
-        self.intern(Key::Qualified(tag, t), Type::Qualified(qualifier, t), at)
     }
 
     fn members(

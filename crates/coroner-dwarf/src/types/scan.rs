@@ -14,6 +14,9 @@ use crate::{DwarfError, Reader};
 /// A type reference: the referenced DIE's global offset; `None` is `void`.
 pub(super) type Ref = Option<usize>;
 
+/// A prototype's parameters: names (when the DIE has them) and types.
+pub(super) type Params<'data> = Vec<(Option<&'data str>, Ref)>;
+
 pub(super) enum Node<'data> {
     Base {
         name: &'data str,
@@ -53,7 +56,7 @@ pub(super) enum Node<'data> {
     },
     Function {
         ret: Ref,
-        params: Vec<(Option<&'data str>, Ref)>,
+        params: Params<'data>,
         variadic: bool,
     },
     /// `DW_TAG_unspecified_type` and the like.
@@ -236,11 +239,10 @@ impl<'data> Scanner<'_, 'data> {
     }
 
     /// `DW_TAG_formal_parameter` children, and whether `...` follows them.
-    #[allow(clippy::type_complexity)]
     fn params(
         &self,
         node: TreeNode<'_, '_, '_, 'data>,
-    ) -> Result<(Vec<(Option<&'data str>, Ref)>, bool), DwarfError> {
+    ) -> Result<(Params<'data>, bool), DwarfError> {
         let at = self.offset(&node) as u64;
         let mut params = Vec::new();
         let mut variadic = false;
