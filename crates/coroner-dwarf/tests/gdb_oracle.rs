@@ -6,7 +6,8 @@
 
 mod common;
 
-use common::gdb::compare;
+use common::gdb::{compare, UNKNOWN_TO_GDB};
+use coroner_types::Type;
 
 const TYPES: [&str; 16] = [
     "struct task_struct",
@@ -51,4 +52,35 @@ fn types_agree_with_gdb() {
         &[],
     );
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// Beyond the hand-picked list: every 12th struct and union name of the kernel.
+#[test]
+fn sampled_structs_agree_with_gdb() {
+    let dwarf = common::types();
+    let types = &dwarf.types;
+    let mut names: Vec<String> = types
+        .ids()
+        .filter_map(|id| match types.get(id)? {
+            Type::Struct(c) => Some(format!("struct {}", types.str(c.name?))),
+            Type::Union(c) => Some(format!("union {}", types.str(c.name?))),
+            _ => None,
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    let sample: Vec<&str> = names.iter().step_by(12).map(String::as_str).collect();
+    assert!(sample.len() > 300, "{} names", sample.len());
+    let (local, failures): (Vec<String>, Vec<String>) =
+        compare(dwarf, &coroner_testdata::fp_vmlinux(), &sample, &[], &[])
+            .into_iter()
+            .partition(|f| f.ends_with(UNKNOWN_TO_GDB));
+    assert!(local.len() * 50 < sample.len(), "{local:?}");
+    assert!(
+        failures.is_empty(),
+        "{} of {} differ:\n{}",
+        failures.len(),
+        sample.len(),
+        failures.join("\n\n")
+    );
 }

@@ -7,6 +7,9 @@ use coroner_types::{gdb, Type, TypeId, Types};
 
 const SEPARATOR: &str = "@@@";
 
+/// How [`compare`] reports a type gdb does not find at global scope.
+pub const UNKNOWN_TO_GDB: &str = "unknown to gdb";
+
 /// gdb's answers to each command, in order, from one gdb run (loading the
 /// vmlinux takes gdb ~20 s).
 pub fn ask_gdb(file: &Path, commands: &[String]) -> Vec<String> {
@@ -94,18 +97,28 @@ pub fn gdb_slots(ptype_o: &str) -> Vec<Slot> {
 }
 
 /// The same walk over our types: gdb expands every member whose type is a
-/// struct or union (not one behind a typedef).
+/// struct or union (not one behind a typedef), and the anonymous struct or union
+/// an array's elements are, with offsets from the element's start.
 pub fn our_slots(types: &Types, id: TypeId, base: u64, in_union: bool, out: &mut Vec<Slot>) {
+    let unqualified = |mut id: TypeId| {
+        while let Some(Type::Qualified(_, t)) = types.get(id) {
+            id = *t;
+        }
+        id
+    };
     for member in types.members(id) {
         let size = types.size_of(member.ty).expect("member size");
         out.push(((!in_union).then_some(base + member.bit_offset), size));
-        let mut core = member.ty;
-        while let Some(Type::Qualified(_, t)) = types.get(core) {
-            core = *t;
+        let mut core = unqualified(member.ty);
+        let (mut at, mut element) = (base + member.bit_offset, false);
+        while let Some(Type::Array(a)) = types.get(core) {
+            core = unqualified(a.element);
+            (at, element) = (0, true);
         }
         match types.get(core) {
-            Some(Type::Struct(_)) => our_slots(types, core, base + member.bit_offset, false, out),
-            Some(Type::Union(_)) => our_slots(types, core, base + member.bit_offset, true, out),
+            Some(Type::Struct(c) | Type::Union(c)) if element && c.name.is_some() => {}
+            Some(Type::Struct(_)) => our_slots(types, core, at, false, out),
+            Some(Type::Union(_)) => our_slots(types, core, at, true, out),
             _ => {}
         }
     }
@@ -158,6 +171,12 @@ pub fn compare(
     }
     for (name, pair) in type_names.iter().zip(layouts.chunks(2)) {
         let (ptype, ptype_o) = (&pair[0], &pair[1]);
+        if ptype.is_empty() {
+            // gdb finds a type declared inside a function only in its scope; we
+            // read such a type when something refers to it, and name it globally.
+            failures.push(format!("{name}: {UNKNOWN_TO_GDB}"));
+            continue;
+        }
         let Some(id) = types.find(name) else {
             failures.push(format!("{name}: not found"));
             continue;
@@ -185,10 +204,18 @@ pub fn compare(
             &mut slots,
         );
         let expected = gdb_slots(ptype_o);
-        assert!(
-            !expected.is_empty(),
-            "no members in gdb's ptype/o {name}:\n{ptype_o}"
-        );
+        // The outermost `total size` comes last.
+        let total = ptype_o
+            .rsplit_once("/* total size (bytes):")
+            .and_then(|(_, rest)| rest.split_once("*/"))
+            .map(|(n, _)| n.trim().parse::<u64>().expect("a size"));
+        assert!(total.is_some(), "gdb's ptype/o {name}:\n{ptype_o}");
+        if total != types.size_of(layout) {
+            failures.push(format!(
+                "{name}: size {:?}, gdb {total:?}",
+                types.size_of(layout)
+            ));
+        }
         if slots != expected {
             let at = slots.iter().zip(&expected).position(|(a, b)| a != b);
             failures.push(format!(
