@@ -47,6 +47,7 @@ struct node {
 	struct opaque *hidden;
 	_Atomic int counter;
 	float f;
+	int zero[0];
 	u64 data[];
 };
 
