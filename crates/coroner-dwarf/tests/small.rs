@@ -42,3 +42,20 @@ fn small_programs_agree_with_gdb() {
         );
     }
 }
+
+/// dwz's partial units: types shared by two units live in a third, reached by
+/// `DW_FORM_ref_addr`.
+#[test]
+fn dwz_partial_units_agree_with_gdb() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds/dwarf/types-dwz");
+    let data = std::fs::read(&path).unwrap();
+    let dwarf = Debuginfo::parse(&data).unwrap().types().unwrap();
+    let failures = common::gdb::compare(
+        &dwarf,
+        &path,
+        &["struct shared", "shared_t", "enum colour"],
+        &["first", "second", "paint", "one"],
+        &[],
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}

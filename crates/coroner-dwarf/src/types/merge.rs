@@ -54,6 +54,9 @@ pub(super) struct Merger<'data> {
     variables: Vec<Variable>,
     pointer_size: Option<u8>,
     shapes: DefaultHashBuilder,
+    /// The types of partial units (dwz's), by DIE offset, for the units that
+    /// refer to them; dwz places them before their users.
+    imported: HashMap<usize, TypeId>,
 }
 
 /// Per unit: the canonical id of each node, and which are being resolved.
@@ -81,6 +84,7 @@ impl<'data> Merger<'data> {
             variables: Vec::new(),
             pointer_size: None,
             shapes: DefaultHashBuilder::default(),
+            imported: HashMap::new(),
         }
     }
 
@@ -115,6 +119,13 @@ impl<'data> Merger<'data> {
                 address: v.address,
                 ty,
             });
+        }
+        if g.partial {
+            for (&offset, id) in g.offsets.iter().zip(&cx.done) {
+                if let Some(id) = id {
+                    self.imported.insert(offset, *id);
+                }
+            }
         }
         Ok(())
     }
@@ -238,6 +249,12 @@ impl<'data> Merger<'data> {
         let at = g.offsets[i];
         Ok(match &g.nodes[i] {
             Node::Void => TypeId::VOID,
+            Node::Elsewhere => *self.imported.get(&at).ok_or_else(|| {
+                error(
+                    at,
+                    "a reference into a unit that is not a partial unit read before",
+                )
+            })?,
             Node::Alias(r) => self.reference(g, cx, *r, depth)?,
             &Node::Base {
                 name,

@@ -77,7 +77,7 @@ fn load(dwarf: &gimli::Dwarf<Reader<'_>>) -> Result<DwarfTypes, DwarfError> {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(&header) = headers.get(i) else { break };
                 // A closed channel means the merge failed: stop.
-                if tx.send((i, scan::scan(dwarf, header))).is_err() {
+                if tx.send((i, scan::scan(dwarf, headers, header))).is_err() {
                     break;
                 }
             });

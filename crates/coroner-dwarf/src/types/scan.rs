@@ -61,6 +61,9 @@ pub(super) enum Node<'data> {
     },
     /// `DW_TAG_unspecified_type` and the like.
     Void,
+    /// A DIE of another unit (`DW_FORM_ref_addr`, as dwz writes references
+    /// into its partial units); the merge knows that unit's types.
+    Elsewhere,
 }
 
 pub(super) struct MemberNode<'data> {
@@ -85,6 +88,8 @@ pub(super) struct UnitGraph<'data> {
     pub variables: Vec<VariableNode<'data>>,
     pub functions: Vec<(&'data str, usize)>,
     pub address_size: u8,
+    /// A `DW_TAG_partial_unit` (dwz's), whose types other units refer to.
+    pub partial: bool,
 }
 
 impl UnitGraph<'_> {
@@ -100,6 +105,8 @@ const SIZE_HOPS: usize = 16;
 struct Scanner<'a, 'data> {
     dwarf: &'a gimli::Dwarf<Reader<'data>>,
     unit: &'a gimli::Unit<Reader<'data>>,
+    /// Every unit's header, by offset: a declaration may sit in another unit.
+    headers: &'a [gimli::UnitHeader<Reader<'data>>],
     graph: UnitGraph<'data>,
 }
 
@@ -107,15 +114,17 @@ type TreeNode<'a, 'b, 'c, 'data> = gimli::EntriesTreeNode<'a, 'b, 'c, Reader<'da
 
 pub(super) fn scan<'data>(
     dwarf: &gimli::Dwarf<Reader<'data>>,
+    headers: &[gimli::UnitHeader<Reader<'data>>],
     header: gimli::UnitHeader<Reader<'data>>,
 ) -> Result<UnitGraph<'data>, DwarfError> {
-    let start = header.offset().as_debug_info_offset().map_or(0, |o| o.0);
+    let start = header_offset(&header);
     let unit = dwarf
         .unit(header)
         .map_err(|e| DwarfError::info(start as u64, e))?;
     let mut scanner = Scanner {
         dwarf,
         unit: &unit,
+        headers,
         graph: UnitGraph {
             offsets: Vec::new(),
             nodes: Vec::new(),
@@ -123,11 +132,13 @@ pub(super) fn scan<'data>(
             variables: Vec::new(),
             functions: Vec::new(),
             address_size: unit.header.address_size(),
+            partial: false,
         },
     };
     let fail = |e| DwarfError::info(start as u64, e);
     let mut tree = unit.entries_tree(None).map_err(fail)?;
     let root = tree.root().map_err(fail)?;
+    scanner.graph.partial = root.entry().tag() == constants::DW_TAG_partial_unit;
     let mut children = root.children();
     while let Some(child) = children.next().map_err(fail)? {
         scanner.top_level(child)?;
@@ -227,15 +238,25 @@ impl<'data> Scanner<'_, 'data> {
         Ok(())
     }
 
+    /// The attributes of the DIE at a global offset, in this unit or another.
     fn attrs_at(&self, offset: usize) -> Result<Attrs<'data>, DwarfError> {
-        let unit_offset = gimli::DebugInfoOffset(offset)
-            .to_unit_offset(&self.unit.header)
+        let fail = |e| DwarfError::info(offset as u64, e);
+        let global = gimli::DebugInfoOffset(offset);
+        if let Some(unit_offset) = global.to_unit_offset(&self.unit.header) {
+            let entry = self.unit.entry(unit_offset).map_err(fail)?;
+            return attrs::read(self.dwarf, self.unit, &entry, offset);
+        }
+        let after = self.headers.partition_point(|h| header_offset(h) <= offset);
+        let header = after
+            .checked_sub(1)
+            .map(|i| self.headers[i])
             .ok_or_else(|| outside(offset))?;
-        let entry = self
-            .unit
-            .entry(unit_offset)
-            .map_err(|e| DwarfError::info(offset as u64, e))?;
-        attrs::read(self.dwarf, self.unit, &entry, offset)
+        let unit_offset = global
+            .to_unit_offset(&header)
+            .ok_or_else(|| outside(offset))?;
+        let unit = self.dwarf.unit(header).map_err(fail)?;
+        let entry = unit.entry(unit_offset).map_err(fail)?;
+        attrs::read(self.dwarf, &unit, &entry, offset)
     }
 
     /// `DW_TAG_formal_parameter` children, and whether `...` follows them.
@@ -480,9 +501,12 @@ impl<'data> Scanner<'_, 'data> {
             if self.graph.index.contains_key(&offset) {
                 continue;
             }
-            let unit_offset = gimli::DebugInfoOffset(offset)
-                .to_unit_offset(&self.unit.header)
-                .ok_or_else(|| outside(offset))?;
+            let Some(unit_offset) =
+                gimli::DebugInfoOffset(offset).to_unit_offset(&self.unit.header)
+            else {
+                self.add(offset, Node::Elsewhere);
+                continue;
+            };
             let mut tree = self
                 .unit
                 .entries_tree(Some(unit_offset))
@@ -508,8 +532,12 @@ fn outside(offset: usize) -> DwarfError {
     DwarfError::new(
         ".debug_info",
         offset as u64,
-        "a reference outside its unit (not supported)",
+        "a reference outside every unit",
     )
+}
+
+fn header_offset(header: &gimli::UnitHeader<Reader<'_>>) -> usize {
+    header.offset().as_debug_info_offset().map_or(0, |o| o.0)
 }
 
 fn size32(bytes: Option<u64>) -> Option<u32> {
@@ -544,8 +572,10 @@ pub(super) fn references<'n>(node: &'n Node<'_>) -> Box<dyn Iterator<Item = usiz
         Node::Function { ret, params, .. } => {
             Box::new(ret.iter().copied().chain(params.iter().filter_map(|p| p.1)))
         }
-        Node::Base { .. } | Node::Enum { .. } | Node::Forward { .. } | Node::Void => {
-            Box::new(std::iter::empty())
-        }
+        Node::Base { .. }
+        | Node::Enum { .. }
+        | Node::Forward { .. }
+        | Node::Void
+        | Node::Elsewhere => Box::new(std::iter::empty()),
     }
 }
