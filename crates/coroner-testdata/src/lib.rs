@@ -232,6 +232,23 @@ pub fn all_variants(crash: &str) -> Vec<PathBuf> {
     files
 }
 
+/// The frame-pointer kernel without BTF (`fp-nobtf`): its DWARF vmlinux (6.1,
+/// DWARF 4), unpacked once from the shipped `.zst`.
+pub fn fp_vmlinux() -> PathBuf {
+    let name = "vmlinux-6.1.192-coroner-fp";
+    let packed = fixtures_dir().join(format!("fp-nobtf/kernel/{name}.zst"));
+    produce(&cache_dir("fp-nobtf").join(name), |tmp| {
+        let input = std::fs::File::open(&packed).expect("open packed vmlinux");
+        let mut output = std::fs::File::create(tmp).expect("create vmlinux");
+        zstd::stream::copy_decode(input, &mut output).expect("unpack vmlinux");
+    })
+}
+
+/// The `System.map` of [`fp_vmlinux`].
+pub fn fp_system_map() -> PathBuf {
+    fixtures_dir().join("fp-nobtf/kernel/System.map-6.1.192-coroner-fp")
+}
+
 /// The fixture kernel's real `System.map` (Debian ships it only in the 860 MB -dbg
 /// package, so a zstd copy is kept in `data/`; see `data/README.md`), unpacked.
 pub fn system_map() -> PathBuf {

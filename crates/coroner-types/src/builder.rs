@@ -89,6 +89,13 @@ impl TypesBuilder {
         TypeId(self.first_id + self.types.len() as u32)
     }
 
+    /// The id the type added `n` adds from now gets (`n` = 0 is
+    /// [`TypesBuilder::next_id`]): a source that numbers its types before adding
+    /// them, so they can refer forward, names them with this. `None` past 2^32.
+    pub fn id_ahead(&self, n: u32) -> Option<TypeId> {
+        self.next_id().0.checked_add(n).map(TypeId)
+    }
+
     pub fn intern(&mut self, name: &str) -> Result<Name, ModelError> {
         self.text.intern(name).ok_or(ModelError::TooBig)
     }
