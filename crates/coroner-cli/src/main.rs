@@ -96,24 +96,17 @@ fn shell_command() -> clap::Command {
                 .value_parser(clap::value_parser!(PathBuf))
                 .help("Run the commands in FILE, one a line, then exit (as crash's -i)"),
         )
-        .arg(
-            Arg::new("symbols")
-                .long("symbols")
-                .value_name("FILE")
-                .value_parser(clap::value_parser!(PathBuf))
-                .help("A System.map (or `nm` output) to use instead of the kallsyms in the dump"),
-        )
+        .args(coroner_commands::program_files())
 }
 
 #[cfg(feature = "shell")]
 fn shell(m: &ArgMatches) -> u8 {
     let dump = m.get_one::<PathBuf>("dump").expect("required").clone();
-    let symbols = m.try_get_one::<PathBuf>("symbols").ok().flatten().cloned();
     let options = coroner_shell::Options {
         script: m.try_get_one::<PathBuf>("script").ok().flatten().cloned(),
         history: coroner_shell::default_history(),
     };
-    coroner_shell::run(coroner_commands::Session::new(dump, symbols), &options)
+    coroner_shell::run(coroner_commands::session_for(dump, m), &options)
 }
 
 fn doctor(m: &ArgMatches) -> u8 {

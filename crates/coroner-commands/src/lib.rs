@@ -13,5 +13,5 @@ mod session;
 
 pub use command::{Command, Output};
 pub use error::CommandError;
-pub use registry::{format, Registry};
+pub use registry::{format, program_files, session_for, Registry};
 pub use session::{Input, Session};

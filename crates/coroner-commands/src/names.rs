@@ -20,7 +20,7 @@ pub fn symbols(session: &Session, prefix: &str, max: usize) -> Vec<String> {
 
 /// Every struct and union the kernel's BTF names, sorted.
 pub fn struct_names(session: &Session) -> Vec<String> {
-    let Some(types) = session.program().ok().and_then(|p| p.btf().ok()) else {
+    let Some(types) = session.program().ok().and_then(|p| p.types().ok()) else {
         return Vec::new();
     };
     let mut names: Vec<String> = types

@@ -75,15 +75,7 @@ impl Registry {
             });
         let mut cmd = self.parser(command, Some(input));
         if command.needs_program() {
-            cmd = cmd.arg(
-                clap::Arg::new("symbols")
-                    .long("symbols")
-                    .value_name("FILE")
-                    .value_parser(clap::value_parser!(PathBuf))
-                    .help(
-                        "A System.map (or `nm` output) to use instead of the kallsyms in the dump",
-                    ),
-            );
+            cmd = cmd.args(program_files());
         }
         cmd
     }
@@ -98,9 +90,7 @@ impl Registry {
         let input = matches
             .get_one::<PathBuf>("input")
             .ok_or_else(|| CommandError::Usage("no input given".into()))?;
-        // Only the commands that open a program take --symbols.
-        let symbols = matches.try_get_one::<PathBuf>("symbols").ok().flatten();
-        let session = Session::new(input.clone(), symbols.cloned());
+        let session = session_for(input.clone(), matches);
         let output = command.run(matches, &session)?;
         Ok((output, session))
     }
@@ -124,6 +114,30 @@ impl Registry {
             .map_err(|e| CommandError::Usage(e.render().to_string()))?;
         Ok((command.run(&matches, session)?, format(&matches)))
     }
+}
+
+/// `--symbols` and `--vmlinux`: what the commands that open a program take for
+/// what the dump lacks.
+pub fn program_files() -> [clap::Arg; 2] {
+    [
+        clap::Arg::new("symbols")
+            .long("symbols")
+            .value_name("FILE")
+            .value_parser(clap::value_parser!(PathBuf))
+            .help("A System.map (or `nm` output) to use instead of the kallsyms in the dump"),
+        clap::Arg::new("vmlinux")
+            .long("vmlinux")
+            .value_name("FILE")
+            .value_parser(clap::value_parser!(PathBuf))
+            .help("The kernel's vmlinux with DWARF: its types for a dump without BTF (refused if its build-id is not the dump's)"),
+    ]
+}
+
+/// A session on `input` with the `--symbols` and `--vmlinux` a parsed line gave.
+pub fn session_for(input: PathBuf, matches: &clap::ArgMatches) -> Session {
+    // Only the commands that open a program take them.
+    let file = |id: &str| matches.try_get_one::<PathBuf>(id).ok().flatten().cloned();
+    Session::new(input, file("symbols")).with_vmlinux(file("vmlinux"))
 }
 
 /// `--json` and `--markdown`, which every command takes.

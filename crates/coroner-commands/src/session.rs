@@ -3,7 +3,7 @@
 use crate::error::CommandError;
 use coroner_dump::{Dump, Format};
 use coroner_kernel::Kernel;
-use coroner_program::Program;
+use coroner_program::{OpenOptions, Program};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
@@ -27,6 +27,8 @@ pub struct Session {
     input: Input,
     /// A System.map to use instead of the kallsyms in the dump.
     system_map: Option<PathBuf>,
+    /// A vmlinux with DWARF, for the types of a dump without BTF.
+    vmlinux: Option<PathBuf>,
     program: OnceLock<Program>,
     /// The task `set` chose, which `bt` and `set` default to (crash's context).
     context: Mutex<Option<u64>>,
@@ -47,9 +49,16 @@ impl Session {
             path,
             input,
             system_map,
+            vmlinux: None,
             program: OnceLock::new(),
             context: Mutex::new(None),
         }
+    }
+
+    /// Uses `vmlinux`'s DWARF for the types a dump without BTF lacks.
+    pub fn with_vmlinux(mut self, vmlinux: Option<PathBuf>) -> Session {
+        self.vmlinux = vmlinux;
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -75,7 +84,11 @@ impl Session {
             return Ok(program);
         }
         self.require_dump()?;
-        let program = Program::open(&self.path, self.system_map.as_deref())?;
+        let options = OpenOptions {
+            system_map: self.system_map.as_deref(),
+            vmlinux: self.vmlinux.as_deref(),
+        };
+        let program = Program::open_with(&self.path, &options)?;
         Ok(self.program.get_or_init(|| program))
     }
 

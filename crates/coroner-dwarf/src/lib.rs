@@ -61,6 +61,13 @@ impl<'data> Debuginfo<'data> {
         Ok(Debuginfo { elf, dwarf })
     }
 
+    /// The GNU build-id note (`.note.gnu.build-id`), as the kernel's VMCOREINFO
+    /// `BUILD-ID` spells it: lower-case hex.
+    pub fn build_id(&self) -> Option<String> {
+        let id = self.elf.build_id().ok()??;
+        Some(id.iter().map(|b| format!("{b:02x}")).collect())
+    }
+
     pub(crate) fn section(&self, name: &str) -> Result<Reader<'data>, DwarfError> {
         section(&self.elf, name)
     }

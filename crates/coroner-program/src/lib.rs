@@ -19,7 +19,7 @@ mod value;
 pub use error::AnalysisError;
 pub use modules::Module;
 pub use object::{Object, ObjectError, MAX_VALUES};
-pub use program::{FoundType, Program, ProgramError};
+pub use program::{FoundType, OpenOptions, Program, ProgramError};
 pub use stack::{
     End, FoundBy, Ist, Registers, SavedRegs, StackFrame, StackKind, StackRange, StackTrace,
     StackUnwinder,

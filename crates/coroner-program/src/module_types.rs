@@ -211,7 +211,7 @@ mod tests {
     /// qemu_fw_cfg's entry on `btf_modules`, the only module of mod-null with BTF.
     fn fw_cfg(program: &Program) -> Registered {
         let head = program.address_of("btf_modules");
-        let entries = registered(program.kernel(), program.btf().unwrap(), head).unwrap();
+        let entries = registered(program.kernel(), program.types().unwrap(), head).unwrap();
         let module = program.modules().iter().find(|m| m.name == "qemu_fw_cfg");
         let [Ok(entry)] = entries.as_slice() else {
             panic!("{entries:?}");
@@ -276,7 +276,7 @@ mod tests {
         // Its `module` pointer; the list_head the walk goes through stays.
         let at = entry
             + program
-                .btf()
+                .types()
                 .unwrap()
                 .offset_of("btf_module", "module")
                 .unwrap();

@@ -26,6 +26,25 @@ pub enum ProgramError {
     Kernel(#[from] coroner_kernel::KernelError),
     #[error("{0}")]
     Symbols(String),
+    /// The vmlinux given cannot be read for its types.
+    #[error("{path}: {why}")]
+    Vmlinux { path: String, why: String },
+    /// The vmlinux given is another build than the dump's kernel.
+    #[error("{path} does not match the dump: its build-id is {vmlinux}, the dump's kernel's is {dump} (another build; pass the vmlinux of the kernel that crashed)")]
+    VmlinuxMismatch {
+        path: String,
+        vmlinux: String,
+        dump: String,
+    },
+}
+
+/// How to open a dump as a program.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OpenOptions<'a> {
+    /// A System.map (or `nm` output) to use instead of the kallsyms in the dump.
+    pub system_map: Option<&'a Path>,
+    /// The kernel's vmlinux with DWARF: its types serve when the dump has no BTF.
+    pub vmlinux: Option<&'a Path>,
 }
 
 /// An opened crash dump seen as the kernel program it holds.
@@ -35,6 +54,8 @@ pub struct Program {
     symbol_source: SymbolSource,
     /// vmlinux BTF, or why it could not be read.
     pub(crate) btf: Result<Arc<Btf>, String>,
+    /// The types of a vmlinux's DWARF, when one was given and the dump has no BTF.
+    dwarf: Option<Arc<Types>>,
     modules: Vec<Module>,
     /// Modules' own types, read on first use: `bt` and most commands never need
     /// them, and opening is what they spend their time on.
@@ -60,12 +81,60 @@ impl FoundType<'_> {
     }
 }
 
+/// The types of `vmlinux`'s DWARF when `needed`; refused when its build-id is not
+/// the dump's.
+fn dwarf_types(
+    kernel: &Kernel,
+    vmlinux: &Path,
+    needed: bool,
+    warnings: &mut Vec<String>,
+) -> Result<Option<Arc<Types>>, ProgramError> {
+    let path = vmlinux.display().to_string();
+    let fail = |why: String| ProgramError::Vmlinux {
+        path: path.clone(),
+        why,
+    };
+    let file = std::fs::File::open(vmlinux).map_err(|e| fail(e.to_string()))?;
+    // SAFETY: read-only; a file changing under us gives wrong bytes, which the DWARF
+    // reader already treats as untrusted input.
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| fail(e.to_string()))?;
+    let debuginfo = coroner_dwarf::Debuginfo::parse(&map).map_err(|e| fail(e.to_string()))?;
+    if let (Some(ours), Some(theirs)) = (kernel.vmcoreinfo().build_id(), debuginfo.build_id()) {
+        if !ours.eq_ignore_ascii_case(&theirs) {
+            return Err(ProgramError::VmlinuxMismatch {
+                path,
+                vmlinux: theirs,
+                dump: ours.to_string(),
+            });
+        }
+    }
+    if !needed {
+        warnings.push(format!(
+            "the dump has BTF: its types are used, not those of {path}"
+        ));
+        return Ok(None);
+    }
+    let types = debuginfo.types().map_err(|e| fail(e.to_string()))?;
+    Ok(Some(types.types))
+}
+
 impl Program {
     /// Opens a dump; `system_map` overrides the symbols found in the dump.
     pub fn open(path: &Path, system_map: Option<&Path>) -> Result<Program, ProgramError> {
+        Program::open_with(
+            path,
+            &OpenOptions {
+                system_map,
+                vmlinux: None,
+            },
+        )
+    }
+
+    /// Opens a dump with what the dump itself lacks: a System.map, a vmlinux.
+    pub fn open_with(path: &Path, options: &OpenOptions) -> Result<Program, ProgramError> {
         let mut kernel = Kernel::new(Dump::open(path)?)?;
         let mut warnings = Vec::new();
-        let (symbols, symbol_source) = load_symbols(&kernel, system_map, &mut warnings)?;
+        let (symbols, symbol_source) = load_symbols(&kernel, options.system_map, &mut warnings)?;
         // Three names are needed before the table exists. Found first, they let BTF
         // be read and parsed on a second thread while the symbols decode.
         let [btf_start, btf_stop, modules_head, page_offset_base] = symbols
@@ -112,9 +181,16 @@ impl Program {
         if let Some(damage) = btf.as_ref().ok().and_then(|b| b.damage()) {
             warnings.push(format!("the kernel's BTF is incomplete: {damage}"));
         }
+        // A vmlinux is checked against the dump whenever given; its DWARF serves
+        // only where the dump's own BTF does not.
+        let dwarf = match options.vmlinux {
+            Some(vmlinux) => dwarf_types(&kernel, vmlinux, btf.is_err(), &mut warnings)?,
+            None => None,
+        };
         let mut modules = Vec::new();
-        if let Ok(btf) = &btf {
-            match load_modules(&kernel, btf.types(), modules_head) {
+        let types = btf.as_ref().ok().map(|b| &**b.types()).or(dwarf.as_deref());
+        if let Some(types) = types {
+            match load_modules(&kernel, types, modules_head) {
                 Ok((found, module_symbols, lost)) => {
                     modules = found;
                     symbols.extend(module_symbols);
@@ -128,6 +204,7 @@ impl Program {
             symbols,
             symbol_source,
             btf,
+            dwarf,
             modules,
             module_types: OnceLock::new(),
             warnings,
@@ -171,11 +248,15 @@ impl Program {
         &self.modules
     }
 
-    /// The kernel's types, or why there are none.
-    pub fn btf(&self) -> Result<&Types, AnalysisError> {
-        match &self.btf {
-            Ok(btf) => Ok(btf.types()),
-            Err(e) => Err(AnalysisError::NoTypes(e.clone())),
+    /// The kernel's types: its BTF, else a given vmlinux's DWARF; or why there are
+    /// none.
+    pub fn types(&self) -> Result<&Types, AnalysisError> {
+        match (&self.btf, &self.dwarf) {
+            (Ok(btf), _) => Ok(btf.types()),
+            (Err(_), Some(dwarf)) => Ok(dwarf),
+            (Err(e), None) => Err(AnalysisError::NoTypes(format!(
+                "{e}; a vmlinux with DWARF (--vmlinux) would give them"
+            ))),
         }
     }
 
@@ -204,7 +285,7 @@ impl Program {
     /// those they use, so the one a type comes from precedes its users). A type
     /// vmlinux only declares is the answer when no module defines it.
     pub fn find_type(&self, name: &str) -> Result<Option<FoundType<'_>>, AnalysisError> {
-        let vmlinux = self.btf()?;
+        let vmlinux = self.types()?;
         let found = vmlinux.find(name).map(|id| FoundType {
             types: vmlinux,
             id,
@@ -242,7 +323,7 @@ impl Program {
         module: &str,
         name: &str,
     ) -> Result<Option<FoundType<'_>>, AnalysisError> {
-        let vmlinux = self.btf()?;
+        let vmlinux = self.types()?;
         let index = (self.modules.iter())
             .position(|m| m.name == module)
             .ok_or_else(|| AnalysisError::NotFound(format!("no module {module} is loaded")))?;

@@ -121,7 +121,7 @@ impl Program {
         let fork_entry = self
             .address_of("ret_from_fork_asm")
             .or_else(|| self.address_of("ret_from_fork"));
-        let from_btf = self.btf().ok().and_then(|btf| {
+        let from_btf = self.types().ok().and_then(|btf| {
             let ty = btf.find("inactive_task_frame")?;
             Some(SwitchFrame {
                 size: btf.size_of(ty)?,
@@ -175,7 +175,7 @@ impl StackUnwinder<'_> {
     /// CPU's registers if it was running (the CPU's current stack is its stack),
     /// else from the frame it was switched out with.
     pub fn task_trace(&self, task: u64) -> Result<StackTrace, AnalysisError> {
-        let btf = self.program.btf()?;
+        let btf = self.program.types()?;
         let off = |path: &str| offset_of_any(btf, "task_struct", &[path]);
         let read = |at: u64| self.program.read_u64(at).map_err(AnalysisError::from);
         let base = read(task + off("stack")?)?;

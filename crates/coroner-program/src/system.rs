@@ -59,7 +59,7 @@ impl Program {
         // (a kref came first before: offset 4); BTF knows it either way.
         let name = info
             .offset("uts_namespace", "name")
-            .or_else(|| self.btf().ok()?.offset_of("uts_namespace", "name"))
+            .or_else(|| self.types().ok()?.offset_of("uts_namespace", "name"))
             .unwrap_or(0);
         let at = info.symbol("init_uts_ns")? + name;
         let mut raw = [0u8; 6 * UTS_FIELD];
@@ -82,7 +82,7 @@ impl Program {
     /// `tk_core.timekeeper.xtime_sec`. tk_core is an anonymous struct (a seqcount,
     /// then the timekeeper at the next 8-byte boundary), so BTF gives its parts.
     fn wall_clock(&self) -> Option<i64> {
-        let btf = self.btf().ok()?;
+        let btf = self.types().ok()?;
         let seq = btf.size_of(btf.find("seqcount_raw_spinlock_t")?)?;
         let xtime = btf.offset_of("timekeeper", "xtime_sec")?;
         let at = self.address_of("tk_core")? + seq.next_multiple_of(8) + xtime;
@@ -117,7 +117,7 @@ impl Program {
 
     /// Pages of RAM the kernel manages: `node_present_pages` over the online nodes.
     fn present_pages(&self) -> Option<u64> {
-        let btf = self.btf().ok()?;
+        let btf = self.types().ok()?;
         let present = btf.offset_of("pglist_data", "node_present_pages")?;
         let info = self.kernel().vmcoreinfo();
         let nodes = info.symbol("node_data")?;

@@ -94,7 +94,7 @@ fn state_char(state: u32, exit_state: u32) -> char {
 impl Program {
     /// Every task, idle tasks first (by CPU), then in task-list order.
     pub fn tasks(&self) -> Result<Vec<Task>, AnalysisError> {
-        let btf = self.btf()?;
+        let btf = self.types()?;
         let l = Layout::from(btf)?;
         let init = (self.address_of("init_task")).ok_or(AnalysisError::NoSymbol("init_task"))?;
         let cpus = self.cpu_count().unwrap_or(1);
@@ -134,7 +134,7 @@ impl Program {
     /// page is walked back from its head, a process whose thread list is
     /// unreadable is shown alone. Fails only without types or `init_task`.
     pub fn tasks_read(&self) -> Result<TasksRead, AnalysisError> {
-        let btf = self.btf()?;
+        let btf = self.types()?;
         let l = Layout::from(btf)?;
         let init = (self.address_of("init_task")).ok_or(AnalysisError::NoSymbol("init_task"))?;
         let cpus = self.cpu_count().unwrap_or(1);
@@ -207,7 +207,7 @@ impl Program {
 
     /// One task, by the address of its `task_struct` (no walk of the task list).
     pub fn task_at(&self, address: u64) -> Result<Task, AnalysisError> {
-        let l = Layout::from(self.btf()?)?;
+        let l = Layout::from(self.types()?)?;
         let cpus = self.cpu_count().unwrap_or(1);
         let active: Vec<u64> = (0..cpus).filter_map(|c| self.current_task(c)).collect();
         self.task(&l, address, &active)

@@ -8,7 +8,7 @@ use coroner_testdata::{all_variants, CRASHES};
 fn btf_offsets_and_sizes_equal_vmcoreinfo() {
     for crash in CRASHES {
         let program = Program::open(&all_variants(crash)[0], None).unwrap();
-        let btf = program.btf().unwrap();
+        let btf = program.types().unwrap();
         let info = program.kernel().vmcoreinfo();
         let (mut offsets, mut sizes, mut missed) = (0, 0, Vec::new());
         for (key, value) in info.entries() {

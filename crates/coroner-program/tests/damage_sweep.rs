@@ -45,7 +45,7 @@ fn summarize(path: &Path) -> Result<Summary, String> {
         .map(|s| (s.address, s.name.clone()))
         .collect();
     let types = program
-        .btf()
+        .types()
         .map(|t| {
             let lost = program.btf_damage().and_then(|d| d.first_lost_id);
             (t.len(), lost)

@@ -10,7 +10,7 @@ fn tasks_and_modules_read_through_objects_equal_the_programs_readers() {
     for crash in CRASHES {
         let dump = shipped_dumps(crash).into_iter().next().unwrap();
         let program = Program::open(&dump, None).unwrap();
-        let types = program.btf().unwrap();
+        let types = program.types().unwrap();
         let task_struct = types.find("task_struct").unwrap();
         let tasks = program.tasks().unwrap();
         assert!(tasks.len() > 40, "{crash}: {} tasks", tasks.len());
@@ -65,7 +65,7 @@ fn tasks_and_modules_read_through_objects_equal_the_programs_readers() {
 #[test]
 fn bounds_kinds_and_bad_addresses_are_errors() {
     let program = Program::open(&crash_dir("mod-null").join("vmcore.mdf-d31-zlib"), None).unwrap();
-    let types = program.btf().unwrap();
+    let types = program.types().unwrap();
     let init = program.address_of("init_task").unwrap();
     let task = Object::new(&program, types, types.find("task_struct").unwrap(), init);
     let links = task.member("pid_links").unwrap();

@@ -258,7 +258,7 @@ pub fn hang(program: &Program) -> HangReport {
 /// `sched_info.last_arrival` (both in the scheduler's nanoseconds), as crash's
 /// `ps -m` measures it.
 fn since_last_run(program: &Program, task: u64, cpu: u32) -> Option<u64> {
-    let types = program.btf().ok()?;
+    let types = program.types().ok()?;
     let read = |ty: &str, at: u64, member: &str| {
         Object::new(program, types, types.find(ty)?, at)
             .member(member)

@@ -93,7 +93,7 @@ fn kernel_orc(program: &Program, warnings: &mut Vec<String>) -> Option<OrcTable>
 }
 
 fn module_orc(program: &Program, module: &Module, warnings: &mut Vec<String>) -> Option<OrcTable> {
-    let btf = program.btf().ok()?;
+    let btf = program.types().ok()?;
     let off = |path: &str| btf.offset_of("module", path);
     let (num, ip, orc) = (
         off("arch.num_orcs")?,

@@ -37,7 +37,7 @@ pub(crate) struct Sizes {
 
 impl Sizes {
     pub fn of(program: &Program) -> Sizes {
-        let btf = program.btf().ok();
+        let btf = program.types().ok();
         // The init task's stack is THREAD_SIZE bytes, bounded by linker symbols.
         let thread = program
             .address_of("__end_init_task")
@@ -69,7 +69,7 @@ fn per_cpu_word(program: &Program, cpu: u32, symbol: &str, hot_member: &str) -> 
     let at = match program.address_of(symbol) {
         Some(_) => program.per_cpu_address(symbol, cpu)?,
         None => {
-            let off = program.btf().ok()?.offset_of("pcpu_hot", hot_member)?;
+            let off = program.types().ok()?.offset_of("pcpu_hot", hot_member)?;
             program.per_cpu_address("pcpu_hot", cpu)? + off
         }
     };
