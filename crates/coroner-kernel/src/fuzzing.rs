@@ -4,7 +4,7 @@
 //! Input layout: VMCOREINFO text, a NUL, then regions, each `vaddr: u64 LE`,
 //! `len: u32 LE` and `len` bytes of memory mapped at `vaddr`.
 
-use crate::memory::{KernelMemory, VirtError};
+use crate::memory::{MemError, Memory};
 use crate::VmcoreInfo;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -48,8 +48,8 @@ impl RegionMemory {
     }
 }
 
-impl KernelMemory for RegionMemory {
-    fn read_virt(&self, vaddr: u64, buf: &mut [u8]) -> Result<(), VirtError> {
+impl Memory for RegionMemory {
+    fn read(&self, vaddr: u64, buf: &mut [u8]) -> Result<(), MemError> {
         let mut done = 0;
         while done < buf.len() {
             let at = vaddr.wrapping_add(done as u64);
@@ -62,10 +62,12 @@ impl KernelMemory for RegionMemory {
                     bytes.get(skip..).filter(|b| !b.is_empty())
                 });
             let Some(bytes) = hit else {
-                return Err(VirtError::NotMapped {
-                    vaddr: at,
-                    why: "not in the recorded regions".into(),
-                });
+                return Err(MemError::new(
+                    at,
+                    coroner_mem::Space::Virtual,
+                    coroner_mem::MemErrorKind::Unrecorded,
+                    format!("virtual address {at:#x} is not mapped (not in the recorded regions)"),
+                ));
             };
             let n = bytes.len().min(buf.len() - done);
             buf[done..done + n].copy_from_slice(&bytes[..n]);
@@ -77,12 +79,12 @@ impl KernelMemory for RegionMemory {
 
 /// Wraps real kernel memory and keeps every page a reader touches.
 pub struct RecordingMemory<'a> {
-    inner: &'a dyn KernelMemory,
+    inner: &'a dyn Memory,
     pages: RefCell<BTreeMap<u64, Vec<u8>>>,
 }
 
 impl<'a> RecordingMemory<'a> {
-    pub fn new(inner: &'a dyn KernelMemory) -> Self {
+    pub fn new(inner: &'a dyn Memory) -> Self {
         RecordingMemory {
             inner,
             pages: RefCell::default(),
@@ -94,15 +96,15 @@ impl<'a> RecordingMemory<'a> {
     }
 }
 
-impl KernelMemory for RecordingMemory<'_> {
-    fn read_virt(&self, vaddr: u64, buf: &mut [u8]) -> Result<(), VirtError> {
-        self.inner.read_virt(vaddr, buf)?;
+impl Memory for RecordingMemory<'_> {
+    fn read(&self, vaddr: u64, buf: &mut [u8]) -> Result<(), MemError> {
+        self.inner.read(vaddr, buf)?;
         let end = vaddr.saturating_add(buf.len() as u64);
         let mut page = vaddr / PAGE * PAGE;
         while page < end {
             if !self.pages.borrow().contains_key(&page) {
                 let mut bytes = vec![0u8; PAGE as usize];
-                if self.inner.read_virt(page, &mut bytes).is_ok() {
+                if self.inner.read(page, &mut bytes).is_ok() {
                     self.pages.borrow_mut().insert(page, bytes);
                 }
             }

@@ -2,7 +2,7 @@
 //! virtual address translation for the dump's architecture.
 
 use crate::arch::{x86_64::X86_64, Translate};
-use crate::memory::{KernelMemory, VirtError};
+use crate::memory::{MemError, Memory, VirtError};
 use crate::VmcoreInfo;
 use coroner_dump::{Dump, PhysMemory};
 
@@ -85,10 +85,10 @@ impl Kernel {
     }
 }
 
-impl KernelMemory for Kernel {
-    fn read_virt(&self, vaddr: u64, buf: &mut [u8]) -> Result<(), VirtError> {
+impl Memory for Kernel {
+    fn read(&self, vaddr: u64, buf: &mut [u8]) -> Result<(), MemError> {
         if buf.len() < PARALLEL_READ {
-            return self.read_pages(vaddr, buf);
+            return self.read_pages(vaddr, buf).map_err(Into::into);
         }
         let page = self.arch.min_page_size() as usize;
         let (first, second) = buf.split_at_mut(buf.len() / 2 / page * page);
@@ -99,6 +99,6 @@ impl KernelMemory for Kernel {
         });
         // The first failing address, as a read in one thread would report it.
         a?;
-        b.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        Ok(b.unwrap_or_else(|panic| std::panic::resume_unwind(panic))?)
     }
 }

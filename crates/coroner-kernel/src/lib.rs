@@ -10,5 +10,5 @@ pub mod memory;
 pub mod vmcoreinfo;
 
 pub use kernel::{Kernel, KernelError};
-pub use memory::{KernelMemory, VirtError};
+pub use memory::{MemError, Memory, VirtError};
 pub use vmcoreinfo::VmcoreInfo;

@@ -4,7 +4,7 @@
 
 use coroner_dump::Dump;
 use coroner_kernel::dmesg::{self, Log, LogRecord};
-use coroner_kernel::{Kernel, KernelMemory, VirtError};
+use coroner_kernel::{Kernel, MemError, Memory};
 
 /// Kernel memory with some virtual pages unreadable.
 struct Holes<'a> {
@@ -12,15 +12,15 @@ struct Holes<'a> {
     pages: Vec<u64>,
 }
 
-impl KernelMemory for Holes<'_> {
-    fn read_virt(&self, vaddr: u64, buf: &mut [u8]) -> Result<(), VirtError> {
+impl Memory for Holes<'_> {
+    fn read(&self, vaddr: u64, buf: &mut [u8]) -> Result<(), MemError> {
         let end = vaddr + buf.len() as u64;
         if let Some(&p) = self.pages.iter().find(|&&p| p < end && vaddr < p + 4096) {
             // Any error will do: reuse one the dump gives for an unmapped address.
             let _ = p;
-            return self.inner.read_virt(0x10, &mut [0u8; 1]);
+            return self.inner.read(0x10, &mut [0u8; 1]);
         }
-        self.inner.read_virt(vaddr, buf)
+        self.inner.read(vaddr, buf)
     }
 }
 

@@ -2,7 +2,7 @@
 //! tables must say what VMCOREINFO says, in every container variant of a crash.
 
 use coroner_dump::Dump;
-use coroner_kernel::{Kernel, KernelMemory};
+use coroner_kernel::{Kernel, Memory};
 use coroner_testdata::{all_variants, CRASHES};
 
 /// `struct new_utsname` fields are `char[65]`: sysname, nodename, release, ...
@@ -28,7 +28,7 @@ fn init_uts_ns_through_page_tables_gives_the_release() {
             let uts =
                 info.symbol("init_uts_ns").unwrap() + info.offset("uts_namespace", "name").unwrap();
             let mut name = [0u8; 6 * UTS_FIELD as usize];
-            kernel.read_virt(uts, &mut name).unwrap();
+            kernel.read(uts, &mut name).unwrap();
             let field = |i: u64| c_string(&name[(i * UTS_FIELD) as usize..][..UTS_FIELD as usize]);
             assert_eq!(field(0), "Linux", "{}", path.display());
             assert_eq!(
@@ -63,7 +63,7 @@ fn kernel_text_walk_matches_phys_base_and_direct_map_reads() {
         );
         let sections = info.symbol("mem_section").unwrap();
         let mut word = [0u8; 8];
-        kernel.read_virt(sections, &mut word).unwrap();
+        kernel.read(sections, &mut word).unwrap();
         assert!(kernel.translate(sections).unwrap() < kernel.dump().info().max_pfn * 4096);
     }
 }

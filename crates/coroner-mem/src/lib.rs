@@ -92,6 +92,18 @@ pub trait Memory {
         self.read(addr, &mut b)?;
         Ok(u32::from_le_bytes(b))
     }
+
+    fn read_u16(&self, addr: u64) -> Result<u16, MemError> {
+        let mut b = [0u8; 2];
+        self.read(addr, &mut b)?;
+        Ok(u16::from_le_bytes(b))
+    }
+
+    fn read_u8(&self, addr: u64) -> Result<u8, MemError> {
+        let mut b = [0u8; 1];
+        self.read(addr, &mut b)?;
+        Ok(b[0])
+    }
 }
 
 impl<F: Fn(u64, &mut [u8]) -> Result<(), MemError>> Memory for F {

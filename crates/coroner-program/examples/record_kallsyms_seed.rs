@@ -4,7 +4,7 @@
 //!
 //! usage: record_kallsyms_seed DUMP SEED_FILE
 
-use coroner_kernel::KernelMemory;
+use coroner_kernel::Memory;
 use coroner_program::{Program, SymbolSource};
 use coroner_symbols::fuzzing::{Case, Regions};
 use coroner_symbols::kallsyms::{Addresses, Location};
@@ -33,7 +33,7 @@ fn main() {
         let mut bytes = vec![0u8; (end.next_multiple_of(PAGE) - start) as usize];
         program
             .kernel()
-            .read_virt(start, &mut bytes)
+            .read(start, &mut bytes)
             .unwrap_or_else(|e| panic!("{e}"));
         memory.0.insert(start, bytes);
     }

@@ -2,7 +2,6 @@
 //! front end picks its exit status, and the server records a stage's reason, from
 //! the kind, never from the text.
 
-use coroner_kernel::VirtError;
 use coroner_mem::MemError;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -27,10 +26,4 @@ pub enum AnalysisError {
     /// The kernel's data says something impossible.
     #[error("{0}")]
     Corrupt(String),
-}
-
-impl From<VirtError> for AnalysisError {
-    fn from(e: VirtError) -> Self {
-        AnalysisError::Memory(e.into())
-    }
 }

@@ -1,13 +1,13 @@
 //! The kernel's circular doubly linked lists (`struct list_head`).
 
 use crate::error::AnalysisError;
-use coroner_kernel::KernelMemory;
+use coroner_kernel::Memory;
 
 /// The structs on the circular list whose head is at `head` (the head itself not
 /// included), each found `member_offset` bytes before its `list_head`. A list that
 /// has not come back to its head after `max` entries is corrupt.
 pub(crate) fn list_entries(
-    memory: &dyn KernelMemory,
+    memory: &dyn Memory,
     head: u64,
     member_offset: u64,
     max: usize,
@@ -33,7 +33,7 @@ pub(crate) fn list_entries(
 /// whose links are both lost. Returns the entries in list order and, if the list
 /// was broken, why.
 pub(crate) fn list_entries_lenient(
-    memory: &dyn KernelMemory,
+    memory: &dyn Memory,
     head: u64,
     member_offset: u64,
     max: usize,
@@ -60,7 +60,7 @@ pub(crate) fn list_entries_lenient(
 
 /// The rest of a list broken going forward, from its head backwards.
 fn backwards(
-    memory: &dyn KernelMemory,
+    memory: &dyn Memory,
     head: u64,
     member_offset: u64,
     max: usize,

@@ -7,7 +7,7 @@
 use crate::list::list_entries;
 use crate::modules::Module;
 use crate::types::{offset_of_any, MAX_BTF};
-use coroner_kernel::{KernelMemory, VirtError};
+use coroner_kernel::{MemError, Memory};
 use coroner_types::{Btf, Types};
 use std::sync::Arc;
 
@@ -37,7 +37,7 @@ pub(crate) struct Registered {
 /// `head`. A module whose BTF cannot be read or decoded is a warning; so is one
 /// whose `btf_data_size` says it had BTF the kernel did not register.
 pub(crate) fn load_module_types(
-    memory: &dyn KernelMemory,
+    memory: &dyn Memory,
     vmlinux: &Arc<Btf>,
     modules: &[Module],
     head: Option<u64>,
@@ -107,7 +107,7 @@ pub(crate) fn load_module_types(
 /// The entries of the `btf_modules` list, read through vmlinux BTF; an entry that
 /// cannot be read costs only itself.
 pub(crate) fn registered(
-    memory: &dyn KernelMemory,
+    memory: &dyn Memory,
     btf: &Types,
     head: Option<u64>,
 ) -> Result<Vec<Result<Registered, String>>, String> {
@@ -124,7 +124,7 @@ pub(crate) fn registered(
         off("btf", "data_size")?,
         off("btf", "start_id")?,
     );
-    let entry = |at: u64| -> Result<Registered, VirtError> {
+    let entry = |at: u64| -> Result<Registered, MemError> {
         let btf = memory.read_u64(at.wrapping_add(btf_at))?;
         Ok(Registered {
             module: memory.read_u64(at.wrapping_add(module))?,
@@ -142,7 +142,7 @@ pub(crate) fn registered(
 
 /// One module's BTF, checked to continue vmlinux's ids before it is read.
 pub(crate) fn decode(
-    memory: &dyn KernelMemory,
+    memory: &dyn Memory,
     vmlinux: &Arc<Btf>,
     entry: &Registered,
 ) -> Result<Arc<Types>, String> {
@@ -160,7 +160,7 @@ pub(crate) fn decode(
     }
     let mut data = vec![0u8; entry.size as usize];
     memory
-        .read_virt(entry.data, &mut data)
+        .read(entry.data, &mut data)
         .map_err(|e| format!("reading its BTF: {e}"))?;
     let btf = Btf::parse_split(vmlinux, &data).map_err(|e| format!("its BTF: {e}"))?;
     Ok(Arc::clone(btf.types()))
@@ -175,23 +175,26 @@ mod tests {
     /// The program's memory, with one range replaced by `bytes` (or unreadable
     /// when `bytes` is `None`).
     struct Patched<'a> {
-        inner: &'a dyn KernelMemory,
+        inner: &'a dyn Memory,
         range: Range<u64>,
         bytes: Option<Vec<u8>>,
     }
 
-    impl KernelMemory for Patched<'_> {
-        fn read_virt(&self, vaddr: u64, buf: &mut [u8]) -> Result<(), VirtError> {
-            self.inner.read_virt(vaddr, buf)?;
+    impl Memory for Patched<'_> {
+        fn read(&self, vaddr: u64, buf: &mut [u8]) -> Result<(), MemError> {
+            self.inner.read(vaddr, buf)?;
             let end = vaddr + buf.len() as u64;
             if end <= self.range.start || vaddr >= self.range.end {
                 return Ok(());
             }
             let Some(bytes) = &self.bytes else {
-                return Err(VirtError::NotMapped {
-                    vaddr: vaddr.max(self.range.start),
-                    why: "patched out".into(),
-                });
+                let at = vaddr.max(self.range.start);
+                return Err(MemError::new(
+                    at,
+                    coroner_mem::Space::Virtual,
+                    coroner_mem::MemErrorKind::NotMapped,
+                    format!("virtual address {at:#x} is not mapped (patched out)"),
+                ));
             };
             for (i, b) in buf.iter_mut().enumerate() {
                 let at = vaddr + i as u64;
@@ -221,7 +224,7 @@ mod tests {
     }
 
     /// Loads the modules' types through `memory`, as the program would.
-    fn load(program: &Program, memory: &dyn KernelMemory) -> ModuleTypes {
+    fn load(program: &Program, memory: &dyn Memory) -> ModuleTypes {
         let vmlinux = program.btf.as_ref().unwrap();
         let head = program.address_of("btf_modules");
         load_module_types(memory, vmlinux, program.modules(), head)

@@ -5,7 +5,7 @@
 use crate::list::list_entries_lenient;
 use crate::program::c_string;
 use crate::types::offset_of_any;
-use coroner_kernel::{Kernel, KernelMemory};
+use coroner_kernel::{Kernel, Memory};
 use coroner_symbols::Symbol;
 use coroner_types::Types;
 
@@ -87,7 +87,7 @@ pub(crate) fn load_modules(
         let mut name = [0u8; MODULE_NAME_LEN];
         let mut read_one = || -> Result<Module, String> {
             kernel
-                .read_virt(module + l.name, &mut name)
+                .read(module + l.name, &mut name)
                 .map_err(|e| e.to_string())?;
             Ok(Module {
                 address: module,
@@ -133,11 +133,11 @@ fn module_symbols(
     }
     let mut table = vec![0u8; (count * ELF_SYM) as usize];
     kernel
-        .read_virt(read(kallsyms + l.symtab)?, &mut table)
+        .read(read(kallsyms + l.symtab)?, &mut table)
         .map_err(|e| e.to_string())?;
     let mut types = vec![0u8; count as usize];
     kernel
-        .read_virt(read(kallsyms + l.typetab)?, &mut types)
+        .read(read(kallsyms + l.typetab)?, &mut types)
         .map_err(|e| e.to_string())?;
     let strtab = read(kallsyms + l.strtab)?;
     let mut out = Vec::new();
@@ -149,10 +149,10 @@ fn module_symbols(
         }
         let mut bytes = [0u8; 128];
         let at = strtab.wrapping_add(u64::from(name_off));
-        if kernel.read_virt(at, &mut bytes).is_err() {
+        if kernel.read(at, &mut bytes).is_err() {
             // The name may end before a page we lack: read up to the page end.
             let short = (4096 - at % 4096) as usize;
-            if kernel.read_virt(at, &mut bytes[..short.min(128)]).is_err() {
+            if kernel.read(at, &mut bytes[..short.min(128)]).is_err() {
                 continue;
             }
         }

@@ -5,7 +5,7 @@
 
 use crate::program::Program;
 use crate::value::{Field, PointedString, Pointer, Text, Value, PRINT_MAX};
-use coroner_kernel::VirtError;
+use coroner_kernel::MemError;
 use coroner_types::{gdb, IntEncoding, Type, TypeId, Types};
 
 /// Most values one [`Object::value`] builds: far more than the largest kernel
@@ -25,7 +25,7 @@ const MAX_TEXT: u64 = 1 << 16;
 #[derive(Debug, thiserror::Error)]
 pub enum ObjectError {
     #[error(transparent)]
-    Read(#[from] VirtError),
+    Read(#[from] MemError),
     #[error("{ty} has no member {path}")]
     NoMember { ty: String, path: String },
     #[error("{ty} is not {what}")]
@@ -417,7 +417,7 @@ fn is_char(types: &Types, id: TypeId) -> bool {
 struct StringRead {
     bytes: Vec<u8>,
     nul: bool,
-    error: Option<(u64, VirtError)>,
+    error: Option<(u64, MemError)>,
 }
 
 /// Reads a NUL-terminated string of at most `max` bytes, page by page, so the

@@ -6,7 +6,7 @@ use crate::modules::{load_modules, Module};
 use crate::symbols::{load_symbols, SymbolSource};
 use crate::types::{find_btf, load_btf};
 use coroner_dump::Dump;
-use coroner_kernel::{Kernel, KernelMemory, VirtError};
+use coroner_kernel::{Kernel, MemError, Memory};
 use coroner_symbols::{Symbol, SymbolTable};
 use coroner_types::{Btf, Type, TypeId, Types};
 use std::path::Path;
@@ -338,16 +338,16 @@ impl Program {
         }))
     }
 
-    pub fn read_u64(&self, vaddr: u64) -> Result<u64, VirtError> {
+    pub fn read_u64(&self, vaddr: u64) -> Result<u64, MemError> {
         self.kernel.read_u64(vaddr)
     }
 
-    pub fn read_u32(&self, vaddr: u64) -> Result<u32, VirtError> {
+    pub fn read_u32(&self, vaddr: u64) -> Result<u32, MemError> {
         self.kernel.read_u32(vaddr)
     }
 
     /// Reads kernel virtual memory.
-    pub fn read(&self, vaddr: u64, buf: &mut [u8]) -> Result<(), VirtError> {
-        self.kernel.read_virt(vaddr, buf)
+    pub fn read(&self, vaddr: u64, buf: &mut [u8]) -> Result<(), MemError> {
+        self.kernel.read(vaddr, buf)
     }
 }

@@ -10,7 +10,7 @@ use crate::error::AnalysisError;
 use crate::types::offset_of_any;
 use crate::Program;
 use coroner_unwind::fuzzing::{FunctionRecorder, Recorder, Scenario};
-use coroner_unwind::{Code, Functions, MemError, Memory, Stacks, Start, SwitchFrame, Trace};
+use coroner_unwind::{Code, Functions, Stacks, Start, SwitchFrame, Trace};
 pub use coroner_unwind::{End, FoundBy, Ist, Registers, SavedRegs, StackKind, StackRange};
 use ranges::Sizes;
 
@@ -46,15 +46,6 @@ pub struct StackTrace {
     pub end: End,
     /// The stacks it could run on.
     pub stacks: Vec<StackRange>,
-}
-
-/// Reads the program's memory for the unwinder.
-struct ProgramMemory<'p>(&'p Program);
-
-impl Memory for ProgramMemory<'_> {
-    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemError> {
-        self.0.read(addr, buf).map_err(Into::into)
-    }
 }
 
 /// Function starts from the program's text symbols.
@@ -221,9 +212,9 @@ impl StackUnwinder<'_> {
     #[doc(hidden)]
     pub fn record_cpu(&self, cpu: u32) -> Option<(Trace, Vec<u8>)> {
         let mut scenario = self.cpu_scenario(cpu)?;
-        let memory = ProgramMemory(self.program);
+        let memory = self.program.kernel();
         let functions = ProgramFunctions(self.program);
-        let pages = Recorder::new(&memory);
+        let pages = Recorder::new(memory);
         let starts = FunctionRecorder::new(&functions);
         let trace = scenario.unwind_with(&pages, &starts);
         scenario.functions = starts.into_starts();
@@ -231,10 +222,7 @@ impl StackUnwinder<'_> {
     }
 
     fn unwind(&self, scenario: &Scenario) -> Trace {
-        scenario.unwind_with(
-            &ProgramMemory(self.program),
-            &ProgramFunctions(self.program),
-        )
+        scenario.unwind_with(self.program.kernel(), &ProgramFunctions(self.program))
     }
 
     fn cpu_scenario(&self, cpu: u32) -> Option<Scenario> {

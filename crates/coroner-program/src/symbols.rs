@@ -3,7 +3,7 @@
 //! by their shape in the kernel image before).
 
 use crate::ProgramError;
-use coroner_kernel::{Kernel, KernelMemory};
+use coroner_kernel::{Kernel, Memory};
 use coroner_symbols::kallsyms::Kallsyms;
 use coroner_symbols::{kallsyms, kallsyms_scan, system_map, Symbol, SymbolTable};
 use std::path::{Path, PathBuf};
@@ -92,7 +92,7 @@ pub(crate) fn load_symbols(
         ));
     }
     if let Some(at) = kallsyms_location(kernel) {
-        let mut read = |addr: u64, buf: &mut [u8]| kernel.read_virt(addr, buf).map_err(Into::into);
+        let mut read = |addr: u64, buf: &mut [u8]| kernel.read(addr, buf);
         // _stext, whose address VMCOREINFO gives, rebuilds a lost relative base.
         let anchor = kernel.vmcoreinfo().symbol("_stext").map(|a| ("_stext", a));
         return match Kallsyms::read_anchored(&at, &mut read, anchor) {
@@ -129,7 +129,7 @@ pub fn scan_kallsyms(kernel: &Kernel) -> Result<kallsyms_scan::Found, kallsyms_s
         .symbol("init_uts_ns")
         .filter(|&end| end > start)
         .unwrap_or(start.saturating_add(kallsyms_scan::MAX_SCAN_BYTES));
-    let mut read = |addr: u64, buf: &mut [u8]| kernel.read_virt(addr, buf).map_err(Into::into);
+    let mut read = |addr: u64, buf: &mut [u8]| kernel.read(addr, buf);
     kallsyms_scan::scan(&mut read, start..end, text_start)
 }
 

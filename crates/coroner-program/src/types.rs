@@ -2,7 +2,7 @@
 //! `__stop_BTF`): struct layouts without a debuginfo package.
 
 use crate::error::AnalysisError;
-use coroner_kernel::KernelMemory;
+use coroner_kernel::Memory;
 use coroner_types::{Btf, Types};
 use std::sync::Arc;
 
@@ -12,7 +12,7 @@ pub(crate) const MAX_BTF: u64 = 64 << 20;
 /// Reads and decodes vmlinux BTF between the addresses of `__start_BTF` and
 /// `__stop_BTF`, or says why there is none.
 pub(crate) fn load_btf(
-    memory: &dyn KernelMemory,
+    memory: &dyn Memory,
     start: Option<u64>,
     stop: Option<u64>,
 ) -> Result<Arc<Btf>, String> {
@@ -24,7 +24,7 @@ pub(crate) fn load_btf(
         .filter(|&l| l > 0 && l <= MAX_BTF)
         .ok_or_else(|| format!("BTF bounds {start:#x}..{stop:#x} are implausible"))?;
     let mut data = vec![0u8; len as usize];
-    let btf = match memory.read_virt(start, &mut data) {
+    let btf = match memory.read(start, &mut data) {
         Ok(()) => Btf::parse(&data).map_err(|e| format!("the kernel's BTF: {e}"))?,
         Err(e) => {
             // An incomplete dump: used up to the hole (Btf::parse_damaged).
@@ -45,15 +45,15 @@ pub(crate) fn load_btf(
 /// type section right after the header, the strings right after the types) from
 /// `_stext` up to `init_uts_ns` (`.BTF` lies in `.rodata`, below `.data`), page by
 /// page. Returns its start and end.
-pub(crate) fn find_btf(memory: &dyn KernelMemory, from: u64, to: u64) -> Option<(u64, u64)> {
+pub(crate) fn find_btf(memory: &dyn Memory, from: u64, to: u64) -> Option<(u64, u64)> {
     const PAGE: u64 = 4096;
     let to = to.min(from.saturating_add(256 << 20));
     let mut page = vec![0u8; PAGE as usize + 24];
     let mut at = from & !(PAGE - 1);
     while at < to {
         // The page and the start of the next, so a header may cross into it.
-        let whole = memory.read_virt(at, &mut page).is_ok();
-        let readable = whole || memory.read_virt(at, &mut page[..PAGE as usize]).is_ok();
+        let whole = memory.read(at, &mut page).is_ok();
+        let readable = whole || memory.read(at, &mut page[..PAGE as usize]).is_ok();
         if readable {
             let end = if whole {
                 page.len() - 24
@@ -82,7 +82,7 @@ pub(crate) fn find_btf(memory: &dyn KernelMemory, from: u64, to: u64) -> Option<
 /// Reads `buf` page by page from `start`: the unreadable pages (as offsets into
 /// `buf`, merged when adjacent) are zeros.
 pub(crate) fn read_pages(
-    memory: &dyn KernelMemory,
+    memory: &dyn Memory,
     start: u64,
     buf: &mut [u8],
 ) -> Vec<std::ops::Range<usize>> {
@@ -92,7 +92,7 @@ pub(crate) fn read_pages(
     while pos < buf.len() {
         let here = start.wrapping_add(pos as u64);
         let end = buf.len().min(pos + (PAGE - here % PAGE) as usize);
-        if memory.read_virt(here, &mut buf[pos..end]).is_err() {
+        if memory.read(here, &mut buf[pos..end]).is_err() {
             buf[pos..end].fill(0);
             match holes.last_mut() {
                 Some(last) if last.end == pos => last.end = end,

@@ -7,7 +7,7 @@
 
 use coroner_dump::Dump;
 use coroner_kernel::dmesg::{self, Log, LogRecord};
-use coroner_kernel::{Kernel, KernelMemory};
+use coroner_kernel::{Kernel, Memory};
 use coroner_program::Program;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -192,7 +192,7 @@ fn image_in_file(kernel: &Kernel, places: &Places, (start, end): (u64, u64)) -> 
 
 fn readable(kernel: &Kernel, vaddr: u64, len: u64) -> bool {
     let mut buf = vec![0u8; len as usize];
-    kernel.read_virt(vaddr, &mut buf).is_ok()
+    kernel.read(vaddr, &mut buf).is_ok()
 }
 
 /// Pages of `start..start+len` that cannot be read.

@@ -6,7 +6,7 @@
 
 use super::recover::{self, Block, Region};
 use super::{Log, LogError, LogRead, LogRecord};
-use crate::memory::KernelMemory;
+use crate::memory::Memory;
 use crate::VmcoreInfo;
 
 /// A descriptor's state sits in the top two bits of its `state_var`; the rest is its id.
@@ -139,7 +139,7 @@ struct Ring {
 }
 
 /// Reads every committed or finalized record from the tail to the head.
-pub fn read(mem: &dyn KernelMemory, info: &VmcoreInfo) -> Result<LogRead, LogError> {
+pub fn read(mem: &dyn Memory, info: &VmcoreInfo) -> Result<LogRead, LogError> {
     let prb_var = info
         .symbol("prb")
         .ok_or_else(|| LogError::MissingInfo("SYMBOL(prb)".into()))?;
@@ -279,7 +279,7 @@ const BLIND_INFOS_WINDOW: u64 = 2 << 20;
 /// Records whose descriptors were unreadable, found in the (known) text data ring
 /// by their ids; their `printk_info` is used when it is this record's.
 fn recover_known(
-    mem: &dyn KernelMemory,
+    mem: &dyn Memory,
     l: &Layout,
     ring: &Ring,
     ids: &[u64],
@@ -330,14 +330,14 @@ fn recover_known(
 /// The record of `block` with the `printk_info` at `at`, if that is readable,
 /// belongs to it (`seq_ok`) and agrees with the block's length.
 fn with_info(
-    mem: &dyn KernelMemory,
+    mem: &dyn Memory,
     l: &Layout,
     at: u64,
     block: &Block,
     seq_ok: impl Fn(u64) -> bool,
 ) -> Option<LogRecord> {
     let mut inf = vec![0u8; l.info_size as usize];
-    mem.read_virt(at, &mut inf).ok()?;
+    mem.read(at, &mut inf).ok()?;
     let seq = field_u64(&inf, l.seq).ok()?;
     let text_len = usize::from(field_u16(&inf, l.text_len).ok()?);
     // The block holds the text and at most 7 bytes of padding.
@@ -352,7 +352,7 @@ fn with_info(
 /// shape below `clear_seq` (where the static ring's `__log_buf` is), their
 /// `printk_info` found by sequence number near `printk_rb_static`.
 fn recover_blind(
-    mem: &dyn KernelMemory,
+    mem: &dyn Memory,
     info: &VmcoreInfo,
     l: &Layout,
     error: LogError,
@@ -366,7 +366,7 @@ fn recover_blind(
     let mut probe = [0u8; 8];
     let near_page = near & !0xfff;
     if !(1..=16).any(|k| {
-        mem.read_virt(near_page.wrapping_sub(k * 4096), &mut probe)
+        mem.read(near_page.wrapping_sub(k * 4096), &mut probe)
             .is_ok()
     }) {
         return Err(error);
@@ -474,7 +474,7 @@ impl Unreadable {
 /// One descriptor's record; `None` when the slot holds no finished message (being
 /// written, reused, or data-less), as makedumpfile skips them.
 fn read_record(
-    mem: &dyn KernelMemory,
+    mem: &dyn Memory,
     l: &Layout,
     ring: &Ring,
     id: u64,
@@ -482,7 +482,7 @@ fn read_record(
     let slot = id % ring.count;
     let desc = ring.descs.wrapping_add(slot * l.desc_size);
     let mut d = vec![0u8; l.desc_size as usize];
-    mem.read_virt(desc, &mut d).map_err(|e| e.to_string())?;
+    mem.read(desc, &mut d).map_err(|e| e.to_string())?;
     let state_var = field_u64(&d, l.state_var)?;
     let state = state_var >> STATE_SHIFT;
     if state_var & ID_MASK != id || (state != COMMITTED && state != FINALIZED) {
@@ -496,7 +496,7 @@ fn read_record(
     }
 
     let mut inf = vec![0u8; l.info_size as usize];
-    mem.read_virt(ring.infos.wrapping_add(slot * l.info_size), &mut inf)
+    mem.read(ring.infos.wrapping_add(slot * l.info_size), &mut inf)
         .map_err(|e| e.to_string())?;
     let mut text_len = u64::from(field_u16(&inf, l.text_len)?);
     // A block that wraps is stored whole at the start of the data ring.
@@ -512,7 +512,7 @@ fn read_record(
         ));
     }
     let mut text = vec![0u8; text_len as usize];
-    mem.read_virt(ring.data.wrapping_add(begin), &mut text)
+    mem.read(ring.data.wrapping_add(begin), &mut text)
         .map_err(|e| e.to_string())?;
 
     record_from_info(l, &inf, text).map(Some)

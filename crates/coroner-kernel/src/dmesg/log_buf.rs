@@ -2,7 +2,7 @@
 //! costs only its own bytes, and a garbage `log_buf_len` costs only the pages that
 //! exist (memory holds what was read, never what the length claims).
 
-use crate::memory::{KernelMemory, VirtError};
+use crate::memory::{MemError, Memory};
 
 /// The kernel never allows more (LOG_BUF_LEN_MAX); a larger length is corruption.
 pub(super) const MAX_LOG_BUF_LEN: u64 = 1 << 31;
@@ -16,12 +16,12 @@ pub(super) struct LogBuf {
     len: u64,
     /// `(offset, bytes)` of each run of readable pages, in order, none adjacent.
     runs: Vec<(u64, Vec<u8>)>,
-    first_error: Option<VirtError>,
+    first_error: Option<MemError>,
 }
 
 impl LogBuf {
     /// Reads `len` bytes at `vaddr`; `len` must not exceed [`MAX_LOG_BUF_LEN`].
-    pub(super) fn read(mem: &dyn KernelMemory, vaddr: u64, len: u64) -> LogBuf {
+    pub(super) fn read(mem: &dyn Memory, vaddr: u64, len: u64) -> LogBuf {
         let mut buf = LogBuf {
             len,
             runs: Vec::new(),
@@ -34,7 +34,7 @@ impl LogBuf {
             let at = vaddr.wrapping_add(off);
             let n = (PAGE - at % PAGE).min(len - off);
             let chunk = &mut page[..n as usize];
-            match mem.read_virt(at, chunk) {
+            match mem.read(at, chunk) {
                 Ok(()) => {
                     missing_run = 0;
                     match buf.runs.last_mut() {

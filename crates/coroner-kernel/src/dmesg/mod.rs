@@ -14,11 +14,11 @@ mod recover;
 pub mod structured;
 pub mod text;
 
-use crate::memory::KernelMemory;
+use crate::memory::Memory;
 use crate::VmcoreInfo;
 
 /// Reads the kernel log in whichever format VMCOREINFO describes.
-pub fn read_log(mem: &dyn KernelMemory, info: &VmcoreInfo) -> Result<LogRead, LogError> {
+pub fn read_log(mem: &dyn Memory, info: &VmcoreInfo) -> Result<LogRead, LogError> {
     if info.symbol("prb").is_some() {
         return lockless::read(mem, info);
     }
@@ -76,7 +76,7 @@ pub enum LogError {
     Read {
         what: String,
         #[source]
-        source: crate::memory::VirtError,
+        source: crate::memory::MemError,
     },
     #[error("corrupt kernel log: {0}")]
     Corrupt(String),

@@ -6,10 +6,10 @@
 
 use super::log_buf::{LogBuf, MAX_LOG_BUF_LEN};
 use super::{Log, LogError, LogRead};
-use crate::memory::KernelMemory;
+use crate::memory::Memory;
 use crate::VmcoreInfo;
 
-pub fn read(mem: &dyn KernelMemory, info: &VmcoreInfo) -> Result<LogRead, LogError> {
+pub fn read(mem: &dyn Memory, info: &VmcoreInfo) -> Result<LogRead, LogError> {
     let sym = |name: &str| {
         info.symbol(name)
             .ok_or_else(|| LogError::MissingInfo(format!("SYMBOL({name})")))

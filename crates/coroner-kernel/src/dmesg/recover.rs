@@ -12,7 +12,7 @@
 
 use super::lockless::ID_MASK;
 use super::LogRecord;
-use crate::memory::KernelMemory;
+use crate::memory::Memory;
 
 const PAGE: u64 = 4096;
 /// The longest text a record holds (PRINTKRB_RECORD_MAX).
@@ -31,14 +31,14 @@ pub(super) struct Region {
 
 impl Region {
     /// `start` is rounded down to a page, the length capped at [`MAX_REGION`].
-    pub fn read(mem: &dyn KernelMemory, start: u64, len: u64) -> Region {
+    pub fn read(mem: &dyn Memory, start: u64, len: u64) -> Region {
         let start = start & !(PAGE - 1);
         let len = len.min(MAX_REGION).next_multiple_of(PAGE) as usize;
         let mut bytes = vec![0u8; len];
         let mut readable = vec![false; len / PAGE as usize];
         for (i, page) in bytes.chunks_mut(PAGE as usize).enumerate() {
             let at = start.wrapping_add(i as u64 * PAGE);
-            if mem.read_virt(at, page).is_ok() {
+            if mem.read(at, page).is_ok() {
                 readable[i] = true;
             } else {
                 page.fill(0);

@@ -8,7 +8,7 @@
 use super::lockless::caller_name;
 use super::log_buf::{Gap, LogBuf, MAX_LOG_BUF_LEN};
 use super::{Log, LogError, LogRead, LogRecord};
-use crate::memory::KernelMemory;
+use crate::memory::Memory;
 use crate::VmcoreInfo;
 
 /// Where the fields are, from VMCOREINFO.
@@ -68,7 +68,7 @@ impl Layout {
     }
 }
 
-pub fn read(mem: &dyn KernelMemory, info: &VmcoreInfo) -> Result<LogRead, LogError> {
+pub fn read(mem: &dyn Memory, info: &VmcoreInfo) -> Result<LogRead, LogError> {
     let l = Layout::from(info)?;
     let sym = |name: &str| {
         info.symbol(name)
