@@ -24,8 +24,7 @@ fn cli(registry: &Registry) -> clap::Command {
                     .value_parser(clap::value_parser!(PathBuf))
                     .help("A dump to open in the interactive shell (as `coroner shell DUMP`)"),
             )
-            .args_conflicts_with_subcommands(true)
-            .subcommand(shell_command());
+            .args_conflicts_with_subcommands(true);
     }
     #[cfg(not(feature = "shell"))]
     {
@@ -42,6 +41,10 @@ fn cli(registry: &Registry) -> clap::Command {
                     clap::Command::new("nmi").about("Send a hung machine an NMI: qmp:SOCKET, libvirt:DOMAIN, ipmi:HOST, aws:INSTANCE_ID, esxi:VMX_PATH, sysrq."),
                 ));
         }
+    }
+    #[cfg(feature = "shell")]
+    {
+        cli = cli.subcommand(shell_command());
     }
     cli
 }
