@@ -49,6 +49,22 @@ fn cli(registry: &Registry) -> clap::Command {
                 ));
         }
     }
+    #[cfg(feature = "serve")]
+    {
+        use commands::serve::{ServeArgs, TokenArgs};
+        cli = cli
+            .subcommand(ServeArgs::augment_args(
+                clap::Command::new("serve").about("Run the fleet server: hosts send kernel logs and dumps over HTTP; crashes are triaged and grouped into problems."),
+            ))
+            .subcommand(
+                clap::Command::new("token")
+                    .about("Manage the fleet server's tokens.")
+                    .subcommand_required(true)
+                    .subcommand(TokenArgs::augment_args(
+                        clap::Command::new("create").about("Create a token and print it (it is shown once)."),
+                    )),
+            );
+    }
     cli
 }
 
@@ -58,6 +74,10 @@ fn main() {
     let status = match matches.subcommand() {
         Some(("doctor", m)) => doctor(m),
         Some(("nmi", m)) => nmi(m),
+        #[cfg(feature = "serve")]
+        Some(("serve", m)) => serve(m),
+        #[cfg(feature = "serve")]
+        Some(("token", m)) => token(m),
         Some((name, m)) => dump_command(&registry, name, m),
         None => 2,
     };
@@ -103,6 +123,27 @@ fn nmi(m: &ArgMatches) -> u8 {
     let args = commands::nmi::Args::from_arg_matches(m).expect("clap checked the arguments");
     match commands::nmi::run(&args) {
         Ok(line) => write_out(|out| writeln!(out, "{line}")).unwrap_or(0),
+        Err(err) => fail(&err, 2),
+    }
+}
+
+#[cfg(feature = "serve")]
+fn serve(m: &ArgMatches) -> u8 {
+    let args = commands::serve::ServeArgs::from_arg_matches(m).expect("clap checked the arguments");
+    match commands::serve::serve(&args) {
+        Ok(()) => 0,
+        Err(err) => fail(&err, 2),
+    }
+}
+
+#[cfg(feature = "serve")]
+fn token(m: &ArgMatches) -> u8 {
+    let Some(("create", m)) = m.subcommand() else {
+        return fail("token: the subcommand is create", 2);
+    };
+    let args = commands::serve::TokenArgs::from_arg_matches(m).expect("clap checked the arguments");
+    match commands::serve::token_create(&args) {
+        Ok(token) => write_out(|out| writeln!(out, "{token}")).unwrap_or(0),
         Err(err) => fail(&err, 2),
     }
 }

@@ -49,10 +49,15 @@ fn one_program_serves_every_line() {
     assert_eq!(session.program().unwrap() as *const _, first);
     let (md, _) = run(&registry, &session, "mod --markdown");
     let md = String::from_utf8(md).unwrap();
-    assert!(md.starts_with("### coroner mod\n\n```text\n     MODULE"), "{md}");
+    assert!(
+        md.starts_with("### coroner mod\n\n```text\n     MODULE"),
+        "{md}"
+    );
     // An alias finds its command.
     let (union, _) = run(&registry, &session, "union list_head");
-    assert!(String::from_utf8(union).unwrap().starts_with("struct list_head {"));
+    assert!(String::from_utf8(union)
+        .unwrap()
+        .starts_with("struct list_head {"));
 }
 
 #[test]
@@ -64,7 +69,10 @@ fn errors_carry_their_exit_status() {
         Err(e) => (e.status(), e.to_string()),
     };
     let (code, text) = status("struct no_such_type");
-    assert_eq!((code, text.as_str()), (1, "struct: no_such_type: no such struct or union"));
+    assert_eq!(
+        (code, text.as_str()),
+        (1, "struct: no_such_type: no such struct or union")
+    );
     let (code, text) = status("frobnicate");
     assert_eq!((code, text.as_str()), (2, "frobnicate: no such command"));
     let (code, _) = status("rd");
@@ -72,7 +80,9 @@ fn errors_carry_their_exit_status() {
     let (code, text) = status("bt 999999");
     assert_eq!((code, text.as_str()), (2, "999999: no such task"));
     // A miss inside a report is a status, not an error.
-    let (output, _) = registry.run_line(&session, &line("sym no_such_symbol_here")).unwrap();
+    let (output, _) = registry
+        .run_line(&session, &line("sym no_such_symbol_here"))
+        .unwrap();
     assert_eq!(output.status, 1);
     assert_eq!(output.report.warnings().len(), 1);
 }

@@ -35,5 +35,6 @@ pub use class::Class;
 pub use kb::{KbError, KnowledgeBase};
 pub use render::{markdown, text};
 pub use report::{analyse, triage, KbMatch, Other, Report};
+pub use signature::VERSION as SIGNATURE_VERSION;
 pub use taint::Taint;
 pub use trace::{Frame, Rip};

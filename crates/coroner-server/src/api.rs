@@ -1,0 +1,193 @@
+//! The HTTP API: hosts `POST` crashes and `PUT` vmcores with upload tokens;
+//! viewers `GET` crashes and problems.
+
+use crate::auth::require;
+use crate::error::ApiError;
+use crate::ingest::{check_length, Incoming, IngestError, Kind};
+use crate::triage::{self, elapsed_ms};
+use crate::{view, App};
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use coroner_store::{is_id, Blobs, CrashState, Role, StageStatus};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Instant;
+
+type Reply = Result<(StatusCode, Json<Value>), ApiError>;
+
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/api/v1/crashes", post(post_crash))
+        .route("/api/v1/crashes/{id}", get(get_crash))
+        .route("/api/v1/crashes/{id}/vmcore", put(put_vmcore))
+        .route("/api/v1/problems", get(get_problems))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint") })
+        .with_state(app)
+}
+
+/// A kernel log or a whole dump: stored, triaged and grouped before the reply.
+async fn post_crash(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Reply {
+    let host = uploader(&app, &headers).await?;
+    let limits = app.config.limits;
+    check_length(&headers, limits.dump.max(limits.log))?;
+    let incoming = Incoming::start(body).await?;
+    let kind = incoming.kind();
+    let limit = match kind {
+        Kind::Log => limits.log,
+        Kind::Dump => limits.dump,
+    };
+    check_length(&headers, limit)?;
+
+    let db = &app.db;
+    let id = db.insert_crash(&host, kind.name()).await?;
+    let key = Blobs::key(&id, if kind == Kind::Log { "log" } else { "vmcore" });
+    if kind == Kind::Dump {
+        db.vmcore_receiving(&id, &key).await?;
+    }
+    let bytes = receive(&app, &id, "store", &key, incoming, limit).await?;
+    if kind == Kind::Log {
+        db.set_log_key(&id, &key).await?;
+    }
+    let outcome = triage::run(&app, &id, &host, kind, &key).await?;
+    match kind {
+        Kind::Log if outcome.failed => db.set_state(&id, CrashState::Failed).await?,
+        Kind::Log => db.set_state(&id, CrashState::Triaged).await?,
+        Kind::Dump => {
+            db.vmcore_stored(&id, bytes).await?;
+            app.jobs.notify_one();
+        }
+    }
+    let crash = db.crash(&id).await?.ok_or_else(ApiError::not_found)?;
+    let report = outcome.report.as_ref().map(|t| &t.report);
+    let reason = crash
+        .stages
+        .iter()
+        .find(|s| s.status == "failed")
+        .and_then(|s| s.reason.clone());
+    let reply = json!({
+        "id": id,
+        "url": view::crash_url(&id),
+        "state": crash.state,
+        "problem": crash.problem,
+        "title": report.and_then(|r| r.title.clone()),
+        "class": report.and_then(|r| r.class.map(|c| c.name())),
+        "signature": crash.signature,
+        "signature_version": crash.signature_version,
+        "known": report.map(|r| r.kb.iter().map(|m| m.id.clone()).collect::<Vec<_>>()).unwrap_or_default(),
+        "kb": report.map(|r| r.kb.clone()).unwrap_or_default(),
+        // A dump came whole: nothing more is wanted.
+        "want_vmcore": kind == Kind::Log && crash.want_vmcore,
+        "vmcore_url": format!("{}/vmcore", view::crash_url(&id)),
+        "reason": reason,
+    });
+    Ok((StatusCode::CREATED, Json(reply)))
+}
+
+/// The vmcore of a crash its host posted; `201` once it is durably stored.
+async fn put_vmcore(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Reply {
+    let host = uploader(&app, &headers).await?;
+    if !is_id(&id) {
+        return Err(ApiError::not_found());
+    }
+    let db = &app.db;
+    let crash = db.crash(&id).await?.ok_or_else(ApiError::not_found)?;
+    if crash.host != host {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "this crash was sent by another host",
+        ));
+    }
+    let limit = app.config.limits.dump;
+    check_length(&headers, limit)?;
+    let incoming = Incoming::start(body).await?;
+    if incoming.kind() != Kind::Dump {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "not a dump: the body starts with no ELF, kdump-compressed or makedumpfile flattened header",
+        ));
+    }
+    let key = Blobs::key(&id, "vmcore");
+    if !db.vmcore_receiving(&id, &key).await? {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "this crash has its vmcore (stored, or arriving)",
+        ));
+    }
+    let bytes = receive(&app, &id, "vmcore", &key, incoming, limit).await?;
+    db.vmcore_stored(&id, bytes).await?;
+    app.jobs.notify_one();
+    let reply = json!({ "id": id, "url": view::crash_url(&id), "state": CrashState::Queued.name(), "bytes": bytes });
+    Ok((StatusCode::CREATED, Json(reply)))
+}
+
+/// Streams a body into the store as stage `stage`; a failure is recorded on the
+/// crash (and only there) before it is answered.
+async fn receive(
+    app: &App,
+    id: &str,
+    stage: &str,
+    key: &str,
+    incoming: Incoming,
+    limit: u64,
+) -> Result<u64, ApiError> {
+    let started = Instant::now();
+    let stored = match app.blobs.writer(key).await {
+        Ok(writer) => incoming.store(writer, limit).await,
+        Err(e) => Err(IngestError::from(e)),
+    };
+    let ms = elapsed_ms(started);
+    match stored {
+        Ok(bytes) => {
+            app.db
+                .add_stage(id, stage, StageStatus::Ok, None, ms)
+                .await?;
+            Ok(bytes)
+        }
+        Err(e) => {
+            let reason = e.to_string();
+            app.db
+                .add_stage(id, stage, StageStatus::Failed, Some(&reason), ms)
+                .await?;
+            app.db.vmcore_failed(id).await?;
+            Err(e.into())
+        }
+    }
+}
+
+async fn get_crash(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Reply {
+    require(&app, &headers, Role::Viewer).await?;
+    if !is_id(&id) {
+        return Err(ApiError::not_found());
+    }
+    let crash = app.db.crash(&id).await?.ok_or_else(ApiError::not_found)?;
+    Ok((StatusCode::OK, Json(view::crash(&crash))))
+}
+
+async fn get_problems(State(app): State<Arc<App>>, headers: HeaderMap) -> Reply {
+    require(&app, &headers, Role::Viewer).await?;
+    let problems: Vec<Value> = app.db.problems().await?.iter().map(view::problem).collect();
+    Ok((
+        StatusCode::OK,
+        Json(json!({ "schema": "coroner.problems/1", "problems": problems })),
+    ))
+}
+
+/// The host an upload token writes as.
+async fn uploader(app: &App, headers: &HeaderMap) -> Result<String, ApiError> {
+    require(app, headers, Role::Upload)
+        .await?
+        .host
+        .ok_or_else(|| ApiError::new(StatusCode::FORBIDDEN, "this upload token has no host"))
+}

@@ -1,0 +1,101 @@
+//! The bytes: kernel logs and vmcores in an object store, under keys the server
+//! makes (`crashes/<id>/vmcore`). Uploads stream through in parts, so memory per
+//! upload is a few parts whatever the dump's size; a local store fsyncs the file
+//! and its directory before an upload counts as stored.
+
+use crate::error::StoreError;
+use bytes::Bytes;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as Key;
+use object_store::{ObjectStoreExt, WriteMultipart};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Part size of a streamed upload (S3's minimum is 5 MiB).
+const PART_BYTES: usize = 8 << 20;
+/// Parts in flight per upload: memory per upload is about this many parts.
+const PARTS_IN_FLIGHT: usize = 2;
+
+#[derive(Clone)]
+pub struct Blobs {
+    local: Arc<LocalFileSystem>,
+}
+
+impl Blobs {
+    /// Opens a store URL: `file:///DIR` or a plain directory path (created if
+    /// missing).
+    pub fn open(url: &str) -> Result<Blobs, StoreError> {
+        let dir = if let Some(path) = url.strip_prefix("file://") {
+            PathBuf::from(path)
+        } else if url.contains("://") {
+            return Err(StoreError::Config(format!(
+                "{url}: unsupported store (a directory or file:///DIR; S3 is not supported yet)"
+            )));
+        } else {
+            PathBuf::from(url)
+        };
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| StoreError::Config(format!("{}: {e}", dir.display())))?;
+        let local = LocalFileSystem::new_with_prefix(&dir)?.with_fsync(true);
+        Ok(Blobs {
+            local: Arc::new(local),
+        })
+    }
+
+    /// The key of a crash's blob (`vmcore`, `log`); `crash` is a server-made id.
+    pub fn key(crash: &str, name: &str) -> String {
+        format!("crashes/{crash}/{name}")
+    }
+
+    /// Starts a streamed upload to `key`.
+    pub async fn writer(&self, key: &str) -> Result<BlobWriter, StoreError> {
+        let upload = self.local.put_multipart(&Key::from(key)).await?;
+        Ok(BlobWriter {
+            upload: WriteMultipart::new_with_chunk_size(upload, PART_BYTES),
+            written: 0,
+        })
+    }
+
+    /// Where a stored blob lies on this machine, for readers that map files (the
+    /// dump reader).
+    pub fn local_path(&self, key: &str) -> Result<PathBuf, StoreError> {
+        Ok(self.local.path_to_filesystem(&Key::from(key))?)
+    }
+
+    /// A whole blob (logs: bounded by the upload limit).
+    pub async fn get(&self, key: &str) -> Result<Bytes, StoreError> {
+        Ok(self.local.get(&Key::from(key)).await?.bytes().await?)
+    }
+}
+
+/// An upload in progress: nothing is visible under its key until [`finish`].
+///
+/// [`finish`]: BlobWriter::finish
+pub struct BlobWriter {
+    upload: WriteMultipart,
+    written: u64,
+}
+
+impl BlobWriter {
+    pub async fn write(&mut self, chunk: Bytes) -> Result<(), StoreError> {
+        self.upload.wait_for_capacity(PARTS_IN_FLIGHT).await?;
+        self.written += chunk.len() as u64;
+        self.upload.put(chunk);
+        Ok(())
+    }
+
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Completes the upload durably; returns its size.
+    pub async fn finish(self) -> Result<u64, StoreError> {
+        self.upload.finish().await?;
+        Ok(self.written)
+    }
+
+    /// Drops what was written.
+    pub async fn abort(self) -> Result<(), StoreError> {
+        Ok(self.upload.abort().await?)
+    }
+}
