@@ -28,7 +28,20 @@ fn cli_signature(path: &PathBuf, kb: &KnowledgeBase) -> Option<String> {
 
 #[test]
 fn logs_and_dumps_are_grouped_as_triage_signs_them_and_dump_facts_match_the_cli() {
-    let h = Harness::start(|_| {});
+    grouped_as_triage_signs_them(&Harness::start(|_| {}));
+}
+
+#[test]
+fn the_same_on_postgresql() {
+    let Some(pg) = coroner_testdata::postgres::cluster_or_skip("the_same_on_postgresql") else {
+        return;
+    };
+    let h = Harness::start(|c| c.database = Some(pg.url.clone()));
+    grouped_as_triage_signs_them(&h);
+    drop(h);
+}
+
+fn grouped_as_triage_signs_them(h: &Harness) {
     let viewer = h.token("viewer", None);
     let hosts = ["web-1", "web-2"];
     let uploads: Vec<String> = hosts

@@ -226,6 +226,20 @@ impl Db {
             .collect())
     }
 
+    /// A problem's counters: (day, release, host, count), in that order.
+    pub async fn counters(
+        &self,
+        problem: &str,
+    ) -> Result<Vec<(String, String, String, i64)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT day, release, host, count FROM counters WHERE problem = $1 \
+             ORDER BY day, release, host",
+        )
+        .bind(problem)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     async fn by_problem(
         &self,
         sql: &'static str,
