@@ -13,6 +13,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use coroner_store::{is_id, Blobs, CrashState, Role, StageStatus};
 use serde_json::{json, Value};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -40,7 +41,27 @@ async fn post_crash(State(app): State<Arc<App>>, headers: HeaderMap, body: Body)
         Kind::Dump => limits.dump,
     };
     check_length(&headers, limit)?;
+    detached(post_pipeline(app, host, incoming, kind, limit)).await
+}
 
+/// Runs an upload's pipeline to its end even if the client goes away, so that
+/// the crash's record says what happened to it.
+async fn detached(pipeline: impl Future<Output = Reply> + Send + 'static) -> Reply {
+    tokio::spawn(pipeline).await.unwrap_or_else(|e| {
+        Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the upload's pipeline stopped: {e}"),
+        ))
+    })
+}
+
+async fn post_pipeline(
+    app: Arc<App>,
+    host: String,
+    incoming: Incoming,
+    kind: Kind,
+    limit: u64,
+) -> Reply {
     let db = &app.db;
     let id = db.insert_crash(&host, kind.name()).await?;
     let key = Blobs::key(&id, if kind == Kind::Log { "log" } else { "vmcore" });
@@ -114,6 +135,11 @@ async fn put_vmcore(
             "not a dump: the body starts with no ELF, kdump-compressed or makedumpfile flattened header",
         ));
     }
+    detached(put_pipeline(app, id, incoming, limit)).await
+}
+
+async fn put_pipeline(app: Arc<App>, id: String, incoming: Incoming, limit: u64) -> Reply {
+    let db = &app.db;
     let key = Blobs::key(&id, "vmcore");
     if !db.vmcore_receiving(&id, &key).await? {
         return Err(ApiError::new(

@@ -211,3 +211,48 @@ fn garbage_and_truncated_dumps_fail_their_stages_with_reasons() {
     assert_eq!(status, StatusCode::CREATED, "{reply}");
     assert_eq!(reply["state"], "triaged");
 }
+
+#[test]
+fn a_client_gone_mid_vmcore_leaves_it_failed_not_stored() {
+    let h = Harness::start(|_| {});
+    let upload = h.token("upload", Some("web-1"));
+    let viewer = h.token("viewer", None);
+    let (status, reply) = h.post(&upload, LOG.to_vec());
+    assert_eq!(status, StatusCode::CREATED, "{reply}");
+    let id = reply["id"].as_str().unwrap().to_string();
+    let dump = std::fs::read(example_dump()).unwrap();
+    let mut tcp = TcpStream::connect(h.base.trim_start_matches("http://")).unwrap();
+    write!(
+        tcp,
+        "PUT /api/v1/crashes/{id}/vmcore HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {upload}\r\n\
+         Content-Length: {}\r\n\r\n",
+        dump.len()
+    )
+    .unwrap();
+    tcp.write_all(&dump[..dump.len() / 2]).unwrap();
+    drop(tcp);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let crash = loop {
+        let crash = h.get(&viewer, &format!("/api/v1/crashes/{id}"));
+        if crash["vmcore"]["state"] != "receiving" {
+            break crash;
+        }
+        assert!(std::time::Instant::now() < deadline, "{crash}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(crash["vmcore"]["state"], "failed", "{crash}");
+    let stage = crash["stages"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (stage["name"].as_str(), stage["status"].as_str()),
+        (Some("vmcore"), Some("failed"))
+    );
+    assert!(
+        stage["reason"].as_str().unwrap().contains("cut off"),
+        "{stage}"
+    );
+    assert!(!h
+        .config
+        .data
+        .join(format!("blobs/crashes/{id}/vmcore"))
+        .exists());
+}
