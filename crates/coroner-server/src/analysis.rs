@@ -10,7 +10,7 @@ use coroner_report::backtrace::{bt, BtQuery, Selection};
 use coroner_report::info::info;
 use coroner_report::tasks::ps;
 use coroner_report::Render;
-use coroner_store::{CrashState, Job, StageStatus, StoreError};
+use coroner_store::{CrashState, Job, StageStatus, StoreError, Triaged};
 use std::path::Path;
 use std::time::Instant;
 
@@ -72,7 +72,10 @@ pub async fn run(app: &App, job: &Job) -> Result<(), StoreError> {
     // A log without a crash report (or none at all): the dump's own log may
     // have one.
     if crash.signature.is_none() && crash.input == Kind::Log.name() {
-        triage::run(app, &crash.id, &crash.host, Kind::Dump, &key).await?;
+        let triage = triage::triage(app, Kind::Dump, &key).await?;
+        let mut record = Triaged::default();
+        triage.fill(&mut record, &crash.id, &crash.host);
+        db.record(&crash.id, &record, app.config.sampling).await?;
     }
     let path = app.blobs.local_path(&key)?;
     let name = key.clone();

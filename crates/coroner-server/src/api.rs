@@ -11,7 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use coroner_store::{is_id, Blobs, CrashState, Role, StageStatus};
+use coroner_store::{is_id, Blobs, CrashState, NewStage, Role, StageStatus, Triaged};
 use serde_json::{json, Value};
 use std::future::Future;
 use std::sync::Arc;
@@ -68,21 +68,27 @@ async fn post_pipeline(
     if kind == Kind::Dump {
         db.vmcore_receiving(&id, &key).await?;
     }
-    let bytes = receive(&app, &id, "store", &key, incoming, limit).await?;
-    if kind == Kind::Log {
-        db.set_log_key(&id, &key).await?;
-    }
-    let outcome = triage::run(&app, &id, &host, kind, &key).await?;
-    match kind {
-        Kind::Log if outcome.failed => db.set_state(&id, CrashState::Failed).await?,
-        Kind::Log => db.set_state(&id, CrashState::Triaged).await?,
-        Kind::Dump => {
-            db.vmcore_stored(&id, bytes).await?;
-            app.jobs.notify_one();
-        }
+    let (bytes, stored) = receive(&app, &id, "store", &key, incoming, limit).await?;
+    let triage = triage::triage(&app, kind, &key).await?;
+    let state = match kind {
+        Kind::Log if triage.failed() => Some(CrashState::Failed),
+        Kind::Log => Some(CrashState::Triaged),
+        Kind::Dump => None,
+    };
+    let mut record = Triaged {
+        stages: vec![stored],
+        log_key: (kind == Kind::Log).then_some(key.as_str()),
+        state,
+        ..Triaged::default()
+    };
+    triage.fill(&mut record, &id, &host);
+    db.record(&id, &record, app.config.sampling).await?;
+    if kind == Kind::Dump {
+        db.vmcore_stored(&id, bytes).await?;
+        app.jobs.notify_one();
     }
     let crash = db.crash(&id).await?.ok_or_else(ApiError::not_found)?;
-    let report = outcome.report.as_ref().map(|t| &t.report);
+    let report = triage.report().map(|t| &t.report);
     let reason = crash
         .stages
         .iter()
@@ -147,23 +153,27 @@ async fn put_pipeline(app: Arc<App>, id: String, incoming: Incoming, limit: u64)
             "this crash has its vmcore (stored, or arriving)",
         ));
     }
-    let bytes = receive(&app, &id, "vmcore", &key, incoming, limit).await?;
+    let (bytes, stored) = receive(&app, &id, "vmcore", &key, incoming, limit).await?;
+    let reason = stored.reason.as_deref();
+    db.add_stage(&id, stored.name, stored.status, reason, stored.duration_ms)
+        .await?;
     db.vmcore_stored(&id, bytes).await?;
     app.jobs.notify_one();
     let reply = json!({ "id": id, "url": view::crash_url(&id), "state": CrashState::Queued.name(), "bytes": bytes });
     Ok((StatusCode::CREATED, Json(reply)))
 }
 
-/// Streams a body into the store as stage `stage`; a failure is recorded on the
-/// crash (and only there) before it is answered.
+/// Streams a body into the store as stage `stage`: its size and the stage, to
+/// record with what follows. A failure is recorded on the crash (and only
+/// there) before it is answered.
 async fn receive(
     app: &App,
     id: &str,
-    stage: &str,
+    stage: &'static str,
     key: &str,
     incoming: Incoming,
     limit: u64,
-) -> Result<u64, ApiError> {
+) -> Result<(u64, NewStage), ApiError> {
     let started = Instant::now();
     let stored = match app.blobs.writer(key).await {
         Ok(writer) => incoming.store(writer, limit).await,
@@ -171,12 +181,15 @@ async fn receive(
     };
     let ms = elapsed_ms(started);
     match stored {
-        Ok(bytes) => {
-            app.db
-                .add_stage(id, stage, StageStatus::Ok, None, ms)
-                .await?;
-            Ok(bytes)
-        }
+        Ok(bytes) => Ok((
+            bytes,
+            NewStage {
+                name: stage,
+                status: StageStatus::Ok,
+                reason: None,
+                duration_ms: ms,
+            },
+        )),
         Err(e) => {
             let reason = e.to_string();
             app.db

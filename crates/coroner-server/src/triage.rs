@@ -7,31 +7,24 @@ use crate::App;
 use coroner_commands::Session;
 use coroner_report::triage::{self, TriageReport};
 use coroner_report::Render;
-use coroner_store::{Occurrence, StageStatus, StoreError};
+use coroner_store::{NewStage, Occurrence, StageStatus, StoreError, Triaged};
 use coroner_triage::{KnowledgeBase, SIGNATURE_VERSION};
 use std::path::Path;
 use std::time::Instant;
 
-/// What triage found; `failed` when its stage failed (the reason is stored
-/// with it).
-#[derive(Default)]
-pub struct Outcome {
-    pub report: Option<TriageReport>,
-    pub failed: bool,
+/// A triage's result, to be recorded with the stages before it.
+pub struct Triage {
+    /// The report and its `coroner.triage/1` document, or why there is none.
+    pub result: Result<(TriageReport, String), String>,
+    ms: i64,
 }
 
 pub fn elapsed_ms(since: Instant) -> i64 {
     since.elapsed().as_millis() as i64
 }
 
-/// Triages the stored blob `key` of `crash` and groups it; records the stages.
-pub async fn run(
-    app: &App,
-    crash: &str,
-    host: &str,
-    kind: Kind,
-    key: &str,
-) -> Result<Outcome, StoreError> {
+/// Triages the stored blob `key` on the blocking pool.
+pub async fn triage(app: &App, kind: Kind, key: &str) -> Result<Triage, StoreError> {
     let path = app.blobs.local_path(key)?;
     let kb = app.kb.clone();
     let name = key.to_string();
@@ -40,63 +33,78 @@ pub async fn run(
         Kind::Dump => Some(app.dump_opens.acquire().await.expect("never closed")),
         Kind::Log => None,
     };
-    let result = tokio::task::spawn_blocking(move || triage_file(&path, &name, kind, &kb))
-        .await
-        .unwrap_or_else(|e| Err(format!("triage stopped: {e}")));
-    drop(permit);
-    let ms = elapsed_ms(started);
-    let db = &app.db;
-    let report = match result {
-        Ok(report) => report,
-        Err(reason) => {
-            db.add_stage(crash, "triage", StageStatus::Failed, Some(&reason), ms)
-                .await?;
-            return Ok(Outcome {
-                failed: true,
-                ..Outcome::default()
-            });
-        }
-    };
-    let mut document = Vec::new();
-    report
-        .json(&mut document)
-        .expect("writing to memory does not fail");
-    let document = String::from_utf8(document).expect("serde_json writes UTF-8");
-    let r = &report.report;
-    db.set_triage(crash, &document, r.release.as_deref())
-        .await?;
-    db.add_stage(crash, "triage", StageStatus::Ok, None, ms)
-        .await?;
-
-    let (Some(signature), Some(title)) = (&r.signature, &r.title) else {
-        let reason = "no crash report was found in the log: nothing to sign or group";
-        db.add_stage(crash, "problem", StageStatus::Skipped, Some(reason), 0)
-            .await?;
-        // Without a report the dump is the only evidence.
-        db.want_unsigned_vmcore(crash).await?;
-        return Ok(Outcome {
-            report: Some(report),
-            ..Outcome::default()
-        });
-    };
-    let started = Instant::now();
-    let occurrence = Occurrence {
-        crash,
-        signature,
-        version: SIGNATURE_VERSION,
-        title,
-        class: r.class.map(|c| c.name()),
-        host,
-        release: r.release.as_deref(),
-        at: coroner_store::now(),
-    };
-    db.assign(&occurrence, app.config.sampling).await?;
-    db.add_stage(crash, "problem", StageStatus::Ok, None, elapsed_ms(started))
-        .await?;
-    Ok(Outcome {
-        report: Some(report),
-        failed: false,
+    let result = tokio::task::spawn_blocking(move || {
+        let report = triage_file(&path, &name, kind, &kb)?;
+        let mut document = Vec::new();
+        report
+            .json(&mut document)
+            .expect("writing to memory does not fail");
+        Ok((
+            report,
+            String::from_utf8(document).expect("serde_json writes UTF-8"),
+        ))
     })
+    .await
+    .unwrap_or_else(|e| Err(format!("triage stopped: {e}")));
+    drop(permit);
+    Ok(Triage {
+        result,
+        ms: elapsed_ms(started),
+    })
+}
+
+impl Triage {
+    pub fn failed(&self) -> bool {
+        self.result.is_err()
+    }
+
+    pub fn report(&self) -> Option<&TriageReport> {
+        self.result.as_ref().ok().map(|(report, _)| report)
+    }
+
+    /// Adds this triage's stage, document and grouping to `record`.
+    pub fn fill<'a>(&'a self, record: &mut Triaged<'a>, crash: &'a str, host: &'a str) {
+        let stage = |status, reason: Option<&str>, ms| NewStage {
+            name: "triage",
+            status,
+            reason: reason.map(str::to_string),
+            duration_ms: ms,
+        };
+        let (report, document) = match &self.result {
+            Ok(done) => done,
+            Err(reason) => {
+                record
+                    .stages
+                    .push(stage(StageStatus::Failed, Some(reason), self.ms));
+                return;
+            }
+        };
+        record.stages.push(stage(StageStatus::Ok, None, self.ms));
+        let r = &report.report;
+        record.triage = Some((document, r.release.as_deref()));
+        match (&r.signature, &r.title) {
+            (Some(signature), Some(title)) => {
+                record.occurrence = Some(Occurrence {
+                    crash,
+                    signature,
+                    version: SIGNATURE_VERSION,
+                    title,
+                    class: r.class.map(|c| c.name()),
+                    host,
+                    release: r.release.as_deref(),
+                    at: coroner_store::now(),
+                })
+            }
+            _ => record.stages.push(NewStage {
+                name: "problem",
+                status: StageStatus::Skipped,
+                reason: Some(
+                    "no crash report was found in the log: nothing to sign or group".into(),
+                ),
+                duration_ms: 0,
+            }),
+        }
+    }
 }
 
 /// `coroner triage`'s work on one file: a log's text, or the log a dump holds.

@@ -4,7 +4,10 @@
 use crate::db::{now, Db};
 use crate::error::StoreError;
 use crate::ids::new_id;
+use crate::problems::{assign_in, Assigned, Occurrence, Sampling};
 use serde::Serialize;
+use sqlx::AnyConnection;
+use std::time::Instant;
 
 /// Where a crash is in the pipeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,26 +41,6 @@ impl CrashState {
     }
 }
 
-/// The vmcore's bytes: `stored` only once they are durably in the object store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VmcoreState {
-    None,
-    Receiving,
-    Stored,
-    Failed,
-}
-
-impl VmcoreState {
-    pub fn name(self) -> &'static str {
-        match self {
-            VmcoreState::None => "none",
-            VmcoreState::Receiving => "receiving",
-            VmcoreState::Stored => "stored",
-            VmcoreState::Failed => "failed",
-        }
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StageStatus {
     Ok,
@@ -74,6 +57,28 @@ impl StageStatus {
             StageStatus::Skipped => "skipped",
         }
     }
+}
+
+/// A finished stage, to record.
+#[derive(Debug, Clone)]
+pub struct NewStage {
+    pub name: &'static str,
+    pub status: StageStatus,
+    pub reason: Option<String>,
+    pub duration_ms: i64,
+}
+
+/// What the part of the pipeline a client waits for found (see [`Db::record`]).
+#[derive(Debug, Default)]
+pub struct Triaged<'a> {
+    pub stages: Vec<NewStage>,
+    pub log_key: Option<&'a str>,
+    /// The `coroner.triage/1` document and the release it names. A triage
+    /// without an occurrence found no crash report: the vmcore is wanted.
+    pub triage: Option<(&'a str, Option<&'a str>)>,
+    /// The crash, signed, to group.
+    pub occurrence: Option<Occurrence<'a>>,
+    pub state: Option<CrashState>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -126,6 +131,28 @@ type CrashRow = (
     Option<String>,
 );
 
+async fn add_stage_in(
+    conn: &mut AnyConnection,
+    crash: &str,
+    name: &str,
+    status: StageStatus,
+    reason: Option<&str>,
+    duration_ms: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO stages (crash, seq, name, status, reason, duration_ms) \
+         SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5 FROM stages WHERE crash = $1",
+    )
+    .bind(crash)
+    .bind(name)
+    .bind(status.name())
+    .bind(reason.map(str::to_string))
+    .bind(duration_ms)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 impl Db {
     /// A new crash from `host`, its body arriving; returns its id.
     pub async fn insert_crash(&self, host: &str, input: &str) -> Result<String, StoreError> {
@@ -153,15 +180,6 @@ impl Db {
         Ok(())
     }
 
-    pub async fn set_input(&self, crash: &str, input: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE crashes SET input = $2 WHERE id = $1")
-            .bind(crash)
-            .bind(input)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
     /// Records a finished stage.
     pub async fn add_stage(
         &self,
@@ -171,42 +189,67 @@ impl Db {
         reason: Option<&str>,
         duration_ms: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO stages (crash, seq, name, status, reason, duration_ms) \
-             SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5 FROM stages WHERE crash = $1",
-        )
-        .bind(crash)
-        .bind(name)
-        .bind(status.name())
-        .bind(reason.map(str::to_string))
-        .bind(duration_ms)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let mut conn = self.pool.acquire().await?;
+        add_stage_in(&mut conn, crash, name, status, reason, duration_ms).await
     }
 
-    pub async fn set_log_key(&self, crash: &str, key: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE crashes SET log_key = $2 WHERE id = $1")
-            .bind(crash)
-            .bind(key)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    pub async fn set_triage(
+    /// Records what triage found, in one transaction (one commit, so one fsync,
+    /// however many stages): the stages, the log's key, the triage document, the
+    /// grouping (then a `problem` stage), the state.
+    pub async fn record(
         &self,
         crash: &str,
-        document: &str,
-        release: Option<&str>,
-    ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE crashes SET triage = $2, release = $3 WHERE id = $1")
-            .bind(crash)
-            .bind(document)
-            .bind(release.map(str::to_string))
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        t: &Triaged<'_>,
+        sampling: Sampling,
+    ) -> Result<Option<Assigned>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // Stages first: a write, so SQLite takes its write lock at the start.
+        for s in &t.stages {
+            let reason = s.reason.as_deref();
+            add_stage_in(&mut tx, crash, s.name, s.status, reason, s.duration_ms).await?;
+        }
+        if let Some(key) = t.log_key {
+            sqlx::query("UPDATE crashes SET log_key = $2 WHERE id = $1")
+                .bind(crash)
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some((document, release)) = t.triage {
+            sqlx::query("UPDATE crashes SET triage = $2, release = $3 WHERE id = $1")
+                .bind(crash)
+                .bind(document)
+                .bind(release.map(str::to_string))
+                .execute(&mut *tx)
+                .await?;
+        }
+        let assigned = match &t.occurrence {
+            Some(o) => {
+                let started = Instant::now();
+                let assigned = assign_in(&mut tx, o, sampling).await?;
+                let ms = started.elapsed().as_millis() as i64;
+                add_stage_in(&mut tx, crash, "problem", StageStatus::Ok, None, ms).await?;
+                Some(assigned)
+            }
+            None if t.triage.is_some() => {
+                // A log without a crash report: the dump is the only evidence.
+                sqlx::query("UPDATE crashes SET want_vmcore = 1 WHERE id = $1")
+                    .bind(crash)
+                    .execute(&mut *tx)
+                    .await?;
+                None
+            }
+            None => None,
+        };
+        if let Some(state) = t.state {
+            sqlx::query("UPDATE crashes SET state = $2 WHERE id = $1")
+                .bind(crash)
+                .bind(state.name())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(assigned)
     }
 
     /// Starts a vmcore upload into `key`; false when one is arriving or stored

@@ -14,7 +14,7 @@ mod problems;
 mod tokens;
 
 pub use blobs::{BlobWriter, Blobs};
-pub use crashes::{CrashRecord, CrashState, StageRecord, StageStatus, VmcoreState};
+pub use crashes::{CrashRecord, CrashState, NewStage, StageRecord, StageStatus, Triaged};
 pub use db::{now, Backend, Db};
 pub use error::StoreError;
 pub use ids::{is_id, new_id};

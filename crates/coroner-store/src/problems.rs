@@ -5,6 +5,7 @@
 use crate::db::Db;
 use crate::error::StoreError;
 use crate::ids::new_id;
+use sqlx::AnyConnection;
 use std::collections::HashMap;
 
 /// Which vmcores a problem wants: the first `first`, then at most one every
@@ -72,125 +73,10 @@ impl Db {
         o: &Occurrence<'_>,
         sampling: Sampling,
     ) -> Result<Assigned, StoreError> {
-        let release = o.release.unwrap_or("unknown");
         let mut tx = self.pool.begin().await?;
-        // A write first, so that SQLite takes its write lock at the start.
-        let candidate = new_id();
-        sqlx::query(
-            "INSERT INTO problems (id, title, class, count, first_seen, last_seen, vmcores_wanted) \
-             SELECT $1, $2, $3, 0, $4, $4, 0 \
-             WHERE NOT EXISTS (SELECT 1 FROM signatures WHERE signature = $5)",
-        )
-        .bind(&candidate)
-        .bind(o.title)
-        .bind(o.class.map(str::to_string))
-        .bind(o.at)
-        .bind(o.signature)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO signatures (signature, version, problem) VALUES ($1, $2, $3) \
-             ON CONFLICT (signature) DO NOTHING",
-        )
-        .bind(o.signature)
-        .bind(o.version)
-        .bind(&candidate)
-        .execute(&mut *tx)
-        .await?;
-        let (problem,): (String,) =
-            sqlx::query_as("SELECT problem FROM signatures WHERE signature = $1")
-                .bind(o.signature)
-                .fetch_one(&mut *tx)
-                .await?;
-        if problem != candidate {
-            // Another node signed it first (PostgreSQL): drop the unused problem.
-            sqlx::query(
-                "DELETE FROM problems WHERE id = $1 AND NOT EXISTS \
-                 (SELECT 1 FROM signatures WHERE problem = $1)",
-            )
-            .bind(&candidate)
-            .execute(&mut *tx)
-            .await?;
-        }
-        let (wanted, last_wanted): (i64, Option<i64>) =
-            sqlx::query_as("SELECT vmcores_wanted, last_vmcore_wanted FROM problems WHERE id = $1")
-                .bind(&problem)
-                .fetch_one(&mut *tx)
-                .await?;
-        let (host_seen,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM problem_hosts WHERE problem = $1 AND host = $2")
-                .bind(&problem)
-                .bind(o.host)
-                .fetch_one(&mut *tx)
-                .await?;
-        let (release_seen,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM counters WHERE problem = $1 AND release = $2")
-                .bind(&problem)
-                .bind(release)
-                .fetch_one(&mut *tx)
-                .await?;
-        let want_vmcore = wanted < sampling.first
-            || host_seen == 0
-            || release_seen == 0
-            || last_wanted.is_none_or(|t| o.at - t >= sampling.interval);
-
-        sqlx::query(
-            "UPDATE problems SET count = count + 1, last_seen = $2, \
-             vmcores_wanted = vmcores_wanted + $3, \
-             last_vmcore_wanted = CASE WHEN $3 = 1 THEN $2 ELSE last_vmcore_wanted END \
-             WHERE id = $1",
-        )
-        .bind(&problem)
-        .bind(o.at)
-        .bind(i64::from(want_vmcore))
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO counters (problem, day, release, host, count) VALUES ($1, $2, $3, $4, 1) \
-             ON CONFLICT (problem, day, release, host) DO UPDATE SET count = counters.count + 1",
-        )
-        .bind(&problem)
-        .bind(day(o.at))
-        .bind(release)
-        .bind(o.host)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO problem_hosts (problem, host, count, first_seen, last_seen) \
-             VALUES ($1, $2, 1, $3, $3) ON CONFLICT (problem, host) \
-             DO UPDATE SET count = problem_hosts.count + 1, last_seen = $3",
-        )
-        .bind(&problem)
-        .bind(o.host)
-        .bind(o.at)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "UPDATE crashes SET signature = $2, signature_version = $3, problem = $4, \
-             want_vmcore = $5 WHERE id = $1",
-        )
-        .bind(o.crash)
-        .bind(o.signature)
-        .bind(o.version)
-        .bind(&problem)
-        .bind(i64::from(want_vmcore))
-        .execute(&mut *tx)
-        .await?;
+        let assigned = assign_in(&mut tx, o, sampling).await?;
         tx.commit().await?;
-        Ok(Assigned {
-            problem,
-            want_vmcore,
-        })
-    }
-
-    /// Records that a crash with no signature (no crash report found in its log)
-    /// wants its vmcore: the dump is then the only evidence.
-    pub async fn want_unsigned_vmcore(&self, crash: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE crashes SET want_vmcore = 1 WHERE id = $1")
-            .bind(crash)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        Ok(assigned)
     }
 
     /// The problems, most recently seen first.
@@ -251,4 +137,119 @@ impl Db {
         }
         Ok(map)
     }
+}
+
+/// [`Db::assign`] inside a transaction the caller holds.
+pub(crate) async fn assign_in(
+    tx: &mut AnyConnection,
+    o: &Occurrence<'_>,
+    sampling: Sampling,
+) -> Result<Assigned, StoreError> {
+    let release = o.release.unwrap_or("unknown");
+    // A write first, so that SQLite takes its write lock at the start.
+    let candidate = new_id();
+    sqlx::query(
+        "INSERT INTO problems (id, title, class, count, first_seen, last_seen, vmcores_wanted) \
+         SELECT $1, $2, $3, 0, $4, $4, 0 \
+         WHERE NOT EXISTS (SELECT 1 FROM signatures WHERE signature = $5)",
+    )
+    .bind(&candidate)
+    .bind(o.title)
+    .bind(o.class.map(str::to_string))
+    .bind(o.at)
+    .bind(o.signature)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO signatures (signature, version, problem) VALUES ($1, $2, $3) \
+         ON CONFLICT (signature) DO NOTHING",
+    )
+    .bind(o.signature)
+    .bind(o.version)
+    .bind(&candidate)
+    .execute(&mut *tx)
+    .await?;
+    let (problem,): (String,) =
+        sqlx::query_as("SELECT problem FROM signatures WHERE signature = $1")
+            .bind(o.signature)
+            .fetch_one(&mut *tx)
+            .await?;
+    if problem != candidate {
+        // Another node signed it first (PostgreSQL): drop the unused problem.
+        sqlx::query(
+            "DELETE FROM problems WHERE id = $1 AND NOT EXISTS \
+             (SELECT 1 FROM signatures WHERE problem = $1)",
+        )
+        .bind(&candidate)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let (wanted, last_wanted): (i64, Option<i64>) =
+        sqlx::query_as("SELECT vmcores_wanted, last_vmcore_wanted FROM problems WHERE id = $1")
+            .bind(&problem)
+            .fetch_one(&mut *tx)
+            .await?;
+    let (host_seen,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM problem_hosts WHERE problem = $1 AND host = $2")
+            .bind(&problem)
+            .bind(o.host)
+            .fetch_one(&mut *tx)
+            .await?;
+    let (release_seen,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM counters WHERE problem = $1 AND release = $2")
+            .bind(&problem)
+            .bind(release)
+            .fetch_one(&mut *tx)
+            .await?;
+    let want_vmcore = wanted < sampling.first
+        || host_seen == 0
+        || release_seen == 0
+        || last_wanted.is_none_or(|t| o.at - t >= sampling.interval);
+
+    sqlx::query(
+        "UPDATE problems SET count = count + 1, last_seen = $2, \
+         vmcores_wanted = vmcores_wanted + $3, \
+         last_vmcore_wanted = CASE WHEN $3 = 1 THEN $2 ELSE last_vmcore_wanted END \
+         WHERE id = $1",
+    )
+    .bind(&problem)
+    .bind(o.at)
+    .bind(i64::from(want_vmcore))
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO counters (problem, day, release, host, count) VALUES ($1, $2, $3, $4, 1) \
+         ON CONFLICT (problem, day, release, host) DO UPDATE SET count = counters.count + 1",
+    )
+    .bind(&problem)
+    .bind(day(o.at))
+    .bind(release)
+    .bind(o.host)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO problem_hosts (problem, host, count, first_seen, last_seen) \
+         VALUES ($1, $2, 1, $3, $3) ON CONFLICT (problem, host) \
+         DO UPDATE SET count = problem_hosts.count + 1, last_seen = $3",
+    )
+    .bind(&problem)
+    .bind(o.host)
+    .bind(o.at)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE crashes SET signature = $2, signature_version = $3, problem = $4, \
+         want_vmcore = $5 WHERE id = $1",
+    )
+    .bind(o.crash)
+    .bind(o.signature)
+    .bind(o.version)
+    .bind(&problem)
+    .bind(i64::from(want_vmcore))
+    .execute(&mut *tx)
+    .await?;
+    Ok(Assigned {
+        problem,
+        want_vmcore,
+    })
 }
