@@ -3,7 +3,7 @@
 
 use crate::auth::require;
 use crate::error::ApiError;
-use crate::ingest::{check_length, Incoming, IngestError, Kind};
+use crate::ingest::{check_length, check_space, Incoming, IngestError, Kind};
 use crate::triage::{self, elapsed_ms};
 use crate::{view, App};
 use axum::body::Body;
@@ -25,6 +25,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/crashes/{id}", get(get_crash))
         .route("/api/v1/crashes/{id}/vmcore", put(put_vmcore))
         .route("/api/v1/problems", get(get_problems))
+        .route("/api/v1/problems/{id}", get(get_problem))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint") })
         .with_state(app)
 }
@@ -41,6 +42,7 @@ async fn post_crash(State(app): State<Arc<App>>, headers: HeaderMap, body: Body)
         Kind::Dump => limits.dump,
     };
     check_length(&headers, limit)?;
+    check_space(&app.blobs, &headers, limits.keep_free)?;
     detached(post_pipeline(app, host, incoming, kind, limit)).await
 }
 
@@ -134,6 +136,7 @@ async fn put_vmcore(
     }
     let limit = app.config.limits.dump;
     check_length(&headers, limit)?;
+    check_space(&app.blobs, &headers, app.config.limits.keep_free)?;
     let incoming = Incoming::start(body).await?;
     if incoming.kind() != Kind::Dump {
         return Err(ApiError::new(
@@ -220,6 +223,28 @@ async fn get_problems(State(app): State<Arc<App>>, headers: HeaderMap) -> Reply 
     Ok((
         StatusCode::OK,
         Json(json!({ "schema": "coroner.problems/1", "problems": problems })),
+    ))
+}
+
+/// Crashes listed with a problem, latest first.
+const PROBLEM_CRASHES: i64 = 100;
+
+async fn get_problem(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Reply {
+    require(&app, &headers, Role::Viewer).await?;
+    let not_found = || ApiError::new(StatusCode::NOT_FOUND, "no such problem");
+    if !is_id(&id) {
+        return Err(not_found());
+    }
+    let problem = app.db.problem(&id).await?.ok_or_else(not_found)?;
+    let counters = app.db.counters(&id).await?;
+    let crashes = app.db.problem_crashes(&id, PROBLEM_CRASHES).await?;
+    Ok((
+        StatusCode::OK,
+        Json(view::problem_detail(&problem, &counters, &crashes)),
     ))
 }
 

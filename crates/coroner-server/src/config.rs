@@ -10,6 +10,8 @@ pub struct Limits {
     pub log: u64,
     /// A dump (streamed to storage).
     pub dump: u64,
+    /// Free space the store keeps: an upload that would leave less gets `507`.
+    pub keep_free: u64,
 }
 
 impl Default for Limits {
@@ -17,6 +19,7 @@ impl Default for Limits {
         Limits {
             log: 64 << 20,
             dump: 4 << 40,
+            keep_free: 1 << 30,
         }
     }
 }

@@ -6,7 +6,7 @@ use axum::body::{Body, BodyDataStream};
 use axum::http::{header, HeaderMap, StatusCode};
 use bytes::{Bytes, BytesMut};
 use coroner_dump::Format;
-use coroner_store::{BlobWriter, StoreError};
+use coroner_store::{BlobWriter, Blobs, StoreError};
 use futures::StreamExt;
 
 /// Bytes `Format::sniff` needs to know a dump.
@@ -49,17 +49,34 @@ impl From<IngestError> for ApiError {
     }
 }
 
-/// Refuses a body whose declared length is over `limit`, before reading it.
-pub fn check_length(headers: &HeaderMap, limit: u64) -> Result<(), ApiError> {
-    let declared = headers
+fn declared(headers: &HeaderMap) -> Option<Result<u64, std::num::ParseIntError>> {
+    headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.parse::<u64>());
-    match declared {
+        .map(|v| v.parse::<u64>())
+}
+
+/// Refuses a body whose declared length is over `limit`, before reading it.
+pub fn check_length(headers: &HeaderMap, limit: u64) -> Result<(), ApiError> {
+    match declared(headers) {
         Some(Ok(n)) if n > limit => Err(IngestError::TooLarge(limit).into()),
         Some(Err(_)) => Err(ApiError::new(StatusCode::BAD_REQUEST, "bad Content-Length")),
         _ => Ok(()),
     }
+}
+
+/// Refuses an upload that would leave the store less than `keep_free` bytes
+/// (by its declared length; a body without one is checked as empty).
+pub fn check_space(blobs: &Blobs, headers: &HeaderMap, keep_free: u64) -> Result<(), ApiError> {
+    let size = declared(headers).and_then(Result::ok).unwrap_or(0);
+    let free = blobs.free_bytes()?;
+    if free < size.saturating_add(keep_free) {
+        return Err(ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            format!("the server's storage is full: {free} bytes free, {keep_free} kept free"),
+        ));
+    }
+    Ok(())
 }
 
 /// A body whose first bytes have been read.

@@ -53,6 +53,30 @@ pub fn crash(c: &CrashRecord) -> Value {
     Value::Object(doc)
 }
 
+/// `coroner.problem/1`: the problem as listed, its counters and latest crashes.
+pub fn problem_detail(
+    p: &ProblemRow,
+    counters: &[(String, String, String, i64)],
+    crashes: &[(String, String, i64, String)],
+) -> Value {
+    let mut doc = problem(p);
+    doc["schema"] = json!("coroner.problem/1");
+    doc["counters"] = counters
+        .iter()
+        .map(|(day, release, host, count)| {
+            json!({ "day": day, "release": release, "host": host, "count": count })
+        })
+        .collect();
+    doc["crashes"] = crashes
+        .iter()
+        .map(|(id, host, received, state)| {
+            json!({ "id": id, "url": crash_url(id), "host": host,
+                    "received": utc_iso8601(*received), "state": state })
+        })
+        .collect();
+    doc
+}
+
 pub fn problem(p: &ProblemRow) -> Value {
     json!({
         "id": p.id,

@@ -26,6 +26,10 @@ fn tokens_are_checked_on_every_endpoint() {
     for (method, path) in [
         (Method::GET, crash.as_str()),
         (Method::GET, "/api/v1/problems"),
+        (
+            Method::GET,
+            "/api/v1/problems/00000000000000000000000000000000",
+        ),
         (Method::POST, "/api/v1/crashes"),
         (Method::PUT, &format!("{crash}/vmcore")),
     ] {
@@ -57,10 +61,15 @@ fn tokens_are_checked_on_every_endpoint() {
             "{method} {path}: wrong role: {body}"
         );
     }
-    // Tokens are stored hashed: the database file never holds one.
-    let db = std::fs::read(h.config.data.join("coroner.db")).unwrap();
-    for token in [&upload, &viewer] {
-        assert!(!db.windows(64).any(|w| w == token.as_bytes()));
+    // Tokens are stored hashed: no file of the server's (WAL included) holds one.
+    for file in h.files() {
+        let bytes = std::fs::read(h.config.data.join(&file)).unwrap();
+        for token in [&upload, &viewer] {
+            assert!(
+                !bytes.windows(64).any(|w| w == token.as_bytes()),
+                "{file:?}"
+            );
+        }
     }
 }
 
@@ -77,6 +86,9 @@ fn client_names_never_become_paths() {
     ] {
         let (status, _) = h.call(Method::GET, path, Some(&viewer), None);
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        let problem = path.replace("crashes", "problems");
+        let (status, _) = h.call(Method::GET, &problem, Some(&viewer), None);
+        assert_eq!(status, StatusCode::NOT_FOUND, "{problem}");
         let put = format!("{path}/vmcore");
         let dump = std::fs::read(example_dump()).unwrap()[..4096].to_vec();
         let (status, _) = h.call(Method::PUT, &put, Some(&upload), Some(dump.into()));
@@ -255,4 +267,14 @@ fn a_client_gone_mid_vmcore_leaves_it_failed_not_stored() {
         .data
         .join(format!("blobs/crashes/{id}/vmcore"))
         .exists());
+}
+
+#[test]
+fn a_full_store_answers_507() {
+    let h = Harness::start(|c| c.limits.keep_free = u64::MAX / 2);
+    let upload = h.token("upload", Some("web-1"));
+    let (status, body) = h.post(&upload, LOG.to_vec());
+    assert_eq!(status, StatusCode::INSUFFICIENT_STORAGE, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("full"), "{body}");
+    assert!(h.files().iter().all(|f| !f.starts_with("blobs/crashes")));
 }

@@ -107,6 +107,16 @@ fn grouped_as_triage_signs_them(h: &Harness) {
         hosts.sort();
         assert_eq!(p["hosts"], serde_json::json!(hosts));
         assert!(p["first_seen"].as_str().unwrap() <= p["last_seen"].as_str().unwrap());
+        let detail = h.get(&viewer, &format!("/api/v1/problems/{problem}"));
+        assert_eq!(detail["schema"], "coroner.problem/1");
+        assert_eq!(detail["crashes"].as_array().unwrap().len() as i64, *count);
+        let counted: i64 = detail["counters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["count"].as_i64().unwrap())
+            .sum();
+        assert_eq!(counted, *count, "{detail}");
         assert!(p["title"].is_string() && p["class"].is_string());
     }
 

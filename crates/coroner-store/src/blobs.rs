@@ -19,6 +19,8 @@ const PARTS_IN_FLIGHT: usize = 2;
 #[derive(Clone)]
 pub struct Blobs {
     local: Arc<LocalFileSystem>,
+    /// The store's directory.
+    root: PathBuf,
 }
 
 impl Blobs {
@@ -39,6 +41,7 @@ impl Blobs {
         let local = LocalFileSystem::new_with_prefix(&dir)?.with_fsync(true);
         Ok(Blobs {
             local: Arc::new(local),
+            root: dir,
         })
     }
 
@@ -62,9 +65,18 @@ impl Blobs {
         Ok(self.local.path_to_filesystem(&Key::from(key))?)
     }
 
-    /// A whole blob (logs: bounded by the upload limit).
-    pub async fn get(&self, key: &str) -> Result<Bytes, StoreError> {
-        Ok(self.local.get(&Key::from(key)).await?.bytes().await?)
+    /// Bytes free for uploads on the store's filesystem.
+    pub fn free_bytes(&self) -> Result<u64, StoreError> {
+        use std::os::unix::ffi::OsStrExt;
+        let path = std::ffi::CString::new(self.root.as_os_str().as_bytes())
+            .map_err(|e| StoreError::Config(e.to_string()))?;
+        // SAFETY: statvfs fills the struct it is given from a NUL-terminated path.
+        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+        if unsafe { libc::statvfs(path.as_ptr(), &mut st) } != 0 {
+            let e = std::io::Error::last_os_error();
+            return Err(StoreError::Config(format!("{}: {e}", self.root.display())));
+        }
+        Ok(st.f_bavail.saturating_mul(st.f_frsize))
     }
 }
 

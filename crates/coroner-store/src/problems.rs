@@ -112,6 +112,57 @@ impl Db {
             .collect())
     }
 
+    /// One problem.
+    pub async fn problem(&self, id: &str) -> Result<Option<ProblemRow>, StoreError> {
+        let row: Option<(String, String, Option<String>, i64, i64, i64)> = sqlx::query_as(
+            "SELECT id, title, class, count, first_seen, last_seen FROM problems \
+             WHERE id = $1 AND count > 0",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some((id, title, class, count, first_seen, last_seen)) = row else {
+            return Ok(None);
+        };
+        let signatures: Vec<(String,)> = sqlx::query_as(
+            "SELECT signature FROM signatures WHERE problem = $1 ORDER BY signature",
+        )
+        .bind(&id)
+        .fetch_all(&self.pool)
+        .await?;
+        let hosts: Vec<(String,)> =
+            sqlx::query_as("SELECT host FROM problem_hosts WHERE problem = $1 ORDER BY host")
+                .bind(&id)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(Some(ProblemRow {
+            id,
+            title,
+            class,
+            count,
+            hosts: hosts.into_iter().map(|(h,)| h).collect(),
+            signatures: signatures.into_iter().map(|(s,)| s).collect(),
+            first_seen,
+            last_seen,
+        }))
+    }
+
+    /// A problem's latest crashes (at most `limit`): (id, host, received, state).
+    pub async fn problem_crashes(
+        &self,
+        problem: &str,
+        limit: i64,
+    ) -> Result<Vec<(String, String, i64, String)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT id, host, received, state FROM crashes WHERE problem = $1 \
+             ORDER BY received DESC, id LIMIT $2",
+        )
+        .bind(problem)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// A problem's counters: (day, release, host, count), in that order.
     pub async fn counters(
         &self,

@@ -40,6 +40,10 @@ pub struct ServeArgs {
     /// Largest dump accepted, in bytes (larger: 413).
     #[arg(long, value_name = "BYTES")]
     max_dump: Option<u64>,
+    /// Free bytes the store keeps: an upload that would leave less gets 507
+    /// (default 1 GiB).
+    #[arg(long, value_name = "BYTES")]
+    keep_free: Option<u64>,
     /// vmcores wanted per problem before sampling starts.
     #[arg(long, value_name = "N")]
     sample_first: Option<i64>,
@@ -58,6 +62,9 @@ pub fn serve(args: &ServeArgs) -> Result<(), String> {
     }
     if let Some(n) = args.max_dump {
         config.limits.dump = n;
+    }
+    if let Some(n) = args.keep_free {
+        config.limits.keep_free = n;
     }
     if let Some(n) = args.sample_first {
         config.sampling.first = n;
