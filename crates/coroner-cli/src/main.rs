@@ -51,10 +51,13 @@ fn cli(registry: &Registry) -> clap::Command {
     }
     #[cfg(feature = "serve")]
     {
-        use commands::serve::{ServeArgs, TokenArgs};
+        use commands::serve::{PushArgs, ServeArgs, TokenArgs};
         cli = cli
             .subcommand(ServeArgs::augment_args(
                 clap::Command::new("serve").about("Run the fleet server: hosts send kernel logs and dumps over HTTP; crashes are triaged and grouped into problems."),
+            ))
+            .subcommand(PushArgs::augment_args(
+                clap::Command::new("push").about("Send a crash (a kernel log, or a dump) to a fleet server (coroner serve)."),
             ))
             .subcommand(
                 clap::Command::new("token")
@@ -78,6 +81,8 @@ fn main() {
         Some(("serve", m)) => serve(m),
         #[cfg(feature = "serve")]
         Some(("token", m)) => token(m),
+        #[cfg(feature = "serve")]
+        Some(("push", m)) => push(m),
         Some((name, m)) => dump_command(&registry, name, m),
         None => 2,
     };
@@ -144,6 +149,15 @@ fn token(m: &ArgMatches) -> u8 {
     let args = commands::serve::TokenArgs::from_arg_matches(m).expect("clap checked the arguments");
     match commands::serve::token_create(&args) {
         Ok(token) => write_out(|out| writeln!(out, "{token}")).unwrap_or(0),
+        Err(err) => fail(&err, 2),
+    }
+}
+
+#[cfg(feature = "serve")]
+fn push(m: &ArgMatches) -> u8 {
+    let args = commands::serve::PushArgs::from_arg_matches(m).expect("clap checked the arguments");
+    match commands::serve::push(&args) {
+        Ok(reply) => write_out(|out| writeln!(out, "{reply}")).unwrap_or(0),
         Err(err) => fail(&err, 2),
     }
 }

@@ -199,3 +199,56 @@ fn kill_9_loses_no_acknowledged_upload_and_shows_no_half_dump() {
         .is_some_and(|f| !f.is_empty()));
     server.kill();
 }
+
+#[test]
+fn push_sends_a_log_then_the_dump_the_server_wants() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let upload = token(&data, "upload", Some("web-2"));
+    let viewer = token(&data, "viewer", None);
+    let server = Serve::start(&data);
+    let url = format!("http://{}", server.addr);
+    let log = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/fixtures/sysrq/dmesg.makedumpfile.txt");
+    let push = |args: &[&std::ffi::OsStr], token: &str| {
+        let out = Command::new(CORONER)
+            .arg("push")
+            .args(args)
+            .args(["--server", &url])
+            .env("CORONER_TOKEN", token)
+            .output()
+            .unwrap();
+        let reply = serde_json::from_slice::<serde_json::Value>(&out.stdout).ok();
+        (
+            out.status.code(),
+            reply,
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let dump = example_dump();
+    let (code, reply, err) = push(
+        &[dump.as_os_str(), "--log".as_ref(), log.as_os_str()],
+        &upload,
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let reply = reply.unwrap();
+    assert_eq!(
+        reply["state"], "queued",
+        "the log was wanted its dump: {reply}"
+    );
+    let (status, crash) = server.call(
+        "GET",
+        &format!("/api/v1/crashes/{}", reply["id"].as_str().unwrap()),
+        &viewer,
+        b"",
+    );
+    assert_eq!(status, 200);
+    assert_eq!(crash["upload"], "log");
+    assert_eq!(crash["host"], "web-2");
+
+    // A refused push says why, with status 2.
+    let (code, _, err) = push(&[log.as_os_str()], &viewer);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("403") && err.contains("upload token"), "{err}");
+    server.kill();
+}

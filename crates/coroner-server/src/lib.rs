@@ -11,11 +11,13 @@ mod auth;
 mod config;
 mod error;
 mod ingest;
+mod push;
 mod triage;
 mod view;
 mod worker;
 
 pub use config::{default_data_dir, Config, Limits};
+pub use push::{push, Push};
 
 use coroner_store::{Db, Role};
 use std::future::Future;

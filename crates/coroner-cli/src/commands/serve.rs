@@ -1,5 +1,5 @@
-//! `coroner serve` and `coroner token create`: the fleet server (coroner-server),
-//! built with the `serve` feature.
+//! `coroner serve`, `coroner token create` and `coroner push`: the fleet server
+//! (coroner-server) and its client, built with the `serve` feature.
 
 use coroner_server::{default_data_dir, Config};
 use std::path::PathBuf;
@@ -90,4 +90,40 @@ pub struct TokenArgs {
 /// Makes a token and returns it (shown once: only its hash is stored).
 pub fn token_create(args: &TokenArgs) -> Result<String, String> {
     coroner_server::create_token(&args.storage.config(), &args.role, args.host.as_deref())
+}
+
+#[derive(clap::Args)]
+pub struct PushArgs {
+    /// A kernel log (sent and triaged at once) or a dump (sent whole, unless --log).
+    file: PathBuf,
+    /// The dump's kernel log (vmcore-dmesg.txt, dmesg.<stamp>): sent first, and
+    /// the dump after it only if the server wants it.
+    #[arg(long, value_name = "LOG")]
+    log: Option<PathBuf>,
+    /// The fleet server, e.g. https://coroner.example.com
+    #[arg(long, value_name = "URL")]
+    server: String,
+    /// A file holding the upload token (default: the CORONER_TOKEN variable; a
+    /// token is never an argument, which `ps` would show).
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<PathBuf>,
+}
+
+/// Sends a crash; returns the server's reply as JSON text.
+pub fn push(args: &PushArgs) -> Result<String, String> {
+    let token = match &args.token_file {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| format!("{}: {e}", path.display()))?
+            .trim()
+            .to_string(),
+        None => std::env::var("CORONER_TOKEN")
+            .map_err(|_| "no token: set CORONER_TOKEN or give --token-file FILE".to_string())?,
+    };
+    let reply = coroner_server::push(&coroner_server::Push {
+        server: &args.server,
+        token: &token,
+        file: &args.file,
+        log: args.log.as_deref(),
+    })?;
+    Ok(reply.to_string())
 }
