@@ -35,7 +35,7 @@ async fn post_crash(State(app): State<Arc<App>>, headers: HeaderMap, body: Body)
     let host = uploader(&app, &headers).await?;
     let limits = app.config.limits;
     check_length(&headers, limits.dump.max(limits.log))?;
-    let incoming = Incoming::start(body).await?;
+    let incoming = Incoming::start(body, app.config.limits.idle).await?;
     let kind = incoming.kind();
     let limit = match kind {
         Kind::Log => limits.log,
@@ -137,7 +137,7 @@ async fn put_vmcore(
     let limit = app.config.limits.dump;
     check_length(&headers, limit)?;
     check_space(&app.blobs, &headers, app.config.limits.keep_free)?;
-    let incoming = Incoming::start(body).await?;
+    let incoming = Incoming::start(body, app.config.limits.idle).await?;
     if incoming.kind() != Kind::Dump {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,

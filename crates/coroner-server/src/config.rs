@@ -2,6 +2,7 @@
 
 use coroner_store::{Blobs, Db, Sampling, StoreError};
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Upload size limits, in bytes: larger bodies get `413`.
 #[derive(Debug, Clone, Copy)]
@@ -12,6 +13,8 @@ pub struct Limits {
     pub dump: u64,
     /// Free space the store keeps: an upload that would leave less gets `507`.
     pub keep_free: u64,
+    /// A client that sends nothing for this long has cut its upload off.
+    pub idle: Duration,
 }
 
 impl Default for Limits {
@@ -20,6 +23,7 @@ impl Default for Limits {
             log: 64 << 20,
             dump: 4 << 40,
             keep_free: 1 << 30,
+            idle: Duration::from_secs(120),
         }
     }
 }

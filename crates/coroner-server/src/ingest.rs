@@ -8,6 +8,7 @@ use bytes::{Bytes, BytesMut};
 use coroner_dump::Format;
 use coroner_store::{BlobWriter, Blobs, StoreError};
 use futures::StreamExt;
+use std::time::Duration;
 
 /// Bytes `Format::sniff` needs to know a dump.
 const SNIFF_BYTES: usize = 16;
@@ -83,19 +84,28 @@ pub fn check_space(blobs: &Blobs, headers: &HeaderMap, keep_free: u64) -> Result
 pub struct Incoming {
     head: Bytes,
     rest: BodyDataStream,
+    /// How long the client may send nothing before the upload counts as cut off.
+    idle: Duration,
+}
+
+/// The body's next chunk; a client silent for `idle` is an error, so a stalled
+/// upload never holds its task for ever.
+async fn next_chunk(rest: &mut BodyDataStream, idle: Duration) -> Option<Result<Bytes, String>> {
+    match tokio::time::timeout(idle, rest.next()).await {
+        Ok(chunk) => chunk.map(|c| c.map_err(|e| e.to_string())),
+        Err(_) => Some(Err(format!("nothing arrived for {} s", idle.as_secs()))),
+    }
 }
 
 impl Incoming {
     /// Reads up to the first [`SNIFF_BYTES`]; an empty body is refused.
-    pub async fn start(body: Body) -> Result<Incoming, ApiError> {
+    pub async fn start(body: Body, idle: Duration) -> Result<Incoming, ApiError> {
         let mut rest = body.into_data_stream();
         let mut head = BytesMut::new();
         while head.len() < SNIFF_BYTES {
-            match rest.next().await {
+            match next_chunk(&mut rest, idle).await {
                 Some(Ok(chunk)) => head.extend_from_slice(&chunk),
-                Some(Err(e)) => {
-                    return Err(IngestError::CutOff(head.len() as u64, e.to_string()).into())
-                }
+                Some(Err(e)) => return Err(IngestError::CutOff(head.len() as u64, e).into()),
                 None => break,
             }
         }
@@ -105,6 +115,7 @@ impl Incoming {
         Ok(Incoming {
             head: head.freeze(),
             rest,
+            idle,
         })
     }
 
@@ -118,15 +129,19 @@ impl Incoming {
     /// Streams the whole body into `writer` and completes it durably; at most
     /// `limit` bytes, else the upload is dropped. Returns the size.
     pub async fn store(self, mut writer: BlobWriter, limit: u64) -> Result<u64, IngestError> {
-        let Incoming { head, mut rest } = self;
-        let mut next: Option<Result<Bytes, axum::Error>> = Some(Ok(head));
+        let Incoming {
+            head,
+            mut rest,
+            idle,
+        } = self;
+        let mut next = Some(Ok(head));
         while let Some(chunk) = next {
             let failed = match chunk {
                 Ok(bytes) if writer.written() + bytes.len() as u64 > limit => {
                     Some(IngestError::TooLarge(limit))
                 }
                 Ok(bytes) => writer.write(bytes).await.err().map(IngestError::from),
-                Err(e) => Some(IngestError::CutOff(writer.written(), e.to_string())),
+                Err(e) => Some(IngestError::CutOff(writer.written(), e)),
             };
             if let Some(e) = failed {
                 // The error says what happened; a failed cleanup leaves only a
@@ -134,7 +149,7 @@ impl Incoming {
                 let _ = writer.abort().await;
                 return Err(e);
             }
-            next = rest.next().await;
+            next = next_chunk(&mut rest, idle).await;
         }
         Ok(writer.finish().await?)
     }

@@ -278,3 +278,23 @@ fn a_full_store_answers_507() {
     assert!(body["error"].as_str().unwrap().contains("full"), "{body}");
     assert!(h.files().iter().all(|f| !f.starts_with("blobs/crashes")));
 }
+
+#[test]
+fn a_stalled_upload_is_cut_off_not_waited_for() {
+    let h = Harness::start(|c| c.limits.idle = Duration::from_secs(1));
+    let upload = h.token("upload", Some("web-1"));
+    let viewer = h.token("viewer", None);
+    let mut tcp = TcpStream::connect(h.base.trim_start_matches("http://")).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(
+        tcp,
+        "POST /api/v1/crashes HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {upload}\r\n\
+         Content-Length: 100000\r\nConnection: close\r\n\r\nKDUMP   and then nothing"
+    )
+    .unwrap();
+    let mut got = String::new();
+    let _ = tcp.read_to_string(&mut got);
+    assert!(got.starts_with("HTTP/1.1 400"), "{got}");
+    assert!(got.contains("nothing arrived for 1 s"), "{got}");
+    h.get(&viewer, "/api/v1/problems");
+}

@@ -44,6 +44,10 @@ pub struct ServeArgs {
     /// (default 1 GiB).
     #[arg(long, value_name = "BYTES")]
     keep_free: Option<u64>,
+    /// Seconds a client may send nothing before its upload counts as cut off
+    /// (default 120).
+    #[arg(long, value_name = "SECONDS")]
+    idle_timeout: Option<u64>,
     /// vmcores wanted per problem before sampling starts.
     #[arg(long, value_name = "N")]
     sample_first: Option<i64>,
@@ -62,6 +66,9 @@ pub fn serve(args: &ServeArgs) -> Result<(), String> {
     }
     if let Some(n) = args.max_dump {
         config.limits.dump = n;
+    }
+    if let Some(s) = args.idle_timeout {
+        config.limits.idle = std::time::Duration::from_secs(s);
     }
     if let Some(n) = args.keep_free {
         config.limits.keep_free = n;
