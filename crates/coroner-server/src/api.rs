@@ -33,6 +33,7 @@ pub fn router(app: Arc<App>) -> Router {
 /// A kernel log or a whole dump: stored, triaged and grouped before the reply.
 async fn post_crash(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Reply {
     let host = uploader(&app, &headers).await?;
+    let slot = upload_slot(&app)?;
     let limits = app.config.limits;
     check_length(&headers, limits.dump.max(limits.log))?;
     let incoming = Incoming::start(body, app.config.limits.idle).await?;
@@ -43,7 +44,25 @@ async fn post_crash(State(app): State<Arc<App>>, headers: HeaderMap, body: Body)
     };
     check_length(&headers, limit)?;
     check_space(&app.blobs, &headers, limits.keep_free)?;
-    detached(post_pipeline(app, host, incoming, kind, limit)).await
+    detached(async move {
+        let _slot = slot;
+        post_pipeline(app, host, incoming, kind, limit).await
+    })
+    .await
+}
+
+/// A place among the uploads in progress, held until the upload's pipeline
+/// ends; none free is `503`.
+fn upload_slot(app: &App) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+    app.uploads.clone().try_acquire_owned().map_err(|_| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "{} uploads are in progress, the most at once: try again later",
+                app.config.limits.uploads
+            ),
+        )
+    })
 }
 
 /// Runs an upload's pipeline to its end even if the client goes away, so that
@@ -134,6 +153,7 @@ async fn put_vmcore(
             "this crash was sent by another host",
         ));
     }
+    let slot = upload_slot(&app)?;
     let limit = app.config.limits.dump;
     check_length(&headers, limit)?;
     check_space(&app.blobs, &headers, app.config.limits.keep_free)?;
@@ -144,7 +164,11 @@ async fn put_vmcore(
             "not a dump: the body starts with no ELF, kdump-compressed or makedumpfile flattened header",
         ));
     }
-    detached(put_pipeline(app, id, incoming, limit)).await
+    detached(async move {
+        let _slot = slot;
+        put_pipeline(app, id, incoming, limit).await
+    })
+    .await
 }
 
 async fn put_pipeline(app: Arc<App>, id: String, incoming: Incoming, limit: u64) -> Reply {

@@ -15,6 +15,8 @@ pub struct Limits {
     pub keep_free: u64,
     /// A client that sends nothing for this long has cut its upload off.
     pub idle: Duration,
+    /// Uploads at once; more get `503` (memory is a few parts per upload).
+    pub uploads: usize,
 }
 
 impl Default for Limits {
@@ -24,6 +26,7 @@ impl Default for Limits {
             dump: 4 << 40,
             keep_free: 1 << 30,
             idle: Duration::from_secs(120),
+            uploads: 64,
         }
     }
 }

@@ -36,6 +36,8 @@ pub(crate) struct App {
     /// Dumps opened at once for a POST's triage (each maps its file and reads
     /// its log): bounds the blocking work that uploads can cause.
     pub dump_opens: tokio::sync::Semaphore,
+    /// Uploads in progress at once (each holds a few stream parts in memory).
+    pub uploads: Arc<tokio::sync::Semaphore>,
 }
 
 /// Runs the server until SIGINT or SIGTERM, on a runtime of its own (the caller
@@ -119,7 +121,9 @@ async fn open(config: Config) -> Result<Arc<App>, String> {
             "coroner: restart: {requeued} jobs requeued, {cut} cut-off uploads marked failed"
         );
     }
+    let uploads = Arc::new(tokio::sync::Semaphore::new(config.limits.uploads));
     Ok(Arc::new(App {
+        uploads,
         db,
         blobs,
         config,

@@ -298,3 +298,36 @@ fn a_stalled_upload_is_cut_off_not_waited_for() {
     assert!(got.contains("nothing arrived for 1 s"), "{got}");
     h.get(&viewer, "/api/v1/problems");
 }
+
+#[test]
+fn uploads_past_the_most_at_once_get_503() {
+    let h = Harness::start(|c| c.limits.uploads = 1);
+    let upload = h.token("upload", Some("web-1"));
+    // One upload in progress, its body arriving slowly.
+    let mut tcp = TcpStream::connect(h.base.trim_start_matches("http://")).unwrap();
+    write!(
+        tcp,
+        "POST /api/v1/crashes HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {upload}\r\n\
+         Content-Length: 100000\r\n\r\nKDUMP   and the rest later"
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let (status, body) = h.post(&upload, LOG.to_vec());
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("try again later"));
+    // Once it ends (here: cut off), the next one goes through.
+    drop(tcp);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, body) = h.post(&upload, LOG.to_vec());
+        if status == StatusCode::CREATED {
+            break;
+        }
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the slot was never freed"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

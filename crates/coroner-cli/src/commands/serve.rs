@@ -44,6 +44,9 @@ pub struct ServeArgs {
     /// (default 1 GiB).
     #[arg(long, value_name = "BYTES")]
     keep_free: Option<u64>,
+    /// Uploads at once (default 64); more get 503.
+    #[arg(long, value_name = "N")]
+    max_uploads: Option<usize>,
     /// Seconds a client may send nothing before its upload counts as cut off
     /// (default 120).
     #[arg(long, value_name = "SECONDS")]
@@ -66,6 +69,9 @@ pub fn serve(args: &ServeArgs) -> Result<(), String> {
     }
     if let Some(n) = args.max_dump {
         config.limits.dump = n;
+    }
+    if let Some(n) = args.max_uploads {
+        config.limits.uploads = n;
     }
     if let Some(s) = args.idle_timeout {
         config.limits.idle = std::time::Duration::from_secs(s);
