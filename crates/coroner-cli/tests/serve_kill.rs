@@ -177,6 +177,11 @@ fn kill_9_loses_no_acknowledged_upload_and_shows_no_half_dump() {
         "{stage}"
     );
     assert!(!data.join(format!("blobs/crashes/{cut}/vmcore")).exists());
+    // Nor is what was written of it kept.
+    let left: Vec<_> = std::fs::read_dir(data.join(format!("blobs/crashes/{cut}")))
+        .map(|d| d.map(|e| e.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.iter().all(|n| n == "log"), "{left:?}");
 
     // The acknowledged vmcore is whole, and its queued analysis finishes.
     let stored = std::fs::read(data.join(format!("blobs/crashes/{queued}/vmcore"))).unwrap();

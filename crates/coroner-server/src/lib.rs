@@ -116,9 +116,11 @@ async fn open(config: Config) -> Result<Arc<App>, String> {
     let db = config.database().await.map_err(|e| e.to_string())?;
     let blobs = config.blobs().map_err(|e| e.to_string())?;
     let (requeued, cut) = db.recover().await.map_err(|e| e.to_string())?;
-    if requeued + cut > 0 {
+    let staged = blobs.remove_staging().map_err(|e| e.to_string())?;
+    if requeued + cut > 0 || staged > 0 {
         eprintln!(
-            "coroner: restart: {requeued} jobs requeued, {cut} cut-off uploads marked failed"
+            "coroner: restart: {requeued} jobs requeued, {cut} cut-off uploads marked failed, \
+             {staged} partial files removed"
         );
     }
     let uploads = Arc::new(tokio::sync::Semaphore::new(config.limits.uploads));

@@ -65,6 +65,28 @@ impl Blobs {
         Ok(self.local.path_to_filesystem(&Key::from(key))?)
     }
 
+    /// Removes what uploads cut off by a stop left (the local store's staging
+    /// files, `KEY#N`); only for a start, when no upload is in flight. Returns how
+    /// many.
+    pub fn remove_staging(&self) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        let mut dirs = vec![self.root.clone()];
+        let io = |e: std::io::Error| StoreError::Config(format!("{}: {e}", self.root.display()));
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).map_err(io)? {
+                let entry = entry.map_err(io)?;
+                let kind = entry.file_type().map_err(io)?;
+                if kind.is_dir() {
+                    dirs.push(entry.path());
+                } else if entry.file_name().to_string_lossy().contains('#') {
+                    std::fs::remove_file(entry.path()).map_err(io)?;
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
+
     /// Bytes free for uploads on the store's filesystem.
     pub fn free_bytes(&self) -> Result<u64, StoreError> {
         use std::os::unix::ffi::OsStrExt;
