@@ -4,7 +4,8 @@
 use coroner_server::{default_data_dir, Config};
 use std::path::PathBuf;
 
-/// Where the server's data is: a directory (SQLite + local files), or a database URL.
+// Where the server's data is: a directory (SQLite + local files), or a database
+// URL. (No doc comment: clap would take it for the commands' about text.)
 #[derive(clap::Args)]
 pub struct Storage {
     /// Data directory: `coroner.db` (SQLite) and `blobs/` (the logs and dumps).
