@@ -222,7 +222,11 @@ async fn receive(
             app.db
                 .add_stage(id, stage, StageStatus::Failed, Some(&reason), ms)
                 .await?;
-            app.db.vmcore_failed(id).await?;
+            if key.ends_with("/vmcore") {
+                app.db.vmcore_failed(id).await?;
+            } else {
+                app.db.set_state(id, CrashState::Failed).await?;
+            }
             Err(e.into())
         }
     }

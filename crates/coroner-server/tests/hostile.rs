@@ -154,6 +154,12 @@ fn oversize_and_lying_bodies_get_413() {
     let body = reqwest::Body::wrap_stream(futures::stream::iter(chunks));
     let (status, reply) = h.call(Method::POST, "/api/v1/crashes", Some(&upload), Some(body));
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{reply}");
+    // A log, chunked, past the log limit: the same.
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..4).map(|_| Ok(vec![b'x'; 600])).collect();
+    let body = reqwest::Body::wrap_stream(futures::stream::iter(chunks));
+    let (status, reply) = h.call(Method::POST, "/api/v1/crashes", Some(&upload), Some(body));
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{reply}");
 
     // Absurd declared sizes, over a raw connection: answered at once (hyper
     // itself refuses a length that overflows).
