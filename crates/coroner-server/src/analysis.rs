@@ -69,8 +69,7 @@ pub async fn run(app: &App, job: &Job) -> Result<(), StoreError> {
         return Ok(());
     };
     db.set_state(&crash.id, CrashState::Analysing).await?;
-    // A log without a crash report (or none at all): the dump's own log may
-    // have one.
+    // A log without a crash report: the dump's own log may have one.
     if crash.signature.is_none() && crash.input == Kind::Log.name() {
         let triage = triage::triage(app, Kind::Dump, &key).await?;
         let mut record = Triaged::default();
