@@ -10,7 +10,7 @@ use coroner_report::backtrace::{bt, BtQuery, Selection};
 use coroner_report::info::info;
 use coroner_report::tasks::ps;
 use coroner_report::Render;
-use coroner_store::{CrashState, Job, StageStatus, StoreError, Triaged};
+use coroner_store::{CrashState, Job, NewStage, StageStatus, StoreError, Triaged};
 use std::path::Path;
 use std::time::Instant;
 
@@ -55,18 +55,19 @@ impl Stage {
     }
 }
 
-/// Runs an `analyse` job to its end; the stages record what failed.
+/// Runs an `analyse` job to its end and marks it done; the stages record what
+/// failed.
 pub async fn run(app: &App, job: &Job) -> Result<(), StoreError> {
     let db = &app.db;
     let Some(crash) = db.crash(&job.crash).await? else {
-        return Ok(());
+        return db.finish_job(job).await;
     };
     let Some(key) = crash
         .vmcore_key
         .clone()
         .filter(|_| crash.vmcore_state == "stored")
     else {
-        return Ok(());
+        return db.finish_job(job).await;
     };
     db.set_state(&crash.id, CrashState::Analysing).await?;
     // A log without a crash report: the dump's own log may have one.
@@ -85,29 +86,20 @@ pub async fn run(app: &App, job: &Job) -> Result<(), StoreError> {
             let reason = format!("the analysis stopped: {e}");
             vec![Stage::timed("analysis", started, Err(reason))]
         });
-    for stage in &stages {
-        if let Some((fact, document)) = &stage.fact {
-            db.put_fact(&crash.id, fact, document).await?;
-        }
-        db.add_stage(
-            &crash.id,
-            stage.name,
-            stage.status,
-            stage.reason.as_deref(),
-            stage.ms,
-        )
-        .await?;
-    }
-    let failed = db
-        .crash(&crash.id)
-        .await?
-        .is_some_and(|c| c.stages.iter().any(|s| s.status == "failed"));
-    let state = if failed {
-        CrashState::Failed
-    } else {
-        CrashState::Done
-    };
-    db.set_state(&crash.id, state).await
+    let facts: Vec<(&str, &str)> = stages
+        .iter()
+        .filter_map(|s| s.fact.as_ref().map(|(name, doc)| (*name, doc.as_str())))
+        .collect();
+    let stages: Vec<NewStage> = stages
+        .iter()
+        .map(|s| NewStage {
+            name: s.name,
+            status: s.status,
+            reason: s.reason.clone(),
+            duration_ms: s.ms,
+        })
+        .collect();
+    db.finish_analysis(job, &stages, &facts).await
 }
 
 /// The dump's facts, stage by stage; a stage that fails leaves the others.

@@ -12,15 +12,12 @@ const POLL: Duration = Duration::from_secs(2);
 pub async fn run(app: Arc<App>) {
     loop {
         match app.db.claim_job().await {
-            Ok(Some(job)) => match analysis::run(&app, &job).await {
-                Ok(()) => {
-                    if let Err(e) = app.db.finish_job(&job).await {
-                        eprintln!("coroner: job {}: {e}", job.id);
-                    }
+            Ok(Some(job)) => {
+                if let Err(e) = analysis::run(&app, &job).await {
+                    // Left `running`: the next start requeues it.
+                    eprintln!("coroner: job {} for crash {}: {e}", job.id, job.crash);
                 }
-                // Left `running`: the next start requeues it.
-                Err(e) => eprintln!("coroner: job {} for crash {}: {e}", job.id, job.crash),
-            },
+            }
             Ok(None) => {
                 tokio::select! {
                     _ = app.jobs.notified() => {}

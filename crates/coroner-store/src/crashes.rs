@@ -131,7 +131,7 @@ type CrashRow = (
     Option<String>,
 );
 
-async fn add_stage_in(
+pub(crate) async fn add_stage_in(
     conn: &mut AnyConnection,
     crash: &str,
     name: &str,
@@ -148,6 +148,25 @@ async fn add_stage_in(
     .bind(status.name())
     .bind(reason.map(str::to_string))
     .bind(duration_ms)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Keeps a report read from the dump (`info`, `bt`, `ps`).
+pub(crate) async fn put_fact_in(
+    conn: &mut AnyConnection,
+    crash: &str,
+    name: &str,
+    document: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO facts (crash, name, document) VALUES ($1, $2, $3) \
+         ON CONFLICT (crash, name) DO UPDATE SET document = excluded.document",
+    )
+    .bind(crash)
+    .bind(name)
+    .bind(document)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -299,25 +318,6 @@ impl Db {
             .bind(CrashState::Failed.name())
             .execute(&self.pool)
             .await?;
-        Ok(())
-    }
-
-    /// Keeps a report read from the dump (`info`, `bt`, `ps`).
-    pub async fn put_fact(
-        &self,
-        crash: &str,
-        name: &str,
-        document: &str,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO facts (crash, name, document) VALUES ($1, $2, $3) \
-             ON CONFLICT (crash, name) DO UPDATE SET document = excluded.document",
-        )
-        .bind(crash)
-        .bind(name)
-        .bind(document)
-        .execute(&self.pool)
-        .await?;
         Ok(())
     }
 

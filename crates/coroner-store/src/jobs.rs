@@ -1,7 +1,7 @@
 //! The job queue, in the database so that queued work outlives a restart (and,
 //! on PostgreSQL, so that several server nodes can share it).
 
-use crate::crashes::{CrashState, StageStatus};
+use crate::crashes::{add_stage_in, put_fact_in, CrashState, NewStage, StageStatus};
 use crate::db::{Backend, Db};
 use crate::error::StoreError;
 
@@ -41,6 +41,48 @@ impl Db {
             .bind(&job.id)
             .execute(&self.pool)
             .await?;
+        Ok(())
+    }
+
+    /// Records an analysis job's results in one transaction: the facts, the
+    /// stages, the crash's state (`failed` if any of its stages failed, else
+    /// `done`) and the job done. A stop before the commit leaves the job to run
+    /// again from nothing; after it, nothing is left to redo.
+    pub async fn finish_analysis(
+        &self,
+        job: &Job,
+        stages: &[NewStage],
+        facts: &[(&str, &str)],
+    ) -> Result<(), StoreError> {
+        let crash = job.crash.as_str();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE jobs SET state = 'done' WHERE id = $1")
+            .bind(&job.id)
+            .execute(&mut *tx)
+            .await?;
+        for (name, document) in facts {
+            put_fact_in(&mut tx, crash, name, document).await?;
+        }
+        for s in stages {
+            let reason = s.reason.as_deref();
+            add_stage_in(&mut tx, crash, s.name, s.status, reason, s.duration_ms).await?;
+        }
+        let (failed,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM stages WHERE crash = $1 AND status = 'failed'")
+                .bind(crash)
+                .fetch_one(&mut *tx)
+                .await?;
+        let state = if failed > 0 {
+            CrashState::Failed
+        } else {
+            CrashState::Done
+        };
+        sqlx::query("UPDATE crashes SET state = $2 WHERE id = $1")
+            .bind(crash)
+            .bind(state.name())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(())
     }
 
