@@ -46,6 +46,25 @@ fn cli(registry: &Registry) -> clap::Command {
     {
         cli = cli.subcommand(shell_command());
     }
+    #[cfg(feature = "serve")]
+    {
+        use commands::serve::{PushArgs, ServeArgs, TokenArgs};
+        cli = cli
+            .subcommand(ServeArgs::augment_args(
+                clap::Command::new("serve").about("Run the fleet server: hosts send kernel logs and dumps over HTTP; crashes are triaged and grouped into problems."),
+            ))
+            .subcommand(PushArgs::augment_args(
+                clap::Command::new("push").about("Send a crash (a kernel log, or a dump) to a fleet server (coroner serve)."),
+            ))
+            .subcommand(
+                clap::Command::new("token")
+                    .about("Manage the fleet server's tokens.")
+                    .subcommand_required(true)
+                    .subcommand(TokenArgs::augment_args(
+                        clap::Command::new("create").about("Create a token and print it (it is shown once)."),
+                    )),
+            );
+    }
     cli
 }
 
@@ -59,6 +78,12 @@ fn main() {
         None if matches.contains_id("dump") => shell(&matches),
         Some(("doctor", m)) => doctor(m),
         Some(("nmi", m)) => nmi(m),
+        #[cfg(feature = "serve")]
+        Some(("serve", m)) => serve(m),
+        #[cfg(feature = "serve")]
+        Some(("token", m)) => token(m),
+        #[cfg(feature = "serve")]
+        Some(("push", m)) => push(m),
         Some((name, m)) => dump_command(&registry, name, m),
         None => 2,
     };
@@ -131,6 +156,36 @@ fn nmi(m: &ArgMatches) -> u8 {
     let args = commands::nmi::Args::from_arg_matches(m).expect("clap checked the arguments");
     match commands::nmi::run(&args) {
         Ok(line) => write_out(|out| writeln!(out, "{line}")).unwrap_or(0),
+        Err(err) => fail(&err, 2),
+    }
+}
+
+#[cfg(feature = "serve")]
+fn serve(m: &ArgMatches) -> u8 {
+    let args = commands::serve::ServeArgs::from_arg_matches(m).expect("clap checked the arguments");
+    match commands::serve::serve(&args) {
+        Ok(()) => 0,
+        Err(err) => fail(&err, 2),
+    }
+}
+
+#[cfg(feature = "serve")]
+fn token(m: &ArgMatches) -> u8 {
+    let Some(("create", m)) = m.subcommand() else {
+        return fail("token: the subcommand is create", 2);
+    };
+    let args = commands::serve::TokenArgs::from_arg_matches(m).expect("clap checked the arguments");
+    match commands::serve::token_create(&args) {
+        Ok(token) => write_out(|out| writeln!(out, "{token}")).unwrap_or(0),
+        Err(err) => fail(&err, 2),
+    }
+}
+
+#[cfg(feature = "serve")]
+fn push(m: &ArgMatches) -> u8 {
+    let args = commands::serve::PushArgs::from_arg_matches(m).expect("clap checked the arguments");
+    match commands::serve::push(&args) {
+        Ok(reply) => write_out(|out| writeln!(out, "{reply}")).unwrap_or(0),
         Err(err) => fail(&err, 2),
     }
 }

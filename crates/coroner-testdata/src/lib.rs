@@ -6,6 +6,7 @@
 
 mod heap;
 pub mod legacy_log;
+pub mod postgres;
 pub mod qemu;
 pub mod seeds;
 pub mod setup;

@@ -36,5 +36,6 @@ pub use kb::{KbError, KnowledgeBase};
 pub use render::{markdown, text};
 pub use report::{analyse, triage, KbMatch, Other, Report};
 pub use signature::compute as signature;
+pub use signature::VERSION as SIGNATURE_VERSION;
 pub use taint::Taint;
 pub use trace::{Frame, Rip};

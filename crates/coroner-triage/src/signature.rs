@@ -12,6 +12,10 @@ use sha2::{Digest, Sha256};
 /// same bug reached another way.
 const FRAMES_BELOW: usize = 4;
 
+/// The tag that starts every signature's input: a store of signatures records it,
+/// and changing what goes into the hash means a new tag.
+pub const VERSION: &str = "coroner-signature-v1";
+
 /// 16 hex digits of SHA-256 over the normalised identity. `title` is used when
 /// the report names no function (machine checks, unknown NMIs).
 pub fn compute(
@@ -21,7 +25,7 @@ pub fn compute(
     module: Option<&str>,
     frames: &[Frame],
 ) -> String {
-    let mut identity = format!("coroner-signature-v1\n{}\n", class.name());
+    let mut identity = format!("{VERSION}\n{}\n", class.name());
     match guilty {
         Some(guilty) => {
             identity.push_str(&entry(guilty, module));

@@ -4,3 +4,5 @@
 
 pub mod doctor;
 pub mod nmi;
+#[cfg(feature = "serve")]
+pub mod serve;

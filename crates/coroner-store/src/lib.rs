@@ -1,0 +1,23 @@
+//! The fleet server's storage. [`Db`]: crashes, their pipeline stages and facts,
+//! problems and the signatures they own, counters, tokens and the job queue, in
+//! SQL that SQLite and PostgreSQL both run (one set of queries with `$N`
+//! placeholders, one migration). [`Blobs`]: the bytes (kernel logs, vmcores) in
+//! an object store, under keys the server makes.
+
+mod blobs;
+mod crashes;
+mod db;
+mod error;
+mod ids;
+mod jobs;
+mod problems;
+mod tokens;
+
+pub use blobs::{BlobWriter, Blobs};
+pub use crashes::{CrashRecord, CrashState, NewStage, StageRecord, StageStatus, Triaged};
+pub use db::{now, Backend, Db};
+pub use error::StoreError;
+pub use ids::{is_id, new_id};
+pub use jobs::Job;
+pub use problems::{Assigned, Occurrence, ProblemRow, Sampling};
+pub use tokens::{Identity, Role};
