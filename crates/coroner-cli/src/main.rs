@@ -4,11 +4,10 @@
 
 mod commands;
 
-use clap::{Arg, ArgMatches, Args as _, FromArgMatches as _};
+use clap::{ArgMatches, Args as _, FromArgMatches as _};
 use coroner_commands::{format, Registry};
 use coroner_report::{Format, Render};
 use std::io::{self, Write};
-use std::path::PathBuf;
 
 fn cli(registry: &Registry) -> clap::Command {
     let mut cli = clap::Command::new("coroner")
@@ -19,9 +18,9 @@ fn cli(registry: &Registry) -> clap::Command {
     {
         cli = cli
             .arg(
-                Arg::new("dump")
+                clap::Arg::new("dump")
                     .value_name("DUMP")
-                    .value_parser(clap::value_parser!(PathBuf))
+                    .value_parser(clap::value_parser!(std::path::PathBuf))
                     .help("A dump to open in the interactive shell (as `coroner shell DUMP`)"),
             )
             .args_conflicts_with_subcommands(true);
@@ -111,17 +110,17 @@ fn shell_command() -> clap::Command {
     clap::Command::new("shell")
         .about("An interactive session over a dump, in crash's habits (pipes, redirection, history, completion); `coroner DUMP` does the same.")
         .arg(
-            Arg::new("dump")
+            clap::Arg::new("dump")
                 .value_name("DUMP")
-                .value_parser(clap::value_parser!(PathBuf))
+                .value_parser(clap::value_parser!(std::path::PathBuf))
                 .required(true)
                 .help("The dump file (any format `coroner info` reads)"),
         )
         .arg(
-            Arg::new("script")
+            clap::Arg::new("script")
                 .short('i')
                 .value_name("FILE")
-                .value_parser(clap::value_parser!(PathBuf))
+                .value_parser(clap::value_parser!(std::path::PathBuf))
                 .help("Run the commands in FILE, one a line, then exit (as crash's -i)"),
         )
         .args(coroner_commands::program_files())
@@ -129,9 +128,16 @@ fn shell_command() -> clap::Command {
 
 #[cfg(feature = "shell")]
 fn shell(m: &ArgMatches) -> u8 {
-    let dump = m.get_one::<PathBuf>("dump").expect("required").clone();
+    let dump = m
+        .get_one::<std::path::PathBuf>("dump")
+        .expect("required")
+        .clone();
     let options = coroner_shell::Options {
-        script: m.try_get_one::<PathBuf>("script").ok().flatten().cloned(),
+        script: m
+            .try_get_one::<std::path::PathBuf>("script")
+            .ok()
+            .flatten()
+            .cloned(),
         history: coroner_shell::default_history(),
     };
     coroner_shell::run(coroner_commands::session_for(dump, m), &options)
