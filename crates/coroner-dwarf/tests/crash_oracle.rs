@@ -6,22 +6,12 @@ mod common;
 
 use coroner_types::crash::{struct_offsets, Radix};
 
-const TYPES: [&str; 14] = [
-    "struct task_struct",
-    "struct mm_struct",
-    "struct page",
-    "struct list_head",
-    "struct file",
-    "struct inode",
-    "struct module",
-    "struct rq",
-    "struct kmem_cache",
-    "struct sk_buff",
-    "struct zone",
-    "union fpregs_state",
-    "union bpf_attr",
-    "struct cpumask",
-];
+/// The shared kernel types and, here, a struct crash names by its tag.
+fn compared() -> Vec<&'static str> {
+    let mut types = common::KERNEL_TYPES.to_vec();
+    types.extend(["struct cpumask"]);
+    types
+}
 
 #[test]
 fn struct_offsets_equal_crash() {
@@ -29,7 +19,7 @@ fn struct_offsets_equal_crash() {
     let dump = coroner_testdata::fixtures_dir().join("fp-nobtf/sysrq/vmcore.mdf-d31-zlib");
     let script =
         std::env::temp_dir().join(format!("coroner-dwarf-crash-{}.txt", std::process::id()));
-    let mut commands: String = TYPES
+    let mut commands: String = compared()
         .iter()
         .map(|t| {
             let (keyword, name) = t.split_once(' ').unwrap();
@@ -63,11 +53,11 @@ fn struct_offsets_equal_crash() {
             answers.push(std::mem::take(&mut current));
         }
     }
-    assert_eq!(answers.len(), TYPES.len(), "crash output:\n{out}");
+    assert_eq!(answers.len(), compared().len(), "crash output:\n{out}");
 
     let types = &common::types().types;
     let mut failures = Vec::new();
-    for (name, theirs) in TYPES.iter().zip(&answers) {
+    for (name, theirs) in compared().into_iter().zip(&answers) {
         let ours = types
             .find(name)
             .and_then(|id| struct_offsets(types, id, Radix::Decimal))

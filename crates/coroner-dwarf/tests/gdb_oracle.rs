@@ -9,24 +9,12 @@ mod common;
 use common::gdb::{compare, UNKNOWN_TO_GDB};
 use coroner_types::Type;
 
-const TYPES: [&str; 16] = [
-    "struct task_struct",
-    "struct mm_struct",
-    "struct page",
-    "struct list_head",
-    "struct file",
-    "struct inode",
-    "struct module",
-    "struct rq",
-    "struct kmem_cache",
-    "struct sk_buff",
-    "struct zone",
-    "union fpregs_state",
-    "union bpf_attr",
-    "cpumask_t",
-    "enum pid_type",
-    "enum hrtimer_restart",
-];
+/// The shared kernel types and, here, a typedef and enums.
+fn compared() -> Vec<&'static str> {
+    let mut types = common::KERNEL_TYPES.to_vec();
+    types.extend(["cpumask_t", "enum pid_type", "enum hrtimer_restart"]);
+    types
+}
 
 /// Variables and functions whose types `whatis` names. Not `linux_banner`: its
 /// DWARF type is `const char []` (the definition has no type of its own, its
@@ -47,7 +35,7 @@ fn types_agree_with_gdb() {
     let failures = compare(
         common::types(),
         &coroner_testdata::fp_vmlinux(),
-        &TYPES,
+        &compared(),
         &names,
         &[],
     );

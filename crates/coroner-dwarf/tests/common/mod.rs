@@ -47,3 +47,21 @@ pub fn oracle(program: &str, package: &str, args: &[&str]) -> String {
     );
     String::from_utf8(out.stdout).expect("oracle output is UTF-8")
 }
+
+/// Kernel structs and unions the oracle tests compare, each a different shape
+/// (bitfields, anonymous members, unions, big and small).
+pub const KERNEL_TYPES: [&str; 13] = [
+    "struct task_struct",
+    "struct mm_struct",
+    "struct page",
+    "struct list_head",
+    "struct file",
+    "struct inode",
+    "struct module",
+    "struct rq",
+    "struct kmem_cache",
+    "struct sk_buff",
+    "struct zone",
+    "union fpregs_state",
+    "union bpf_attr",
+];
