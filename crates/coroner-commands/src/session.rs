@@ -30,6 +30,9 @@ pub struct Session {
     /// A vmlinux with DWARF, for the types of a dump without BTF.
     vmlinux: Option<PathBuf>,
     program: OnceLock<Program>,
+    /// Held while the program opens, so that two lines arriving together (the
+    /// shell opens it in the background while the first line runs) open it once.
+    opening: Mutex<()>,
     /// The task `set` chose, which `bt` and `set` default to (crash's context).
     context: Mutex<Option<u64>>,
 }
@@ -51,6 +54,7 @@ impl Session {
             system_map,
             vmlinux: None,
             program: OnceLock::new(),
+            opening: Mutex::new(()),
             context: Mutex::new(None),
         }
     }
@@ -80,6 +84,11 @@ impl Session {
 
     /// The dump as a program (symbols, types, modules), opened on first use.
     pub fn program(&self) -> Result<&Program, CommandError> {
+        if let Some(program) = self.program.get() {
+            return Ok(program);
+        }
+        let _opening = self.opening.lock().unwrap_or_else(|p| p.into_inner());
+        // Whoever held the lock before may have opened it.
         if let Some(program) = self.program.get() {
             return Ok(program);
         }
