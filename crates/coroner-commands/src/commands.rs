@@ -247,15 +247,17 @@ impl Query for Set {
 
     fn run(self, session: &Session) -> Result<Output, CommandError> {
         let program = session.program()?;
+        // Gathering the CPUs' stacks to find it is not free: once.
+        let panic = tasks::panic_task(program);
         let task = match &self.task {
             Some(wanted) => tasks::find_task(program, wanted)
                 .ok_or_else(|| CommandError::Input(format!("{wanted}: no such task")))?,
             None => session
                 .context()
-                .or_else(|| tasks::panic_task(program))
+                .or(panic)
                 .ok_or_else(|| CommandError::Input("no task was panicking: set PID".into()))?,
         };
-        let report = tasks::context(program, task)?;
+        let report = tasks::context(program, task, panic)?;
         session.set_context(task);
         Ok(Output::found(report))
     }

@@ -107,7 +107,12 @@ pub struct ContextReport {
     pub warnings: Vec<Warning>,
 }
 
-pub fn context(program: &Program, task: u64) -> Result<ContextReport, AnalysisError> {
+/// `panic` is [`panic_task`]'s answer, which the caller has already needed.
+pub fn context(
+    program: &Program,
+    task: u64,
+    panic: Option<u64>,
+) -> Result<ContextReport, AnalysisError> {
     let t = program.task_at(task)?;
     Ok(ContextReport {
         pid: t.pid,
@@ -115,7 +120,7 @@ pub fn context(program: &Program, task: u64) -> Result<ContextReport, AnalysisEr
         task: Addr(task),
         cpu: t.cpu,
         state: state_name(t.state),
-        panic: panic_task(program) == Some(task),
+        panic: panic == Some(task),
         warnings: Warning::all(Stage::Program, program.warnings()),
     })
 }
