@@ -53,6 +53,14 @@ fn one_program_serves_every_line() {
         md.starts_with("### coroner mod\n\n```text\n     MODULE"),
         "{md}"
     );
+    // Every task's stack, each named from the task list it was read with.
+    let (all, _) = run(&registry, &session, "foreach bt --json");
+    let all: serde_json::Value = serde_json::from_slice(&all).unwrap();
+    let stacks = all["stacks"].as_array().unwrap();
+    assert_eq!(stacks.len(), ps["tasks"].as_array().unwrap().len());
+    assert!(stacks
+        .iter()
+        .all(|s| s["pid"].is_u64() && s["comm"].is_string()));
     // An alias finds its command.
     let (union, _) = run(&registry, &session, "union list_head");
     assert!(String::from_utf8(union)

@@ -7,7 +7,7 @@ use crate::render::Render;
 use crate::schema::{write_document, Addr, Stage, Warning};
 use coroner_program::{
     AnalysisError, End, FoundBy, Ist, Program, Registers, StackFrame, StackKind, StackTrace,
-    StackUnwinder,
+    StackUnwinder, Task,
 };
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
@@ -120,9 +120,19 @@ pub fn bt(program: &Program, query: &BtQuery) -> Result<BtReport, BtError> {
     let traces = select(program, &unwinder, &query.select, &mut warnings)?;
     let stacks = traces
         .into_iter()
-        .map(|(task, trace)| stack(program, task, trace, query.words))
+        .map(|(owner, trace)| stack(program, owner, trace, query.words))
         .collect();
     Ok(BtReport { stacks, warnings })
+}
+
+/// Whose stack a trace is.
+enum Owner {
+    /// No task is known (a CPU without `current_task`).
+    Unknown,
+    /// A `task_struct` not read yet.
+    At(u64),
+    /// A task already read with the task list (`foreach bt`).
+    Read(Task),
 }
 
 /// The traces asked for, with the task each belongs to.
@@ -131,17 +141,17 @@ fn select(
     unwinder: &StackUnwinder,
     selection: &Selection,
     warnings: &mut Vec<Warning>,
-) -> Result<Vec<(Option<u64>, StackTrace)>, BtError> {
+) -> Result<Vec<(Owner, StackTrace)>, BtError> {
     let cpus = match selection {
         Selection::Task(wanted) => {
             let task = crate::tasks::find_task(program, wanted)
                 .ok_or_else(|| BtError::NoSuchTask(wanted.clone()))?;
             let trace = unwinder.task_trace(task)?;
-            return Ok(vec![(Some(task), trace)]);
+            return Ok(vec![(Owner::At(task), trace)]);
         }
         Selection::TaskAt(task) => {
             let trace = unwinder.task_trace(*task)?;
-            return Ok(vec![(Some(*task), trace)]);
+            return Ok(vec![(Owner::At(*task), trace)]);
         }
         Selection::AllTasks => {
             let read = program.tasks_read()?;
@@ -150,7 +160,7 @@ fn select(
             let mut traces = Vec::with_capacity(tasks.len());
             for task in tasks {
                 match unwinder.task_trace(task.address) {
-                    Ok(trace) => traces.push((Some(task.address), trace)),
+                    Ok(trace) => traces.push((Owner::Read(task), trace)),
                     Err(e) => warnings.push(Warning::new(
                         Stage::Stacks,
                         format!("PID {} ({:#x}): {e}", task.pid, task.address),
@@ -176,13 +186,20 @@ fn select(
     };
     Ok(cpus
         .into_iter()
-        .filter_map(|cpu| Some((program.current_task(cpu), unwinder.cpu_trace(cpu)?)))
+        .filter_map(|cpu| {
+            let owner = program.current_task(cpu).map_or(Owner::Unknown, Owner::At);
+            Some((owner, unwinder.cpu_trace(cpu)?))
+        })
         .collect())
 }
 
-fn stack(program: &Program, task: Option<u64>, trace: StackTrace, words: bool) -> BtStack {
+fn stack(program: &Program, owner: Owner, trace: StackTrace, words: bool) -> BtStack {
     // Names and PIDs need BTF; without it they are left out, never guessed.
-    let t = task.and_then(|a| program.task_at(a).ok());
+    let (task, t) = match owner {
+        Owner::Unknown => (None, None),
+        Owner::At(at) => (Some(at), program.task_at(at).ok()),
+        Owner::Read(t) => (Some(t.address), Some(t)),
+    };
     let frames = &trace.frames;
     BtStack {
         pid: t.as_ref().map(|t| t.pid),
