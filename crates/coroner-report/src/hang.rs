@@ -186,7 +186,7 @@ pub fn hang(program: &Program) -> HangReport {
             Vec::new()
         }
     };
-    let cpus = unwinder
+    let cpus: Vec<CpuState> = unwinder
         .cpus()
         .into_iter()
         .map(|cpu| {
@@ -210,6 +210,7 @@ pub fn hang(program: &Program) -> HangReport {
             }
         })
         .collect();
+    let clocks = Clocks::read(program, &cpus);
     let mut blocked: Vec<BlockedTask> = tasks
         .iter()
         .filter(|t| t.state == 'D')
@@ -226,7 +227,7 @@ pub fn hang(program: &Program) -> HangReport {
                 comm: t.comm.clone(),
                 task: Addr(t.address),
                 cpu: t.cpu,
-                blocked_ns: since_last_run(program, t.address, t.cpu),
+                blocked_ns: clocks.since_last_run(t.address, t.cpu),
                 waiting_in: waiting_in(&frames),
                 frames,
             }
@@ -254,19 +255,43 @@ pub fn hang(program: &Program) -> HangReport {
     }
 }
 
-/// How long ago a task last ran: its CPU's runqueue clock minus the task's
-/// `sched_info.last_arrival` (both in the scheduler's nanoseconds), as crash's
-/// `ps -m` measures it.
-fn since_last_run(program: &Program, task: u64, cpu: u32) -> Option<u64> {
-    let types = program.types().ok()?;
-    let read = |ty: &str, at: u64, member: &str| {
-        Object::new(program, types, types.find(ty)?, at)
-            .member(member)
-            .ok()?
-            .read_unsigned()
-            .ok()
-    };
-    let last = read("task_struct", task, "sched_info.last_arrival")?;
-    let clock = read("rq", program.per_cpu_address("runqueues", cpu)?, "clock")?;
-    u64::try_from(clock.checked_sub(last)?).ok()
+/// What tells how long ago a task last ran, read once for all blocked tasks:
+/// each CPU's runqueue clock and where `sched_info.last_arrival` sits (both in
+/// the scheduler's nanoseconds), as crash's `ps -m` measures it.
+struct Clocks<'p> {
+    program: &'p Program,
+    last_arrival: Option<u64>,
+    by_cpu: Vec<(u32, u64)>,
+}
+
+impl<'p> Clocks<'p> {
+    fn read(program: &'p Program, cpus: &[CpuState]) -> Clocks<'p> {
+        let Ok(types) = program.types() else {
+            return Clocks {
+                program,
+                last_arrival: None,
+                by_cpu: Vec::new(),
+            };
+        };
+        let clock = |cpu: u32| {
+            let rq = program.per_cpu_address("runqueues", cpu)?;
+            let value = Object::new(program, types, types.find("rq")?, rq)
+                .member("clock")
+                .ok()?
+                .read_unsigned()
+                .ok()?;
+            Some((cpu, u64::try_from(value).ok()?))
+        };
+        Clocks {
+            program,
+            last_arrival: types.offset_of("task_struct", "sched_info.last_arrival"),
+            by_cpu: cpus.iter().filter_map(|c| clock(c.cpu)).collect(),
+        }
+    }
+
+    fn since_last_run(&self, task: u64, cpu: u32) -> Option<u64> {
+        let (_, clock) = self.by_cpu.iter().find(|(c, _)| *c == cpu)?;
+        let last = self.program.read_u64(task + self.last_arrival?).ok()?;
+        clock.checked_sub(last)
+    }
 }
