@@ -2,3 +2,21 @@
 //! makedumpfile does and writes it; `convert` rewrites any dump coroner reads (VMware
 //! checkpoints included) as a standard vmcore. Both share the page filter and the
 //! writers kept here.
+
+pub mod bitmap;
+pub mod compress;
+pub mod filter;
+
+pub use bitmap::Bitmap;
+pub use filter::{filter, DumpLevel, Excluded, Filtered};
+
+/// Why a capture cannot go on.
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    /// The dump's VMCOREINFO lacks or garbles what the filter needs.
+    #[error("{0}")]
+    Vmcoreinfo(String),
+    /// Options that do not fit together.
+    #[error("{0}")]
+    Usage(String),
+}

@@ -109,7 +109,7 @@ pub fn qemu_elf(crash: &str) -> Option<PathBuf> {
 }
 
 /// A copy of the QEMU ELF that makedumpfile 1.7.2 can read (program headers at 64).
-fn qemu_elf_phfix(crash: &str) -> Option<PathBuf> {
+pub fn qemu_elf_phfix(crash: &str) -> Option<PathBuf> {
     let src = qemu_elf(crash)?;
     Some(produce(
         &cache_dir(crash).join("vmcore.qemu-elf-phfix"),
