@@ -6,6 +6,8 @@
 pub mod bitmap;
 pub mod compress;
 pub mod filter;
+pub mod kdump;
+pub mod sink;
 
 pub use bitmap::Bitmap;
 pub use filter::{filter, DumpLevel, Excluded, Filtered};

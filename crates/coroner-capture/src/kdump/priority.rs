@@ -1,0 +1,135 @@
+//! The pages analysis needs first, found cheaply from VMCOREINFO and the page
+//! tables: every page-table page, every page mapped in the kernel-image and module
+//! area (text, data, BTF, kallsyms, ORC), and the kernel log buffer. Written before
+//! the bulk of memory, they survive a dump that is cut short.
+
+use crate::bitmap::Bitmap;
+use coroner_dump::PhysMemory;
+use coroner_kernel::{Kernel, Memory};
+
+/// The kernel image and module mappings live at and above this address (x86-64
+/// `__START_KERNEL_map`); the fixmap at the very top is left out.
+const KERNEL_MAP_START: u64 = 0xffff_ffff_8000_0000;
+const KERNEL_MAP_END: u64 = 0xffff_ffff_ff00_0000;
+const PRESENT: u64 = 1;
+const HUGE: u64 = 1 << 7;
+const ADDR_MASK: u64 = 0x000f_ffff_ffff_f000;
+/// Never more log buffer than this (the kernel's own limit is 2^25 bytes by default).
+const MAX_LOG_BYTES: u64 = 1 << 30;
+
+/// Frames worth writing first, sorted, each set in `dumpable`.
+pub fn important_frames(kernel: &Kernel, dumpable: &Bitmap) -> Vec<u64> {
+    let mut marked = Bitmap::new(dumpable.len());
+    page_tables(kernel, &mut marked);
+    log_buffer(kernel, &mut marked);
+    marked
+        .ones()
+        .filter(|&pfn| dumpable.get(pfn))
+        .collect()
+}
+
+fn page_tables(kernel: &Kernel, marked: &mut Bitmap) {
+    let info = kernel.vmcoreinfo();
+    let Some(root_va) = info.symbol("init_top_pgt") else {
+        return;
+    };
+    let Ok(root) = kernel.translate(root_va) else {
+        return;
+    };
+    let levels = if info.number("pgtable_l5_enabled") == Some(1) { 5 } else { 4 };
+    let sme = info.number("sme_mask").unwrap_or(0) as u64;
+    let mask = ADDR_MASK & !sme;
+    let mut visited = Bitmap::new(marked.len());
+    let mut table = vec![0u8; 4096];
+    // (table physical address, level, virtual address it starts at)
+    let mut stack = vec![(root & mask, levels, 0u64)];
+    while let Some((table_pa, level, base)) = stack.pop() {
+        let pfn = table_pa >> 12;
+        if pfn >= marked.len() || visited.get(pfn) {
+            continue;
+        }
+        visited.set(pfn);
+        marked.set(pfn);
+        if kernel.dump().read_phys(table_pa, &mut table).is_err() {
+            continue;
+        }
+        let shift = 12 + 9 * (level - 1);
+        for i in 0..512u64 {
+            let e = u64::from_le_bytes(table[i as usize * 8..i as usize * 8 + 8].try_into().expect("8"));
+            if e & PRESENT == 0 {
+                continue;
+            }
+            let mut va = base | (i << shift);
+            if level == levels && i >= 256 {
+                va |= !((1u64 << (shift + 9)) - 1); // sign-extend the top half
+            }
+            let leaf = level == 1 || (level <= 3 && e & HUGE != 0);
+            if !leaf {
+                stack.push((e & mask, level - 1, va));
+                continue;
+            }
+            let size = 1u64 << shift;
+            if va >= KERNEL_MAP_START && va < KERNEL_MAP_END {
+                let pa = e & mask & !(size - 1);
+                marked.set_range(pa >> 12, (pa + size) >> 12);
+            }
+        }
+    }
+}
+
+/// Marks the frames behind `[vaddr, vaddr + len)`.
+fn mark_virtual(kernel: &Kernel, vaddr: u64, len: u64, marked: &mut Bitmap) {
+    let mut at = vaddr & !0xfff;
+    while at < vaddr.saturating_add(len.min(MAX_LOG_BYTES)) {
+        if let Ok(pa) = kernel.translate(at) {
+            marked.set(pa >> 12);
+        }
+        at += 4096;
+    }
+}
+
+fn log_buffer(kernel: &Kernel, marked: &mut Bitmap) {
+    let info = kernel.vmcoreinfo();
+    if let Some(prb_sym) = info.symbol("prb") {
+        let Ok(rb) = kernel.read_u64(prb_sym) else { return };
+        let off = |t: &str, m: &str| info.offset(t, m);
+        let (Some(desc_ring), Some(data_ring)) = (
+            off("printk_ringbuffer", "desc_ring"),
+            off("printk_ringbuffer", "text_data_ring"),
+        ) else {
+            return;
+        };
+        mark_virtual(kernel, rb, 128, marked);
+        let read_u64 = |at: Option<u64>| at.and_then(|a| kernel.read_u64(a).ok());
+        let read_u32 = |at: Option<u64>| at.and_then(|a| kernel.read_u32(a).ok());
+        let ring = rb + desc_ring;
+        let count_bits = read_u32(off("prb_desc_ring", "count_bits").map(|o| ring + o)).unwrap_or(0);
+        if count_bits < 30 {
+            let count = 1u64 << count_bits;
+            if let (Some(descs), Some(size)) = (
+                read_u64(off("prb_desc_ring", "descs").map(|o| ring + o)),
+                info.size("prb_desc"),
+            ) {
+                mark_virtual(kernel, descs, count * size, marked);
+            }
+            if let (Some(infos), Some(size)) = (
+                read_u64(off("prb_desc_ring", "infos").map(|o| ring + o)),
+                info.size("printk_info"),
+            ) {
+                mark_virtual(kernel, infos, count * size, marked);
+            }
+        }
+        let data = rb + data_ring;
+        let size_bits = read_u32(off("prb_data_ring", "size_bits").map(|o| data + o)).unwrap_or(64);
+        if let (true, Some(text)) = (
+            size_bits < 31,
+            read_u64(off("prb_data_ring", "data").map(|o| data + o)),
+        ) {
+            mark_virtual(kernel, text, 1 << size_bits, marked);
+        }
+    } else if let (Some(buf_sym), Some(len_sym)) = (info.symbol("log_buf"), info.symbol("log_buf_len")) {
+        if let (Ok(buf), Ok(len)) = (kernel.read_u64(buf_sym), kernel.read_u32(len_sym)) {
+            mark_virtual(kernel, buf, u64::from(len), marked);
+        }
+    }
+}
