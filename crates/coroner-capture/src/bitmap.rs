@@ -73,6 +73,13 @@ impl Bitmap {
         }
     }
 
+    /// Keeps only the bits also set in `other`.
+    pub fn and_with(&mut self, other: &Bitmap) {
+        for (i, w) in self.words.iter_mut().enumerate() {
+            *w &= other.words.get(i).copied().unwrap_or(0);
+        }
+    }
+
     /// Set bits in `[start, end)`.
     pub fn count_range(&self, start: u64, end: u64) -> u64 {
         let end = end.min(self.len);

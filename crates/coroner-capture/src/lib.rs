@@ -7,6 +7,9 @@ pub mod bitmap;
 pub mod compress;
 pub mod filter;
 pub mod kdump;
+pub mod messages;
+pub mod reassemble;
+pub mod run;
 pub mod sink;
 
 pub use bitmap::Bitmap;
@@ -21,4 +24,10 @@ pub enum CaptureError {
     /// Options that do not fit together.
     #[error("{0}")]
     Usage(String),
+    /// The input cannot be opened or read.
+    #[error("{0}")]
+    Input(String),
+    /// The output cannot be created or written.
+    #[error("{0}")]
+    Output(String),
 }

@@ -20,7 +20,10 @@ fn capture(kernel: &Kernel, level: u8, compression: Compression, threads: usize,
     };
     let outcome = write(kernel, &filtered, &opts, &mut sink, &mut |_| {}).expect("write");
     assert!(outcome.complete(), "{outcome:?}");
-    assert!(outcome.important > 1000, "too few important frames: {outcome:?}");
+    assert!(
+        outcome.important > 1000,
+        "too few important frames: {outcome:?}"
+    );
 }
 
 /// Every frame the output stores reads back exactly as in the source; excluded
@@ -61,10 +64,16 @@ fn every_codec_reads_back_byte_identical() {
         (Compression::Lzo, 0, 1),
         (Compression::Zstd, 16, 2),
     ] {
-        let out = dir.path().join(format!("out-{}-{level}", compression.name()));
+        let out = dir
+            .path()
+            .join(format!("out-{}-{level}", compression.name()));
         capture(&kernel, level, compression, threads, &out);
         let dump = Dump::open(&out).unwrap();
-        assert!(dump.info().warnings.is_empty(), "{:?}", dump.info().warnings);
+        assert!(
+            dump.info().warnings.is_empty(),
+            "{:?}",
+            dump.info().warnings
+        );
         let census = dump.census();
         if compression != Compression::None && level != 0 {
             assert!(census.compressions.contains(&compression), "{census:?}");

@@ -36,6 +36,9 @@ fn cli(registry: &Registry) -> clap::Command {
                 .subcommand(commands::doctor::Args::augment_args(
                     clap::Command::new("doctor").about("Is this host ready to take a crash dump (crashkernel, kdump, panic settings, dump target)? --fix repairs what it can."),
                 ))
+                .subcommand(commands::capture::Args::augment_args(
+                    capture_command("capture").about("Write a filtered, compressed dump of a vmcore (makedumpfile's options: -d, -c/-l/-p/-z, -F, -R, --dump-dmesg); also runs as `makedumpfile`."),
+                ))
                 .subcommand(commands::nmi::Args::augment_args(
                     clap::Command::new("nmi").about("Send a hung machine an NMI: qmp:SOCKET, libvirt:DOMAIN, ipmi:HOST, aws:INSTANCE_ID, esxi:VMX_PATH, sysrq."),
                 ));
@@ -67,7 +70,32 @@ fn cli(registry: &Registry) -> clap::Command {
     cli
 }
 
+/// makedumpfile's own flags (`-v`, `-h`) and argument order are kept.
+fn capture_command(name: &'static str) -> clap::Command {
+    clap::Command::new(name)
+        .disable_version_flag(true)
+        .override_usage(format!("{name} [OPTIONS] VMCORE [DUMPFILE]"))
+}
+
+/// Installed or linked as `makedumpfile`: the whole command line is capture's.
+fn as_makedumpfile() -> Option<u8> {
+    let argv0 = std::env::args_os().next()?;
+    let name = std::path::Path::new(&argv0)
+        .file_name()?
+        .to_str()?
+        .to_string();
+    if name != "makedumpfile" {
+        return None;
+    }
+    let m = commands::capture::Args::augment_args(capture_command("makedumpfile")).get_matches();
+    let args = commands::capture::Args::from_arg_matches(&m).expect("clap checked the arguments");
+    Some(commands::capture::run(&args, "makedumpfile"))
+}
+
 fn main() {
+    if let Some(status) = as_makedumpfile() {
+        std::process::exit(status.into());
+    }
     let registry = Registry::builtin();
     let matches = cli(&registry).get_matches();
     let status = match matches.subcommand() {
@@ -77,6 +105,11 @@ fn main() {
         None if matches.contains_id("dump") => shell(&matches),
         Some(("doctor", m)) => doctor(m),
         Some(("nmi", m)) => nmi(m),
+        Some(("capture", m)) => {
+            let args =
+                commands::capture::Args::from_arg_matches(m).expect("clap checked the arguments");
+            commands::capture::run(&args, "coroner capture")
+        }
         #[cfg(feature = "serve")]
         Some(("serve", m)) => serve(m),
         #[cfg(feature = "serve")]

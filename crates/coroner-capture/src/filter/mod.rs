@@ -156,7 +156,13 @@ pub fn filter(kernel: &Kernel, level: DumpLevel) -> Result<Filtered, CaptureErro
     for &(start, end) in &ranges {
         ram.set_range(start / ps, end / ps);
     }
-    let mut dumpable = ram.clone();
+    // What the input itself lacks stays out: pages a filtered input (refiltering a
+    // kdump file) excluded, ELF bytes past `p_filesz`, a file cut short.
+    let mut dumpable = Bitmap::new(max_mapnr);
+    for (start, end) in dump.stored_ranges() {
+        dumpable.set_range(start.div_ceil(ps), end / ps);
+    }
+    dumpable.and_with(&ram);
     let mut excluded = Excluded::default();
     if needs_walk {
         let layout = layout.expect("checked above");

@@ -22,10 +22,7 @@ pub fn important_frames(kernel: &Kernel, dumpable: &Bitmap) -> Vec<u64> {
     let mut marked = Bitmap::new(dumpable.len());
     page_tables(kernel, &mut marked);
     log_buffer(kernel, &mut marked);
-    marked
-        .ones()
-        .filter(|&pfn| dumpable.get(pfn))
-        .collect()
+    marked.ones().filter(|&pfn| dumpable.get(pfn)).collect()
 }
 
 fn page_tables(kernel: &Kernel, marked: &mut Bitmap) {
@@ -36,7 +33,11 @@ fn page_tables(kernel: &Kernel, marked: &mut Bitmap) {
     let Ok(root) = kernel.translate(root_va) else {
         return;
     };
-    let levels = if info.number("pgtable_l5_enabled") == Some(1) { 5 } else { 4 };
+    let levels = if info.number("pgtable_l5_enabled") == Some(1) {
+        5
+    } else {
+        4
+    };
     let sme = info.number("sme_mask").unwrap_or(0) as u64;
     let mask = ADDR_MASK & !sme;
     let mut visited = Bitmap::new(marked.len());
@@ -55,7 +56,11 @@ fn page_tables(kernel: &Kernel, marked: &mut Bitmap) {
         }
         let shift = 12 + 9 * (level - 1);
         for i in 0..512u64 {
-            let e = u64::from_le_bytes(table[i as usize * 8..i as usize * 8 + 8].try_into().expect("8"));
+            let e = u64::from_le_bytes(
+                table[i as usize * 8..i as usize * 8 + 8]
+                    .try_into()
+                    .expect("8"),
+            );
             if e & PRESENT == 0 {
                 continue;
             }
@@ -91,7 +96,9 @@ fn mark_virtual(kernel: &Kernel, vaddr: u64, len: u64, marked: &mut Bitmap) {
 fn log_buffer(kernel: &Kernel, marked: &mut Bitmap) {
     let info = kernel.vmcoreinfo();
     if let Some(prb_sym) = info.symbol("prb") {
-        let Ok(rb) = kernel.read_u64(prb_sym) else { return };
+        let Ok(rb) = kernel.read_u64(prb_sym) else {
+            return;
+        };
         let off = |t: &str, m: &str| info.offset(t, m);
         let (Some(desc_ring), Some(data_ring)) = (
             off("printk_ringbuffer", "desc_ring"),
@@ -103,7 +110,8 @@ fn log_buffer(kernel: &Kernel, marked: &mut Bitmap) {
         let read_u64 = |at: Option<u64>| at.and_then(|a| kernel.read_u64(a).ok());
         let read_u32 = |at: Option<u64>| at.and_then(|a| kernel.read_u32(a).ok());
         let ring = rb + desc_ring;
-        let count_bits = read_u32(off("prb_desc_ring", "count_bits").map(|o| ring + o)).unwrap_or(0);
+        let count_bits =
+            read_u32(off("prb_desc_ring", "count_bits").map(|o| ring + o)).unwrap_or(0);
         if count_bits < 30 {
             let count = 1u64 << count_bits;
             if let (Some(descs), Some(size)) = (
@@ -127,7 +135,9 @@ fn log_buffer(kernel: &Kernel, marked: &mut Bitmap) {
         ) {
             mark_virtual(kernel, text, 1 << size_bits, marked);
         }
-    } else if let (Some(buf_sym), Some(len_sym)) = (info.symbol("log_buf"), info.symbol("log_buf_len")) {
+    } else if let (Some(buf_sym), Some(len_sym)) =
+        (info.symbol("log_buf"), info.symbol("log_buf_len"))
+    {
         if let (Ok(buf), Ok(len)) = (kernel.read_u64(buf_sym), kernel.read_u32(len_sym)) {
             mark_virtual(kernel, buf, u64::from(len), marked);
         }

@@ -58,7 +58,10 @@ enum Encoded {
     Zero,
     Unreadable,
     /// `len` bytes of the batch's data, with these descriptor flags.
-    Data { len: u32, flags: u32 },
+    Data {
+        len: u32,
+        flags: u32,
+    },
 }
 
 #[derive(Default)]
