@@ -25,12 +25,8 @@ pub fn page_report(s: &Summary) -> String {
     line(&mut t, "    Hwpoison pages          ", e.hwpoison);
     line(&mut t, "    Offline pages           ", e.offline);
     line(&mut t, "  Remaining pages  ", remaining);
-    if s.ram_pages > 0 {
-        let _ = writeln!(
-            t,
-            "  (The number of pages is reduced to {}%.)",
-            remaining * 100 / s.ram_pages
-        );
+    if let Some(percent) = (remaining * 100).checked_div(s.ram_pages) {
+        let _ = writeln!(t, "  (The number of pages is reduced to {percent}%.)");
     }
     line(
         &mut t,

@@ -74,7 +74,7 @@ fn page_tables(kernel: &Kernel, marked: &mut Bitmap) {
                 continue;
             }
             let size = 1u64 << shift;
-            if va >= KERNEL_MAP_START && va < KERNEL_MAP_END {
+            if (KERNEL_MAP_START..KERNEL_MAP_END).contains(&va) {
                 let pa = e & mask & !(size - 1);
                 marked.set_range(pa >> 12, (pa + size) >> 12);
             }
