@@ -29,6 +29,24 @@ fn read32(b: &[u8], i: usize) -> u32 {
     u32::from_le_bytes(b[i..i + 4].try_into().expect("4 bytes"))
 }
 
+/// Length of the common prefix of `a` and `b`, eight bytes at a time.
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    let n = a.len().min(b.len());
+    let mut i = 0;
+    while i + 8 <= n {
+        let x = u64::from_le_bytes(a[i..i + 8].try_into().expect("8 bytes"))
+            ^ u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+        if x != 0 {
+            return i + (x.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < n && a[i] == b[i] {
+        i += 1;
+    }
+    i
+}
+
 fn hash(v: u32) -> usize {
     (v.wrapping_mul(0x9E37_79B1) >> (32 - HASH_BITS)) as usize
 }
@@ -103,10 +121,7 @@ impl Lzo1x1 {
                 ip += 1 + ((ip - lit) >> 5);
                 continue;
             }
-            let mut len = MIN_MATCH;
-            while ip + len < src.len() && src[cand + len] == src[ip + len] {
-                len += 1;
-            }
+            let len = MIN_MATCH + common_prefix(&src[cand + MIN_MATCH..], &src[ip + MIN_MATCH..]);
             Self::literals(&mut out, &src[lit..ip], last_match_s, lit == 0)?;
             last_match_s = Some(Self::emit_match(&mut out, ip - cand, len)?);
             ip += len;

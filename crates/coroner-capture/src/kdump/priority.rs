@@ -1,7 +1,8 @@
-//! The pages analysis needs first, found cheaply from VMCOREINFO and the page
-//! tables: every page-table page, every page mapped in the kernel-image and module
-//! area (text, data, BTF, kallsyms, ORC), and the kernel log buffer. Written before
-//! the bulk of memory, they survive a dump that is cut short.
+//! The pages analysis needs first, found cheaply from VMCOREINFO, the CPU notes and
+//! the page tables: every page-table page, the kernel log buffer, the stacks the
+//! CPUs were on, and every page mapped in the kernel-image and module area (text,
+//! data, BTF, kallsyms, ORC). Written before the bulk of memory, they survive a
+//! dump that is cut short.
 
 use crate::bitmap::Bitmap;
 use coroner_dump::PhysMemory;
@@ -17,16 +18,58 @@ const ADDR_MASK: u64 = 0x000f_ffff_ffff_f000;
 /// Never more log buffer than this (the kernel's own limit is 2^25 bytes by default).
 const MAX_LOG_BYTES: u64 = 1 << 30;
 
-/// Frames worth writing first, sorted, each set in `dumpable`.
+/// Frames worth writing first, in the order to write them: page tables (every read
+/// goes through them), then the log and the stacks the CPUs were on, then the kernel
+/// image and modules (the bulk: text, data, BTF, kallsyms, ORC). Each is set in
+/// `dumpable` and listed once.
 pub fn important_frames(kernel: &Kernel, dumpable: &Bitmap) -> Vec<u64> {
-    let mut marked = Bitmap::new(dumpable.len());
-    page_tables(kernel, &mut marked);
-    log_buffer(kernel, &mut marked);
-    marked.ones().filter(|&pfn| dumpable.get(pfn)).collect()
+    let mut tables = Bitmap::new(dumpable.len());
+    let mut image = Bitmap::new(dumpable.len());
+    let mut text = Bitmap::new(dumpable.len());
+    page_tables(kernel, &mut tables, &mut image, &mut text);
+    let mut small = Bitmap::new(dumpable.len());
+    log_buffer(kernel, &mut small);
+    stacks(kernel, &mut small);
+    let mut seen = Bitmap::new(dumpable.len());
+    let mut order = Vec::new();
+    for tier in [&tables, &small, &image, &text] {
+        for pfn in tier.ones() {
+            if dumpable.get(pfn) && !seen.get(pfn) {
+                seen.set(pfn);
+                order.push(pfn);
+            }
+        }
+    }
+    order
 }
 
-fn page_tables(kernel: &Kernel, marked: &mut Bitmap) {
+/// `pr_reg.sp` in an x86-64 `elf_prstatus`, and the kernel's stack size.
+const PRSTATUS_SP: usize = 112 + 19 * 8;
+const THREAD_SIZE: u64 = 16 << 10;
+
+/// The stack each CPU was running on when the dump was taken.
+fn stacks(kernel: &Kernel, marked: &mut Bitmap) {
+    for note in kernel.dump().notes().iter().filter(|n| n.is_prstatus()) {
+        let Some(sp) = note.desc.get(PRSTATUS_SP..PRSTATUS_SP + 8) else {
+            continue;
+        };
+        let sp = u64::from_le_bytes(sp.try_into().expect("8 bytes"));
+        if sp >= 1 << 63 {
+            mark_virtual(kernel, sp & !(THREAD_SIZE - 1), THREAD_SIZE, marked);
+        }
+    }
+}
+
+/// Page-table pages into `marked`; the kernel-image and module area into `image`,
+/// except the kernel's text (below its read-only data, where `kallsyms_offsets`
+/// lies) into `text`: analysis reads data, BTF, kallsyms and ORC, rarely code.
+fn page_tables(kernel: &Kernel, marked: &mut Bitmap, image: &mut Bitmap, text: &mut Bitmap) {
     let info = kernel.vmcoreinfo();
+    let rodata = info
+        .symbol("kallsyms_offsets")
+        .or_else(|| info.symbol("kallsyms_names"))
+        .unwrap_or(0)
+        & !0xfff;
     let Some(root_va) = info.symbol("init_top_pgt") else {
         return;
     };
@@ -76,7 +119,14 @@ fn page_tables(kernel: &Kernel, marked: &mut Bitmap) {
             let size = 1u64 << shift;
             if (KERNEL_MAP_START..KERNEL_MAP_END).contains(&va) {
                 let pa = e & mask & !(size - 1);
-                marked.set_range(pa >> 12, (pa + size) >> 12);
+                for page in 0..size >> 12 {
+                    let tier = if va + (page << 12) < rodata {
+                        &mut *text
+                    } else {
+                        &mut *image
+                    };
+                    tier.set((pa >> 12) + page);
+                }
             }
         }
     }

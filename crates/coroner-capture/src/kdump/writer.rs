@@ -325,19 +325,26 @@ pub fn write(
     placer.outcome.important = important.len() as u64;
     let mut early: HashMap<u64, [u8; DESC_SIZE as usize]> = HashMap::with_capacity(important.len());
     let mut done = 0u64;
-    let rank = ranks(dumpable, &important);
+    let mut sorted = important.clone();
+    sorted.sort_unstable();
+    let rank = ranks(dumpable, &sorted);
     let result = run_batches(kernel, &important, opts, |pfns, batch| {
         let descs = placer.place(pfns, &batch)?;
-        for (pfn, d) in pfns.iter().zip(descs) {
-            let at = placer.geometry.desc_offset + rank[pfn] * DESC_SIZE;
-            placer.sink.write_at(at, &d)?;
-            early.insert(*pfn, d);
-        }
+        early.extend(pfns.iter().copied().zip(descs));
         done += pfns.len() as u64;
         progress(done);
         Ok(())
     })?;
-    if let Err(e) = result.and_then(|()| placer.sink.flush()) {
+    // Their descriptors once their data is out, in runs of neighbouring entries.
+    let write_early = |placer: &mut Placer| -> std::io::Result<()> {
+        placer.sink.flush()?;
+        for &pfn in &sorted {
+            let at = placer.geometry.desc_offset + rank[&pfn] * DESC_SIZE;
+            placer.sink.write_at(at, &early[&pfn])?;
+        }
+        placer.sink.flush()
+    };
+    if let Err(e) = result.and_then(|()| write_early(&mut placer)) {
         fail(&mut placer.outcome, e);
         return Ok(placer.outcome);
     }
