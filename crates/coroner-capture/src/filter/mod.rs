@@ -88,6 +88,10 @@ pub struct Filtered {
     pub warnings: Vec<String>,
 }
 
+/// Frames a dump may describe (256 TiB of 4 KiB pages): the bitmaps cost 2 bits a
+/// frame, so a hostile header must not be able to ask for more.
+const MAX_FRAMES: u64 = 1 << 36;
+
 /// `struct page`s read per request, as makedumpfile does (`PGMM_CACHED`): a head
 /// page that is the last of a batch is taken as order 0, as there.
 const BATCH: u64 = 512;
@@ -109,6 +113,12 @@ pub fn filter(kernel: &Kernel, level: DumpLevel) -> Result<Filtered, CaptureErro
         .map(|&(_, end)| end.div_ceil(ps))
         .max()
         .unwrap_or(0);
+    if max_mapnr > MAX_FRAMES {
+        return Err(CaptureError::Input(format!(
+            "the dump's program headers claim {} TiB of RAM, more than any machine has",
+            (max_mapnr * ps) >> 40
+        )));
+    }
     let info = kernel.vmcoreinfo();
     let layout = PageLayout::from_vmcoreinfo(info);
     let needs_walk = walk_needed(kernel, layout.as_ref().ok(), level);

@@ -7,6 +7,7 @@
 use crate::bitmap::Bitmap;
 use coroner_dump::PhysMemory;
 use coroner_kernel::{Kernel, Memory};
+use std::collections::HashSet;
 
 /// The kernel image and module mappings live at and above this address (x86-64
 /// `__START_KERNEL_map`); the fixmap at the very top is left out.
@@ -23,19 +24,19 @@ const MAX_LOG_BYTES: u64 = 1 << 30;
 /// image and modules (the bulk: text, data, BTF, kallsyms, ORC). Each is set in
 /// `dumpable` and listed once.
 pub fn important_frames(kernel: &Kernel, dumpable: &Bitmap) -> Vec<u64> {
-    let mut tables = Bitmap::new(dumpable.len());
-    let mut image = Bitmap::new(dumpable.len());
-    let mut text = Bitmap::new(dumpable.len());
-    page_tables(kernel, &mut tables, &mut image, &mut text);
-    let mut small = Bitmap::new(dumpable.len());
+    // Lists, not bitmaps: these are thousands of frames, a bitmap would be sized
+    // by the machine's memory.
+    let (mut tables, mut image, mut text) = (Vec::new(), Vec::new(), Vec::new());
+    page_tables(kernel, dumpable.len(), &mut tables, &mut image, &mut text);
+    let mut small = Vec::new();
     log_buffer(kernel, &mut small);
     stacks(kernel, &mut small);
-    let mut seen = Bitmap::new(dumpable.len());
+    let mut seen = HashSet::new();
     let mut order = Vec::new();
-    for tier in [&tables, &small, &image, &text] {
-        for pfn in tier.ones() {
-            if dumpable.get(pfn) && !seen.get(pfn) {
-                seen.set(pfn);
+    for mut tier in [tables, small, image, text] {
+        tier.sort_unstable();
+        for pfn in tier {
+            if dumpable.get(pfn) && seen.insert(pfn) {
                 order.push(pfn);
             }
         }
@@ -48,7 +49,7 @@ const PRSTATUS_SP: usize = 112 + 19 * 8;
 const THREAD_SIZE: u64 = 16 << 10;
 
 /// The stack each CPU was running on when the dump was taken.
-fn stacks(kernel: &Kernel, marked: &mut Bitmap) {
+fn stacks(kernel: &Kernel, marked: &mut Vec<u64>) {
     for note in kernel.dump().notes().iter().filter(|n| n.is_prstatus()) {
         let Some(sp) = note.desc.get(PRSTATUS_SP..PRSTATUS_SP + 8) else {
             continue;
@@ -63,7 +64,13 @@ fn stacks(kernel: &Kernel, marked: &mut Bitmap) {
 /// Page-table pages into `marked`; the kernel-image and module area into `image`,
 /// except the kernel's text (below its read-only data, where `kallsyms_offsets`
 /// lies) into `text`: analysis reads data, BTF, kallsyms and ORC, rarely code.
-fn page_tables(kernel: &Kernel, marked: &mut Bitmap, image: &mut Bitmap, text: &mut Bitmap) {
+fn page_tables(
+    kernel: &Kernel,
+    max_pfn: u64,
+    marked: &mut Vec<u64>,
+    image: &mut Vec<u64>,
+    text: &mut Vec<u64>,
+) {
     let info = kernel.vmcoreinfo();
     let rodata = info
         .symbol("kallsyms_offsets")
@@ -83,17 +90,16 @@ fn page_tables(kernel: &Kernel, marked: &mut Bitmap, image: &mut Bitmap, text: &
     };
     let sme = info.number("sme_mask").unwrap_or(0) as u64;
     let mask = ADDR_MASK & !sme;
-    let mut visited = Bitmap::new(marked.len());
+    let mut visited = HashSet::new();
     let mut table = vec![0u8; 4096];
     // (table physical address, level, virtual address it starts at)
     let mut stack = vec![(root & mask, levels, 0u64)];
     while let Some((table_pa, level, base)) = stack.pop() {
         let pfn = table_pa >> 12;
-        if pfn >= marked.len() || visited.get(pfn) {
+        if pfn >= max_pfn || !visited.insert(pfn) {
             continue;
         }
-        visited.set(pfn);
-        marked.set(pfn);
+        marked.push(pfn);
         if kernel.dump().read_phys(table_pa, &mut table).is_err() {
             continue;
         }
@@ -125,7 +131,7 @@ fn page_tables(kernel: &Kernel, marked: &mut Bitmap, image: &mut Bitmap, text: &
                     } else {
                         &mut *image
                     };
-                    tier.set((pa >> 12) + page);
+                    tier.push((pa >> 12) + page);
                 }
             }
         }
@@ -133,17 +139,17 @@ fn page_tables(kernel: &Kernel, marked: &mut Bitmap, image: &mut Bitmap, text: &
 }
 
 /// Marks the frames behind `[vaddr, vaddr + len)`.
-fn mark_virtual(kernel: &Kernel, vaddr: u64, len: u64, marked: &mut Bitmap) {
+fn mark_virtual(kernel: &Kernel, vaddr: u64, len: u64, marked: &mut Vec<u64>) {
     let mut at = vaddr & !0xfff;
     while at < vaddr.saturating_add(len.min(MAX_LOG_BYTES)) {
         if let Ok(pa) = kernel.translate(at) {
-            marked.set(pa >> 12);
+            marked.push(pa >> 12);
         }
         at += 4096;
     }
 }
 
-fn log_buffer(kernel: &Kernel, marked: &mut Bitmap) {
+fn log_buffer(kernel: &Kernel, marked: &mut Vec<u64>) {
     let info = kernel.vmcoreinfo();
     if let Some(prb_sym) = info.symbol("prb") {
         let Ok(rb) = kernel.read_u64(prb_sym) else {

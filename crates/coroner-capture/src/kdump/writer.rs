@@ -9,9 +9,8 @@ use crate::sink::Sink;
 use crate::CaptureError;
 use coroner_dump::PhysMemory;
 use coroner_kernel::{Kernel, Memory};
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{mpsc, Mutex};
 
 /// Frames per batch: large enough to keep threads busy, small enough that the
 /// batches in flight stay a few MiB.
@@ -195,68 +194,92 @@ impl Placer<'_> {
 
 /// Encodes `pfns` batch by batch (in `threads` workers when more than one) and
 /// hands each batch, in order, to `take`. Stops at the first error of `take`.
+/// Frames are drawn from the iterator as work is handed out, so memory holds only
+/// the batches in flight, whatever the dump's size.
 fn run_batches(
     kernel: &Kernel,
-    pfns: &[u64],
+    pfns: impl Iterator<Item = u64>,
     opts: &WriteOptions,
     mut take: impl FnMut(&[u64], Batch) -> std::io::Result<()>,
 ) -> Result<std::io::Result<()>, CaptureError> {
     let dump = kernel.dump();
     let ps = dump.page_size() as usize;
     let zero_pages = opts.level.has(DumpLevel::ZERO);
-    let chunks: Vec<&[u64]> = pfns.chunks(BATCH).collect();
+    let mut pfns = pfns.peekable();
+    let mut next_chunk = move || -> Option<Vec<u64>> {
+        pfns.peek()?;
+        Some(pfns.by_ref().take(BATCH).collect())
+    };
     if opts.threads <= 1 {
         let mut enc = Encoder::new(opts.compression, ps)?;
         let mut page = vec![0u8; ps];
-        for chunk in chunks {
-            let batch = encode(dump, chunk, &mut enc, zero_pages, &mut page);
-            if let Err(e) = take(chunk, batch) {
+        while let Some(chunk) = next_chunk() {
+            let batch = encode(dump, &chunk, &mut enc, zero_pages, &mut page);
+            if let Err(e) = take(&chunk, batch) {
                 return Ok(Err(e));
             }
         }
         return Ok(Ok(()));
     }
-    let next = AtomicUsize::new(0);
-    let stop = std::sync::atomic::AtomicBool::new(false);
-    // Bounded so that workers run at most a few batches ahead of the writer.
-    let (tx, rx) = mpsc::sync_channel::<(usize, Batch)>(opts.threads * 4);
+    let in_flight = opts.threads * 4;
+    let (work_tx, work_rx) = mpsc::sync_channel::<(usize, Vec<u64>)>(in_flight);
+    let work_rx = Mutex::new(work_rx);
+    let (done_tx, done_rx) = mpsc::channel::<(usize, Vec<u64>, Batch)>();
     std::thread::scope(|scope| {
         for _ in 0..opts.threads {
-            let tx = tx.clone();
-            let (next, stop, chunks) = (&next, &stop, &chunks);
+            let done_tx = done_tx.clone();
+            let work_rx = &work_rx;
             scope.spawn(move || {
                 let Ok(mut enc) = Encoder::new(opts.compression, ps) else {
                     return;
                 };
                 let mut page = vec![0u8; ps];
                 loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= chunks.len() || stop.load(Ordering::Relaxed) {
-                        return;
-                    }
-                    let batch = encode(dump, chunks[i], &mut enc, zero_pages, &mut page);
-                    if tx.send((i, batch)).is_err() {
+                    let job = work_rx.lock().map(|rx| rx.recv());
+                    let Ok(Ok((i, chunk))) = job else { return };
+                    let batch = encode(dump, &chunk, &mut enc, zero_pages, &mut page);
+                    if done_tx.send((i, chunk, batch)).is_err() {
                         return;
                     }
                 }
             });
         }
-        drop(tx);
-        let mut waiting: std::collections::BTreeMap<usize, Batch> = Default::default();
-        let mut want = 0;
+        drop(done_tx);
+        let mut waiting: BTreeMap<usize, (Vec<u64>, Batch)> = BTreeMap::new();
+        let (mut sent, mut want) = (0usize, 0usize);
         let mut result = Ok(());
-        for (i, batch) in rx.iter() {
-            waiting.insert(i, batch);
-            while let Some(batch) = waiting.remove(&want) {
-                if result.is_ok() {
-                    result = take(chunks[want], batch);
-                    if result.is_err() {
-                        stop.store(true, Ordering::Relaxed);
+        let mut exhausted = false;
+        loop {
+            // Keep the workers fed, never more than `in_flight` batches ahead.
+            while !exhausted && result.is_ok() && sent - want < in_flight {
+                match next_chunk() {
+                    Some(chunk) => {
+                        work_tx
+                            .send((sent, chunk))
+                            .expect("workers live in this scope");
+                        sent += 1;
                     }
+                    None => exhausted = true,
+                }
+            }
+            if want == sent {
+                break;
+            }
+            let Ok((i, chunk, batch)) = done_rx.recv() else {
+                break;
+            };
+            waiting.insert(i, (chunk, batch));
+            while let Some((chunk, batch)) = waiting.remove(&want) {
+                if result.is_ok() {
+                    result = take(&chunk, batch);
                 }
                 want += 1;
             }
+            if result.is_err() && want == sent {
+                break;
+            }
         }
+        drop(work_tx);
         Ok(result)
     })
 }
@@ -328,7 +351,7 @@ pub fn write(
     let mut sorted = important.clone();
     sorted.sort_unstable();
     let rank = ranks(dumpable, &sorted);
-    let result = run_batches(kernel, &important, opts, |pfns, batch| {
+    let result = run_batches(kernel, important.iter().copied(), opts, |pfns, batch| {
         let descs = placer.place(pfns, &batch)?;
         early.extend(pfns.iter().copied().zip(descs));
         done += pfns.len() as u64;
@@ -350,11 +373,11 @@ pub fn write(
     }
 
     // The rest in frame order, descriptors in runs behind their data.
-    let rest: Vec<u64> = dumpable.ones().filter(|p| !early.contains_key(p)).collect();
+    let rest = dumpable.ones().filter(|p| !early.contains_key(p));
     let mut descs: Vec<u8> = Vec::with_capacity(DESC_CHUNK * DESC_SIZE as usize);
     let mut desc_at = g.desc_offset;
     let mut all = dumpable.ones().peekable();
-    let result = run_batches(kernel, &rest, opts, |pfns, batch| {
+    let result = run_batches(kernel, rest, opts, |pfns, batch| {
         let mine = placer.place(pfns, &batch)?;
         let mut mine = pfns.iter().zip(mine).peekable();
         // Walk the table in frame order, taking early frames' descriptors as met.
