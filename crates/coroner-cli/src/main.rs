@@ -1,6 +1,7 @@
 //! The `coroner` binary: parses the command line, runs the command, prints its
 //! report. Dump commands come from coroner-commands' registry (`coroner bt DUMP -a`
-//! opens DUMP and runs `bt -a`); `doctor` and `nmi` are about the live host.
+//! opens DUMP and runs `bt -a`); `doctor` and `nmi` are about the live host,
+//! `convert` writes a dump anew.
 
 mod commands;
 
@@ -35,6 +36,9 @@ fn cli(registry: &Registry) -> clap::Command {
             cli = cli
                 .subcommand(commands::doctor::Args::augment_args(
                     clap::Command::new("doctor").about("Is this host ready to take a crash dump (crashkernel, kdump, panic settings, dump target)? --fix repairs what it can."),
+                ))
+                .subcommand(commands::convert::Args::augment_args(
+                    clap::Command::new("convert").about("Rewrite a dump (VMware .vmss/.vmsn/.vmem, ELF, kdump, flattened) as a standard vmcore that crash, makedumpfile and drgn open."),
                 ))
                 .subcommand(commands::nmi::Args::augment_args(
                     clap::Command::new("nmi").about("Send a hung machine an NMI: qmp:SOCKET, libvirt:DOMAIN, ipmi:HOST, aws:INSTANCE_ID, esxi:VMX_PATH, sysrq."),
@@ -77,6 +81,7 @@ fn main() {
         None if matches.contains_id("dump") => shell(&matches),
         Some(("doctor", m)) => doctor(m),
         Some(("nmi", m)) => nmi(m),
+        Some(("convert", m)) => convert(m),
         #[cfg(feature = "serve")]
         Some(("serve", m)) => serve(m),
         #[cfg(feature = "serve")]
@@ -153,6 +158,21 @@ fn doctor(m: &ArgMatches) -> u8 {
                 Format::Text
             };
             print(&report, form).unwrap_or(status)
+        }
+        Err(err) => fail(&err, 2),
+    }
+}
+
+fn convert(m: &ArgMatches) -> u8 {
+    let args = commands::convert::Args::from_arg_matches(m).expect("clap checked the arguments");
+    match commands::convert::run(&args) {
+        Ok(report) => {
+            let form = if args.json {
+                Format::Json
+            } else {
+                Format::Text
+            };
+            print(&report, form).unwrap_or(0)
         }
         Err(err) => fail(&err, 2),
     }

@@ -2,6 +2,7 @@
 //! `run(&Args) -> Result<(report, exit status), String>`. Dump commands come from
 //! coroner-commands' registry.
 
+pub mod convert;
 pub mod doctor;
 pub mod nmi;
 #[cfg(feature = "serve")]
