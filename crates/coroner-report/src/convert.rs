@@ -40,7 +40,8 @@ pub struct ConvertReport {
 impl ConvertReport {
     /// `input_warnings` are the input's own (opening it), `warnings` the converter's.
     pub fn warn(&mut self, input_warnings: &[String], warnings: &[String]) {
-        self.warnings.extend(Warning::all(Stage::Dump, input_warnings));
+        self.warnings
+            .extend(Warning::all(Stage::Dump, input_warnings));
         self.warnings.extend(Warning::all(Stage::Dump, warnings));
     }
 }

@@ -9,7 +9,7 @@
 //! `__START_KERNEL_map` outside `[_text, _end)` rounded to 2 MiB.
 
 use coroner_dump::Dump;
-use coroner_kernel::arch::x86_64::{X86_64, START_KERNEL_MAP};
+use coroner_kernel::arch::x86_64::{START_KERNEL_MAP, X86_64};
 use coroner_kernel::arch::Translate;
 use coroner_kernel::VmcoreInfo;
 
@@ -47,7 +47,10 @@ pub fn locate(dump: &Dump) -> Result<KernelText, String> {
     if dump.info().arch.as_deref() != Some("x86_64") {
         return Err(format!(
             "the kernel image mapping is known on x86_64 only (this dump is {})",
-            dump.info().arch.as_deref().unwrap_or("of an unknown architecture")
+            dump.info()
+                .arch
+                .as_deref()
+                .unwrap_or("of an unknown architecture")
         ));
     }
     let text = dump
@@ -108,7 +111,10 @@ mod tests {
         let map = |v: u64| (v >= start && v < start + 40 * MIB).then(|| phys + (v - start));
         let text = linear_extent(&ram, start, map).unwrap();
         assert_eq!((text.vaddr, text.paddr, text.size), (start, phys, 40 * MIB));
-        assert_eq!(text.phys_base(), phys.wrapping_sub(start - START_KERNEL_MAP));
+        assert_eq!(
+            text.phys_base(),
+            phys.wrapping_sub(start - START_KERNEL_MAP)
+        );
         assert_eq!(text.kaslr_offset(), 0x2380_0000);
     }
 
@@ -128,9 +134,6 @@ mod tests {
         assert_eq!(text.size, 3 * MIB);
         // Not mapped at all, or not in RAM.
         assert_eq!(linear_extent(&[(0, 19 * MIB)], start, |_| None), None);
-        assert_eq!(
-            linear_extent(&[(0, 8 * MIB)], start, linear),
-            None
-        );
+        assert_eq!(linear_extent(&[(0, 8 * MIB)], start, linear), None);
     }
 }

@@ -94,7 +94,14 @@ impl ProgramHeader {
         let mut v = Vec::with_capacity(PHDR_SIZE as usize);
         v.extend(self.kind.to_le_bytes());
         v.extend(flags.to_le_bytes());
-        for w in [self.offset, self.vaddr, self.paddr, self.filesz, self.memsz, 0] {
+        for w in [
+            self.offset,
+            self.vaddr,
+            self.paddr,
+            self.filesz,
+            self.memsz,
+            0,
+        ] {
             v.extend(w.to_le_bytes());
         }
         v

@@ -118,7 +118,10 @@ mod tests {
         let ram = [(0, 0x9f000), (0x100000, 0x2000_0000)];
         assert_eq!(
             plan(&ram, P, |_| true),
-            vec![run(0, 0x9f000, 0x9f000), run(0x100000, 0x1ff0_0000, 0x1ff0_0000)]
+            vec![
+                run(0, 0x9f000, 0x9f000),
+                run(0x100000, 0x1ff0_0000, 0x1ff0_0000)
+            ]
         );
     }
 

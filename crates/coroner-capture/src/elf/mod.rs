@@ -57,10 +57,16 @@ impl DumpWriter for ElfWriter {
             offset += r.filesz;
         }
         let text = image.kernel_text.and_then(|t| {
-            let (run, at) = loads.iter().find(|(r, _)| {
-                r.paddr <= t.paddr && t.paddr + t.size <= r.paddr + r.filesz
-            })?;
-            Some(ProgramHeader::load(t.vaddr, t.paddr, at + (t.paddr - run.paddr), t.size, t.size))
+            let (run, at) = loads
+                .iter()
+                .find(|(r, _)| r.paddr <= t.paddr && t.paddr + t.size <= r.paddr + r.filesz)?;
+            Some(ProgramHeader::load(
+                t.vaddr,
+                t.paddr,
+                at + (t.paddr - run.paddr),
+                t.size,
+                t.size,
+            ))
         });
         let mut phdrs = vec![ProgramHeader::note(notes_at, notes.len() as u64)];
         phdrs.extend(text);
@@ -112,7 +118,9 @@ impl DumpWriter for ElfWriter {
             ));
         }
         if image.kernel_text.is_some() && text.is_none() {
-            warnings.push("the kernel image is not inside one RAM segment: no kernel-text PT_LOAD".into());
+            warnings.push(
+                "the kernel image is not inside one RAM segment: no kernel-text PT_LOAD".into(),
+            );
         }
         Ok(Written {
             bytes: written,

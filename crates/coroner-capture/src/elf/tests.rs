@@ -70,7 +70,11 @@ fn memory_and_notes_survive_and_cpu_notes_come_first() {
     assert_eq!(written.bytes, out.len() as u64);
     assert_eq!(written.loads, 2, "one PT_LOAD per RAM range");
     let back = Dump::from_bytes("out", out.clone()).unwrap();
-    assert!(back.info().warnings.is_empty(), "{:?}", back.info().warnings);
+    assert!(
+        back.info().warnings.is_empty(),
+        "{:?}",
+        back.info().warnings
+    );
     let kinds: Vec<(&str, u8)> = back
         .notes()
         .iter()

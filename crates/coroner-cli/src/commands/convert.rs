@@ -19,7 +19,12 @@ pub struct Args {
     format: FormatArg,
     /// makedumpfile's dump level: pages to leave out (1 zero, 2 cache, 4 private
     /// cache, 8 user data, 16 free; summed).
-    #[arg(short = 'd', long = "dump-level", value_name = "LEVEL", default_value_t = 0)]
+    #[arg(
+        short = 'd',
+        long = "dump-level",
+        value_name = "LEVEL",
+        default_value_t = 0
+    )]
     dump_level: u8,
     /// Compress pages with zlib (kdump format).
     #[arg(short = 'c', group = "compression")]
