@@ -89,7 +89,7 @@ impl ProgramHeader {
 
     /// `p_align` is 0, as kexec-tools and the kernel write it: crash takes a
     /// PT_LOAD with `p_align` 0 for a kdump ELF rather than an old netdump.
-    pub fn to_bytes(&self) -> Vec<u8> {
+    pub fn to_bytes(self) -> Vec<u8> {
         let flags = if self.kind == PT_LOAD { PF_RWX } else { 0 };
         let mut v = Vec::with_capacity(PHDR_SIZE as usize);
         v.extend(self.kind.to_le_bytes());

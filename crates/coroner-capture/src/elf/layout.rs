@@ -138,7 +138,7 @@ mod tests {
 
     #[test]
     fn a_long_leading_gap_and_a_range_without_data_are_memsz_only() {
-        let data = |pfn: u64| pfn >= 1000 && pfn < 1010;
+        let data = |pfn: u64| (1000..1010).contains(&pfn);
         assert_eq!(
             plan(&[(0, 1010 * P), (2000 * P, 2010 * P)], P, data),
             vec![
