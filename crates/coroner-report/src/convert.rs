@@ -14,6 +14,10 @@ pub struct KernelImage {
     pub size: u64,
     pub phys_base: Addr,
     pub kaslr_offset: Addr,
+    /// "vmcoreinfo", or "page tables" (a CPU's CR3, without VMCOREINFO).
+    pub found_by: &'static str,
+    /// The release in the image's banner, when found by page tables.
+    pub release: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -85,9 +89,13 @@ impl Render for ConvertReport {
             self.cpus
         )?;
         if let Some(k) = &self.kernel_image {
+            let how = match &k.release {
+                Some(release) => format!("; Linux {release}, found by {}", k.found_by),
+                None => format!("; found by {}", k.found_by),
+            };
             writeln!(
                 out,
-                "kernel image:  {:#x} at physical {:#x}, {} MiB (phys_base {:#x}, KASLR offset {:#x})",
+                "kernel image:  {:#x} at physical {:#x}, {} MiB (phys_base {:#x}, KASLR offset {:#x}{how})",
                 k.vaddr.0,
                 k.paddr.0,
                 k.size >> 20,

@@ -2,7 +2,7 @@
 //! order kexec-tools and QEMU write them (every CPU's `NT_PRSTATUS` first, then
 //! the other notes, VMCOREINFO last), and where the kernel image sits.
 
-use super::kernel_text::{self, KernelText};
+use super::kernel_text::{self, FoundBy, KernelText};
 use coroner_dump::{Dump, Note};
 
 /// The input seen as a vmcore to write.
@@ -14,8 +14,10 @@ pub struct Image<'a> {
     pub cpus: usize,
     /// Where the VMCOREINFO note's text came from, if there is one.
     pub vmcoreinfo_source: Option<&'static str>,
-    /// The kernel image's mapping, for a PT_LOAD at its virtual address.
+    /// The kernel image's mapping, for a PT_LOAD at its virtual address, and how
+    /// it was found.
     pub kernel_text: Option<KernelText>,
+    pub kernel_found_by: Option<FoundBy>,
     /// What the output will lack, and why.
     pub warnings: Vec<String>,
 }
@@ -52,11 +54,25 @@ impl<'a> Image<'a> {
                     .into(),
             );
         }
-        let kernel_text = match kernel_text::locate(dump) {
-            Ok(text) => Some(text),
+        let (kernel_text, kernel_found_by) = match kernel_text::locate(dump) {
+            Ok((text, found_by)) => {
+                if let FoundBy::Registers { cpu, cr3, release } = &found_by {
+                    // Readers without VMCOREINFO take phys_base from the text
+                    // PT_LOAD; crash computes the KASLR offset from the CPU notes.
+                    warnings.push(format!(
+                        "no VMCOREINFO: found Linux {release} from CPU {cpu}'s page tables (CR3 {cr3:#x}): \
+                         _text at {:#x}, phys_base {:#x}, KASLR offset {:#x} if linked at the usual 16 MiB; \
+                         crash finds it again from the CPU notes, makedumpfile needs -x vmlinux",
+                        text.vaddr,
+                        text.phys_base(),
+                        text.kaslr_offset()
+                    ));
+                }
+                (Some(text), Some(found_by))
+            }
             Err(why) => {
                 warnings.push(format!("no kernel-text PT_LOAD: {why}"));
-                None
+                (None, None)
             }
         };
         Image {
@@ -65,6 +81,7 @@ impl<'a> Image<'a> {
             cpus,
             vmcoreinfo_source,
             kernel_text,
+            kernel_found_by,
             warnings,
         }
     }

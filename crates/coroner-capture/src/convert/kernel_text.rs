@@ -8,7 +8,8 @@
 //! mapping it linearly: at boot `cleanup_highmap()` unmaps everything of
 //! `__START_KERNEL_map` outside `[_text, _end)` rounded to 2 MiB.
 
-use coroner_dump::Dump;
+use super::page_tables::PageTables;
+use coroner_dump::{Dump, PhysMemory};
 use coroner_kernel::arch::x86_64::{START_KERNEL_MAP, X86_64};
 use coroner_kernel::arch::Translate;
 use coroner_kernel::VmcoreInfo;
@@ -41,9 +42,22 @@ impl KernelText {
     }
 }
 
-/// Finds the image from VMCOREINFO: its `_stext`, and its page tables for where
-/// the mapping ends.
-pub fn locate(dump: &Dump) -> Result<KernelText, String> {
+/// How the kernel image was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FoundBy {
+    /// `SYMBOL(_stext)` (or `KERNELOFFSET`) and the page tables VMCOREINFO names.
+    Vmcoreinfo,
+    /// No VMCOREINFO: the page tables a vCPU's CR3 points at, checked by the
+    /// `Linux version` banner inside the image (its release is kept).
+    Registers {
+        cpu: usize,
+        cr3: u64,
+        release: String,
+    },
+}
+
+/// Finds the kernel image: from VMCOREINFO, else from the CPUs' page tables.
+pub fn locate(dump: &Dump) -> Result<(KernelText, FoundBy), String> {
     if dump.info().arch.as_deref() != Some("x86_64") {
         return Err(format!(
             "the kernel image mapping is known on x86_64 only (this dump is {})",
@@ -53,9 +67,15 @@ pub fn locate(dump: &Dump) -> Result<KernelText, String> {
                 .unwrap_or("of an unknown architecture")
         ));
     }
-    let text = dump
-        .vmcoreinfo()
-        .ok_or("the input has no VMCOREINFO to say where the kernel is")?;
+    match dump.vmcoreinfo() {
+        Some(text) => from_vmcoreinfo(dump, text).map(|t| (t, FoundBy::Vmcoreinfo)),
+        None => from_registers(dump),
+    }
+}
+
+/// The image from VMCOREINFO: its `_stext`, and its page tables for where the
+/// mapping ends.
+fn from_vmcoreinfo(dump: &Dump, text: &[u8]) -> Result<KernelText, String> {
     let info = VmcoreInfo::parse(text);
     if info.symbol("init_top_pgt").is_none() && info.symbol("init_level4_pgt").is_none() {
         return Err("VMCOREINFO names no page table (init_top_pgt)".into());
@@ -69,6 +89,91 @@ pub fn locate(dump: &Dump) -> Result<KernelText, String> {
     let translate = |vaddr: u64| tables.translate(dump, vaddr).ok();
     linear_extent(&dump.ram_ranges(), start, translate)
         .ok_or_else(|| format!("the kernel's page tables do not map _text ({start:#x})"))
+}
+
+/// Offsets in QEMU's CPU-state note (`QEMUCPUState`, which VMware inputs carry
+/// too): CR3 and CR4 in `cr[5]`.
+const QEMU_CR3: usize = 392 + 3 * 8;
+const QEMU_CR4: usize = 392 + 4 * 8;
+/// CR4.LA57: 5-level paging.
+const CR4_LA57: u64 = 1 << 12;
+
+/// The image from each vCPU's CR3 in turn: the first mapping of the kernel-image
+/// region (`__START_KERNEL_map` and the gigabyte above, where KASLR places
+/// `_text`; boot unmaps what lies below `_text`) whose linear extent holds the
+/// kernel's banner. With page-table isolation CR3 may hold the user tables, 4 KiB
+/// above the kernel's, so that candidate is tried first.
+fn from_registers(dump: &Dump) -> Result<(KernelText, FoundBy), String> {
+    let cpus: Vec<(u64, u64)> = dump
+        .notes()
+        .iter()
+        .filter(|n| n.name == "QEMU" && n.desc.len() >= QEMU_CR4 + 8)
+        .map(|n| {
+            let word = |at: usize| u64::from_le_bytes(n.desc[at..at + 8].try_into().expect("8"));
+            (word(QEMU_CR3), word(QEMU_CR4))
+        })
+        .collect();
+    if cpus.is_empty() {
+        return Err(
+            "no VMCOREINFO, and no CPU state with CR3 (QEMU or VMware registers) to find the kernel's page tables from"
+                .into(),
+        );
+    }
+    let ram = dump.ram_ranges();
+    for (cpu, &(cr3, cr4)) in cpus.iter().enumerate() {
+        for top in [cr3 & !0x1fff, cr3 & ENTRY_PAGE] {
+            let tables = PageTables::new(dump, top, cr4 & CR4_LA57 != 0);
+            let Some((start, _)) =
+                tables.first_mapped(START_KERNEL_MAP, START_KERNEL_MAP + MAX_IMAGE)
+            else {
+                continue;
+            };
+            let Some(text) = linear_extent(&ram, start, |v| tables.translate(v)) else {
+                continue;
+            };
+            if let Some(release) = banner_in(dump, &text) {
+                return Ok((text, FoundBy::Registers { cpu, cr3, release }));
+            }
+        }
+    }
+    Err(format!(
+        "no VMCOREINFO, and the page tables of the {} CPU(s)' CR3 map no kernel image holding a `Linux version` banner",
+        cpus.len()
+    ))
+}
+
+/// Physical address bits of CR3 (bits 12..51).
+const ENTRY_PAGE: u64 = 0x000f_ffff_ffff_f000;
+
+const BANNER: &[u8] = b"Linux version ";
+
+/// The release in the first `Linux version <release> (` banner in the image's
+/// memory (the format string `Linux version %s` does not qualify).
+pub(crate) fn banner_in(memory: &dyn PhysMemory, text: &KernelText) -> Option<String> {
+    let finder = memchr::memmem::Finder::new(BANNER);
+    // Pages overlap by the banner's length so that none is missed at a boundary.
+    let mut buf = vec![0u8; 4096 + 128];
+    let mut paddr = text.paddr;
+    while paddr < text.paddr + text.size {
+        let n = buf.len().min((text.paddr + text.size - paddr) as usize);
+        if memory.read_phys(paddr, &mut buf[..n]).is_ok() {
+            for at in finder.find_iter(&buf[..n]) {
+                let tail = &buf[at + BANNER.len()..n];
+                let end = tail.iter().position(|&b| b == b' ').unwrap_or(tail.len());
+                let release = &tail[..end];
+                let plausible = release.len() >= 3
+                    && release[0].is_ascii_digit()
+                    && release.contains(&b'.')
+                    && release.iter().all(u8::is_ascii_graphic)
+                    && tail[end..].starts_with(b" (");
+                if plausible {
+                    return Some(String::from_utf8_lossy(release).into_owned());
+                }
+            }
+        }
+        paddr += 4096;
+    }
+    None
 }
 
 /// The image mapped linearly from `start`, in 2 MiB steps, clipped to the RAM

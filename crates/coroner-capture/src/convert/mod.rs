@@ -6,10 +6,11 @@
 
 mod image;
 pub mod kernel_text;
+mod page_tables;
 mod progress;
 
 pub use image::Image;
-pub use kernel_text::KernelText;
+pub use kernel_text::{FoundBy, KernelText};
 pub use progress::{Progress, Silent};
 
 use crate::elf::ElfWriter;
@@ -100,6 +101,7 @@ pub struct Summary {
     pub cpus: usize,
     pub vmcoreinfo_source: Option<&'static str>,
     pub kernel_text: Option<KernelText>,
+    pub kernel_found_by: Option<FoundBy>,
     pub written: Written,
     /// What opening the input said (a cut file, no CPU state, ...).
     pub input_warnings: Vec<String>,
@@ -215,6 +217,7 @@ pub fn convert(
         cpus: image.cpus,
         vmcoreinfo_source: image.vmcoreinfo_source,
         kernel_text: image.kernel_text.filter(|_| written.kernel_text),
+        kernel_found_by: image.kernel_found_by.clone(),
         written,
         input_warnings: dump.info().warnings.clone(),
         warnings,

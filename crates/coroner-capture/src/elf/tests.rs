@@ -119,3 +119,80 @@ fn an_input_without_vmcoreinfo_or_cpus_says_so() {
     back.read_phys(2 * P, &mut page).unwrap();
     assert_eq!(page, pages(4, 3)[2 * P as usize..3 * P as usize]);
 }
+
+/// 32 MiB of memory holding x86-64 page tables that map the kernel image (two
+/// 2 MiB pages at `__START_KERNEL_map + 20 MiB`, physical 16 MiB) with its banner,
+/// and a QEMU CPU note whose CR3 is the user half of a PTI pair.
+fn kernel_without_vmcoreinfo() -> Vec<u8> {
+    const MIB: u64 = 1 << 20;
+    let mut mem = vec![0u8; (32 * MIB) as usize];
+    let mut set = |at: u64, entry: u64| {
+        mem[at as usize..at as usize + 8].copy_from_slice(&entry.to_le_bytes())
+    };
+    let (pgd, pud, pmd) = (0x2000u64, 0x4000u64, 0x5000u64);
+    set(pgd + 511 * 8, pud | 0x63);
+    set(pud + 510 * 8, pmd | 0x63);
+    // PMD entries 10 and 11: 2 MiB pages (PSE) at 16 and 18 MiB.
+    set(pmd + 10 * 8, 16 * MIB | 0xe3);
+    set(pmd + 11 * 8, 18 * MIB | 0xe3);
+    // An unrelated, non-linear mapping right after: not part of the image.
+    set(pmd + 12 * 8, 2 * MIB | 0xe3);
+    let banner = b"Linux version %s (%s)\0Linux version 6.1.0-test (me@here) #1 SMP\0";
+    let at = (17 * MIB + 0x345) as usize;
+    mem[at..at + banner.len()].copy_from_slice(banner);
+    let mut qemu = vec![0u8; 440];
+    qemu[416..424].copy_from_slice(&(pgd | 0x1000 | 0x5).to_le_bytes()); // CR3, PCID 5
+    let notes = [note("CORE", NT_PRSTATUS, &[0; 336]), note("QEMU", 0, &qemu)];
+    input(&[(0, mem, 32 * MIB)], &notes)
+}
+
+#[test]
+fn without_vmcoreinfo_the_kernel_is_found_from_cr3() {
+    use crate::convert::kernel_text::{locate, FoundBy, KernelText};
+    let dump = Dump::from_bytes("in", kernel_without_vmcoreinfo()).unwrap();
+    assert!(dump.vmcoreinfo().is_none());
+    let (text, found_by) = locate(&dump).unwrap();
+    let start = 0xffff_ffff_8000_0000 + (20 << 20);
+    assert_eq!(
+        text,
+        KernelText {
+            vaddr: start,
+            paddr: 16 << 20,
+            size: 4 << 20
+        }
+    );
+    assert_eq!(text.phys_base(), (16u64 << 20).wrapping_sub(20 << 20));
+    assert_eq!(text.kaslr_offset(), 4 << 20);
+    assert_eq!(
+        found_by,
+        FoundBy::Registers {
+            cpu: 0,
+            cr3: 0x3005,
+            release: "6.1.0-test".into()
+        }
+    );
+    // The output maps it: coroner-dump takes phys_base from that PT_LOAD.
+    let (out, written) = convert(&dump);
+    assert!(written.kernel_text);
+    let back = Dump::from_bytes("out", out).unwrap();
+    assert_eq!(back.info().phys_base, Some(text.phys_base()));
+}
+
+#[test]
+fn without_vmcoreinfo_or_a_banner_nothing_is_guessed() {
+    let mut bytes = kernel_without_vmcoreinfo();
+    let at = bytes
+        .windows(16)
+        .position(|w| w == b"Linux version 6.")
+        .unwrap();
+    bytes[at] = b'X';
+    let dump = Dump::from_bytes("in", bytes).unwrap();
+    let err = crate::convert::kernel_text::locate(&dump).unwrap_err();
+    assert!(err.contains("banner"), "{err}");
+    let image = Image::of(&dump);
+    assert!(image.kernel_text.is_none());
+    // No CPU state at all: said too.
+    let dump = Dump::from_bytes("in", input(&[(0, pages(4, 0), 4 * P)], &[])).unwrap();
+    let err = crate::convert::kernel_text::locate(&dump).unwrap_err();
+    assert!(err.contains("CR3"), "{err}");
+}

@@ -3,7 +3,7 @@
 //! standard vmcore. The work is coroner-capture's; this parses, and draws the
 //! progress bar on a terminal.
 
-use coroner_capture::convert::{self, Compression, OutputFormat, Progress};
+use coroner_capture::convert::{self, Compression, FoundBy, OutputFormat, Progress};
 use coroner_report::convert::{ConvertReport, KernelImage};
 use coroner_report::Addr;
 use std::path::PathBuf;
@@ -87,6 +87,14 @@ pub fn run(args: &Args) -> Result<ConvertReport, String> {
             size: k.size,
             phys_base: Addr(k.phys_base()),
             kaslr_offset: Addr(k.kaslr_offset()),
+            found_by: match summary.kernel_found_by {
+                Some(FoundBy::Registers { .. }) => "page tables",
+                _ => "vmcoreinfo",
+            },
+            release: match &summary.kernel_found_by {
+                Some(FoundBy::Registers { release, .. }) => Some(release.clone()),
+                _ => None,
+            },
         }),
         pages: w.pages,
         zero_pages: w.zero_pages,
