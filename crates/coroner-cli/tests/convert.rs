@@ -119,6 +119,83 @@ fn vmware_files_become_vmcores_with_their_memory_registers_and_bt() {
     }
 }
 
+/// A copy of `checkpoint` (a `.vmss` with its `.vmem`) in `dir` whose memory has
+/// every VMCOREINFO text blanked: a kernel built without it.
+fn without_vmcoreinfo(checkpoint: &Path, dir: &Path) -> std::path::PathBuf {
+    use std::io::{Read, Seek, SeekFrom};
+    std::fs::create_dir_all(dir).unwrap();
+    let copy = dir.join(checkpoint.file_name().unwrap());
+    std::fs::copy(checkpoint, &copy).unwrap();
+    let vmem = copy.with_extension("vmem");
+    std::fs::copy(checkpoint.with_extension("vmem"), &vmem).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&vmem)
+        .unwrap();
+    // 16 MiB at a time, overlapping by the most a VMCOREINFO text takes.
+    let (step, overlap) = (16usize << 20, 8192usize);
+    let mut buf = vec![0u8; step + overlap];
+    let mut blanked = 0;
+    let mut at = 0u64;
+    loop {
+        f.seek(SeekFrom::Start(at)).unwrap();
+        let mut n = 0;
+        while n < buf.len() {
+            match f.read(&mut buf[n..]).unwrap() {
+                0 => break,
+                got => n += got,
+            }
+        }
+        let mut writes = Vec::new();
+        let mut from = 0;
+        while let Some(i) = buf[from..n]
+            .windows(11)
+            .position(|w| w.starts_with(b"OSRELEASE=") && w[10].is_ascii_digit())
+        {
+            let start = from + i;
+            let len = buf[start..n]
+                .iter()
+                .position(|&b| b == 0)
+                .unwrap_or(n - start);
+            writes.push((at + start as u64, len));
+            from = start + len;
+        }
+        for (off, len) in writes {
+            f.seek(SeekFrom::Start(off)).unwrap();
+            f.write_all(&vec![0; len]).unwrap();
+            blanked += 1;
+        }
+        if n < buf.len() {
+            break;
+        }
+        at += step as u64;
+    }
+    assert!(blanked > 0, "no VMCOREINFO text in {}", vmem.display());
+    copy
+}
+
+#[test]
+fn without_vmcoreinfo_the_kernel_is_found_from_the_vcpus_page_tables() {
+    let tmp = tempfile::tempdir().unwrap();
+    let original = generate("sysrq", Variant::Vmss).unwrap();
+    let blank = without_vmcoreinfo(&original, &tmp.path().join("blank"));
+    let with = convert(&original, &tmp.path().join("with.elf"));
+    let output = tmp.path().join("without.elf");
+    let without = convert(&blank, &output);
+    assert_eq!(without["vmcoreinfo"], serde_json::Value::Null);
+    let (a, b) = (&with["kernel_image"], &without["kernel_image"]);
+    for key in ["vaddr", "paddr", "size", "phys_base", "kaslr_offset"] {
+        assert_eq!(a[key], b[key], "{key}");
+    }
+    assert_eq!(b["found_by"], "page tables");
+    assert_eq!(b["release"], "6.1.0-56-amd64");
+    let dump = Dump::open(&output).unwrap();
+    assert!(dump.vmcoreinfo().is_none());
+    // The CPU notes crash computes the KASLR offset from are kept.
+    assert_eq!(dump.notes().iter().filter(|n| n.name == "QEMU").count(), 2);
+}
+
 #[test]
 fn a_kdump_file_becomes_a_vmcore_with_its_log_and_bt() {
     let tmp = tempfile::tempdir().unwrap();
@@ -301,6 +378,20 @@ fn crash_prints_for_the_vmcore_what_it_printed_for_the_original() {
         // VMware files of that crash (made from the vmcore: a QEMU dump's
         // registers and notes), converted back: crash reads both as the original.
         let vm = tmp.path().join("vmware");
+        // And the same kernel without VMCOREINFO: crash finds the KASLR offset
+        // from the CPU notes and phys_base from the kernel-text PT_LOAD.
+        let blank = without_vmcoreinfo(
+            &generate_from(&elf, &vm, "fp-sysrq", Variant::Vmss),
+            &tmp.path().join("blank"),
+        );
+        let again = tmp.path().join("blank.elf");
+        convert(&blank, &again);
+        assert_eq!(
+            comparable(&crash_sys_bt(&again, &script)),
+            comparable(&expected),
+            "without VMCOREINFO"
+        );
+        std::fs::remove_file(&again).unwrap();
         for variant in [Variant::Vmss, Variant::VmsnInline] {
             let checkpoint = generate_from(&elf, &vm, "fp-sysrq", variant);
             let again = tmp.path().join("again.elf");
