@@ -133,10 +133,10 @@ fn kernel_without_vmcoreinfo() -> Vec<u8> {
     set(pgd + 511 * 8, pud | 0x63);
     set(pud + 510 * 8, pmd | 0x63);
     // PMD entries 10 and 11: 2 MiB pages (PSE) at 16 and 18 MiB.
-    set(pmd + 10 * 8, 16 * MIB | 0xe3);
-    set(pmd + 11 * 8, 18 * MIB | 0xe3);
+    set(pmd + 10 * 8, (16 * MIB) | 0xe3);
+    set(pmd + 11 * 8, (18 * MIB) | 0xe3);
     // An unrelated, non-linear mapping right after: not part of the image.
-    set(pmd + 12 * 8, 2 * MIB | 0xe3);
+    set(pmd + 12 * 8, (2 * MIB) | 0xe3);
     let banner = b"Linux version %s (%s)\0Linux version 6.1.0-test (me@here) #1 SMP\0";
     let at = (17 * MIB + 0x345) as usize;
     mem[at..at + banner.len()].copy_from_slice(banner);
