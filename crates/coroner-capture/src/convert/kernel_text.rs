@@ -120,8 +120,15 @@ fn from_registers(dump: &Dump) -> Result<(KernelText, FoundBy), String> {
         );
     }
     let ram = dump.ram_ranges();
+    // CPUs in one kernel share its half of the tables: a few distinct ones suffice,
+    // and a hostile note area cannot make thousands of walks.
+    let mut tried = Vec::new();
     for (cpu, &(cr3, cr4)) in cpus.iter().enumerate() {
         for top in [cr3 & !0x1fff, cr3 & ENTRY_PAGE] {
+            if tried.contains(&top) || tried.len() >= MAX_TABLES {
+                continue;
+            }
+            tried.push(top);
             let tables = PageTables::new(dump, top, cr4 & CR4_LA57 != 0);
             let Some((start, _)) =
                 tables.first_mapped(START_KERNEL_MAP, START_KERNEL_MAP + MAX_IMAGE)
@@ -142,6 +149,8 @@ fn from_registers(dump: &Dump) -> Result<(KernelText, FoundBy), String> {
     ))
 }
 
+/// Distinct page tables tried before giving up.
+const MAX_TABLES: usize = 8;
 /// Physical address bits of CR3 (bits 12..51).
 const ENTRY_PAGE: u64 = 0x000f_ffff_ffff_f000;
 

@@ -159,6 +159,19 @@ pub fn convert_file(
     convert(&dump, output, options, progress)
 }
 
+/// The fuzz target's entry: `bytes` opened as a dump and written as an ELF vmcore
+/// to nowhere. Returns how many bytes were written.
+#[doc(hidden)]
+pub fn fuzz_convert(bytes: &[u8]) -> u64 {
+    let Ok(dump) = Dump::from_bytes("fuzz-input", bytes.to_vec()) else {
+        return 0;
+    };
+    let image = Image::of(&dump);
+    ElfWriter
+        .write(&image, &mut std::io::sink(), &Silent)
+        .map_or(0, |w| w.bytes)
+}
+
 /// Writes `dump` to `output` in `options`' format.
 pub fn convert(
     dump: &Dump,

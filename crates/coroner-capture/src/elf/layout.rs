@@ -21,13 +21,20 @@ pub const MAX_RUNS: usize = 0xfffe - 2;
 pub const SPLIT_PAGES: u64 = 256;
 
 /// Plans the runs of `ram` (sorted, disjoint `[start, end)`): `has_data(pfn)` says
-/// whether a page's bytes must be in the file. A run of at least `split` pages
+/// whether a page's bytes must be in the file; it is asked only inside `candidates`
+/// (sorted, disjoint: the ranges the input stores, bounded by its size, so a
+/// header claiming exabytes of RAM costs nothing). A run of at least `split` pages
 /// without data between two with data ends a segment. Widens `split` until the
 /// runs fit in an ELF header.
-pub fn plan(ram: &[(u64, u64)], page_size: u64, has_data: impl Fn(u64) -> bool) -> Vec<Run> {
+pub fn plan(
+    ram: &[(u64, u64)],
+    candidates: &[(u64, u64)],
+    page_size: u64,
+    has_data: impl Fn(u64) -> bool,
+) -> Vec<Run> {
     let mut split = SPLIT_PAGES;
     loop {
-        let runs = plan_with(ram, page_size, split * page_size, &has_data);
+        let runs = plan_with(ram, candidates, page_size, split * page_size, &has_data);
         if runs.len() <= MAX_RUNS || split > u64::MAX / 16 {
             return runs;
         }
@@ -37,6 +44,7 @@ pub fn plan(ram: &[(u64, u64)], page_size: u64, has_data: impl Fn(u64) -> bool) 
 
 fn plan_with(
     ram: &[(u64, u64)],
+    candidates: &[(u64, u64)],
     page_size: u64,
     gap: u64,
     has_data: &impl Fn(u64) -> bool,
@@ -45,7 +53,11 @@ fn plan_with(
     for &(start, end) in ram.iter().filter(|(s, e)| s < e) {
         // The run still open: its data ends at `paddr + filesz`.
         let mut open: Option<Run> = None;
-        for pfn in start / page_size..end.div_ceil(page_size) {
+        let pages = candidates
+            .iter()
+            .filter(|&&(s, e)| s < end && start < e)
+            .flat_map(|&(s, e)| s.max(start) / page_size..e.min(end).div_ceil(page_size));
+        for pfn in pages {
             if !has_data(pfn) {
                 continue;
             }
@@ -117,7 +129,7 @@ mod tests {
     fn full_ranges_give_one_run_each() {
         let ram = [(0, 0x9f000), (0x100000, 0x2000_0000)];
         assert_eq!(
-            plan(&ram, P, |_| true),
+            plan(&ram, &ram, P, |_| true),
             vec![
                 run(0, 0x9f000, 0x9f000),
                 run(0x100000, 0x1ff0_0000, 0x1ff0_0000)
@@ -131,7 +143,7 @@ mod tests {
         // 330-339 data, 340-399 none (the tail).
         let data = |pfn: u64| matches!(pfn, 0..=9 | 20..=29 | 330..=339);
         assert_eq!(
-            plan(&[(0, 400 * P)], P, data),
+            plan(&[(0, 400 * P)], &[(0, 400 * P)], P, data),
             vec![run(0, 30 * P, 330 * P), run(330 * P, 10 * P, 70 * P)]
         );
     }
@@ -140,7 +152,12 @@ mod tests {
     fn a_long_leading_gap_and_a_range_without_data_are_memsz_only() {
         let data = |pfn: u64| (1000..1010).contains(&pfn);
         assert_eq!(
-            plan(&[(0, 1010 * P), (2000 * P, 2010 * P)], P, data),
+            plan(
+                &[(0, 1010 * P), (2000 * P, 2010 * P)],
+                &[(0, 5000 * P)],
+                P,
+                data
+            ),
             vec![
                 run(0, 0, 1000 * P),
                 run(1000 * P, 10 * P, 10 * P),
@@ -152,16 +169,31 @@ mod tests {
     #[test]
     fn ranges_not_on_page_boundaries_are_kept_exact() {
         assert_eq!(
-            plan(&[(0x800, 0x2800)], P, |_| true),
+            plan(&[(0x800, 0x2800)], &[(0, 0x3000)], P, |_| true),
             vec![run(0x800, 0x2000, 0x2000)]
         );
+    }
+
+    #[test]
+    fn only_candidate_pages_are_asked_about() {
+        // An exabyte of claimed RAM, two stored pages: planned without a page walk.
+        let ram = [(0, 1 << 60)];
+        let asked = std::cell::Cell::new(0);
+        let runs = plan(&ram, &[(P, 3 * P)], P, |_| {
+            asked.set(asked.get() + 1);
+            true
+        });
+        assert_eq!(asked.get(), 2);
+        assert_eq!(runs, vec![run(0, 3 * P, 1 << 60)]);
     }
 
     #[test]
     fn too_many_runs_widen_the_split() {
         // Every 300th page has data: with a 256-page split, one run per page.
         let pages = 300 * (MAX_RUNS as u64 + 10);
-        let runs = plan(&[(0, pages * P)], P, |pfn| pfn % 300 == 0);
+        let runs = plan(&[(0, pages * P)], &[(0, pages * P)], P, |pfn| {
+            pfn % 300 == 0
+        });
         assert!(runs.len() <= MAX_RUNS, "{}", runs.len());
         let covered: u64 = runs.iter().map(|r| r.memsz).sum();
         assert_eq!(covered, pages * P);

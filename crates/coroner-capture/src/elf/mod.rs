@@ -42,7 +42,9 @@ impl DumpWriter for ElfWriter {
             .map(|t| (t.paddr / page_size, (t.paddr + t.size).div_ceil(page_size)));
         // The kernel image's pages are always in the file, so its PT_LOAD can
         // point at the bytes of the RAM segment that holds them.
-        let runs = layout::plan(&dump.ram_ranges(), page_size, |pfn| {
+        let mut candidates = dump.stored_ranges();
+        candidates.extend(image.kernel_text.map(|t| (t.paddr, t.paddr + t.size)));
+        let runs = layout::plan(&dump.ram_ranges(), &merge(candidates), page_size, |pfn| {
             dump.page_state(pfn) == PageState::Present
                 || text_pages.is_some_and(|(s, e)| (s..e).contains(&pfn))
         });
@@ -131,6 +133,19 @@ impl DumpWriter for ElfWriter {
             warnings,
         })
     }
+}
+
+/// Sorted, disjoint `[start, end)` ranges covering `ranges`.
+fn merge(mut ranges: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
+    ranges.sort_unstable();
+    let mut out: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
+    for (s, e) in ranges.into_iter().filter(|(s, e)| s < e) {
+        match out.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => out.push((s, e)),
+        }
+    }
+    out
 }
 
 /// Counts of what was copied, and the pages that failed to read.
