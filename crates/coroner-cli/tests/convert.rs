@@ -13,8 +13,8 @@
 //! unless `CORONER_SKIP_ORACLES=1` (then they skip, loudly).
 
 use coroner_dump::{Dump, Note, PhysMemory};
-use coroner_testdata::vmware::{generate, generate_from, Variant};
-use coroner_testdata::{crash_dir, fixtures_dir, fp_vmlinux, setup};
+use coroner_testdata::vmware::{generate, generate_from, QemuElf, Variant};
+use coroner_testdata::{crash_dir, fixtures_dir, fp_vmlinux, qemu_elf, setup};
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -194,6 +194,23 @@ fn without_vmcoreinfo_the_kernel_is_found_from_the_vcpus_page_tables() {
     assert!(dump.vmcoreinfo().is_none());
     // The CPU notes crash computes the KASLR offset from are kept.
     assert_eq!(dump.notes().iter().filter(|n| n.name == "QEMU").count(), 2);
+}
+
+#[test]
+fn a_virtualbox_core_reads_and_converts_as_the_qemu_dump_it_holds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let qemu = qemu_elf("sysrq").unwrap();
+    let vbox = tmp.path().join("guest.core");
+    coroner_testdata::vbox::write(&QemuElf::read(&qemu), &vbox).unwrap();
+    let bt = bt_a(&qemu);
+    assert_eq!(bt_a(&vbox), bt, "the VBCPU notes give the registers");
+    let output = tmp.path().join("guest.elf");
+    let report = convert(&vbox, &output);
+    assert_eq!(report["cpus"], 2);
+    assert_eq!(report["vmcoreinfo"], "memory scan");
+    assert_eq!(bt_a(&output), bt);
+    let (din, dout) = (Dump::open(&vbox).unwrap(), Dump::open(&output).unwrap());
+    assert_same_memory(&din, &dout);
 }
 
 #[test]
@@ -390,6 +407,18 @@ fn crash_prints_for_the_vmcore_what_it_printed_for_the_original() {
             comparable(&crash_sys_bt(&again, &script)),
             comparable(&expected),
             "without VMCOREINFO"
+        );
+        std::fs::remove_file(&again).unwrap();
+        // A VirtualBox core of it, converted: crash does not read VirtualBox's
+        // CPU notes, the conversion gives it NT_PRSTATUS.
+        let vbox = tmp.path().join("fp.vbox");
+        coroner_testdata::vbox::write(&QemuElf::read(&elf), &vbox).unwrap();
+        convert(&vbox, &again);
+        std::fs::remove_file(&vbox).unwrap();
+        assert_eq!(
+            comparable(&crash_sys_bt(&again, &script)),
+            comparable(&expected),
+            "VirtualBox"
         );
         std::fs::remove_file(&again).unwrap();
         for variant in [Variant::Vmss, Variant::VmsnInline] {

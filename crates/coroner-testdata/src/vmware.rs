@@ -377,7 +377,7 @@ impl QemuElf {
 
     /// Copies guest physical `[start, end)` from the ELF to `out`: the range may
     /// span adjacent PT_LOADs; bytes past a PT_LOAD's `p_filesz` are zeros.
-    fn copy(&self, mut start: u64, end: u64, out: &mut dyn Write) -> io::Result<()> {
+    pub(crate) fn copy(&self, mut start: u64, end: u64, out: &mut dyn Write) -> io::Result<()> {
         let mut f = File::open(&self.path)?;
         while start < end {
             let l = self
