@@ -159,7 +159,7 @@ struct Copied {
 
 impl Copied {
     /// Fills `chunk` with memory from `paddr`: stored pages as read, the others
-    /// (zero, excluded, cut off) as zeros. Whole stretches are read at once.
+    /// (zero, excluded, cut off) as zeros, a page at a time.
     fn fill(&mut self, dump: &coroner_dump::Dump, paddr: u64, chunk: &mut [u8]) {
         let page_size = dump.page_size();
         let mut at = 0usize;
