@@ -3,6 +3,8 @@
 //! checkpoints included) as a standard vmcore. Both share the page filter and the
 //! writers kept here.
 
+pub mod convert;
+pub mod elf;
 pub mod bitmap;
 pub mod compress;
 pub mod filter;

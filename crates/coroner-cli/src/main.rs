@@ -1,6 +1,7 @@
 //! The `coroner` binary: parses the command line, runs the command, prints its
 //! report. Dump commands come from coroner-commands' registry (`coroner bt DUMP -a`
-//! opens DUMP and runs `bt -a`); `doctor` and `nmi` are about the live host.
+//! opens DUMP and runs `bt -a`); `doctor` and `nmi` are about the live host,
+//! `convert` writes a dump anew.
 
 mod commands;
 
@@ -38,6 +39,9 @@ fn cli(registry: &Registry) -> clap::Command {
                 ))
                 .subcommand(commands::capture::Args::augment_args(
                     capture_command("capture").about("Write a filtered, compressed dump of a vmcore (makedumpfile's options: -d, -c/-l/-p/-z, -F, -R, --dump-dmesg); also runs as `makedumpfile`."),
+                ))
+                .subcommand(commands::convert::Args::augment_args(
+                    clap::Command::new("convert").about("Rewrite a dump (VMware .vmss/.vmsn/.vmem, ELF, kdump, flattened) as a standard vmcore that crash, makedumpfile and drgn open."),
                 ))
                 .subcommand(commands::nmi::Args::augment_args(
                     clap::Command::new("nmi").about("Send a hung machine an NMI: qmp:SOCKET, libvirt:DOMAIN, ipmi:HOST, aws:INSTANCE_ID, esxi:VMX_PATH, sysrq."),
@@ -110,6 +114,7 @@ fn main() {
                 commands::capture::Args::from_arg_matches(m).expect("clap checked the arguments");
             commands::capture::run(&args, "coroner capture")
         }
+        Some(("convert", m)) => convert(m),
         #[cfg(feature = "serve")]
         Some(("serve", m)) => serve(m),
         #[cfg(feature = "serve")]
@@ -186,6 +191,21 @@ fn doctor(m: &ArgMatches) -> u8 {
                 Format::Text
             };
             print(&report, form).unwrap_or(status)
+        }
+        Err(err) => fail(&err, 2),
+    }
+}
+
+fn convert(m: &ArgMatches) -> u8 {
+    let args = commands::convert::Args::from_arg_matches(m).expect("clap checked the arguments");
+    match commands::convert::run(&args) {
+        Ok(report) => {
+            let form = if args.json {
+                Format::Json
+            } else {
+                Format::Text
+            };
+            print(&report, form).unwrap_or(0)
         }
         Err(err) => fail(&err, 2),
     }

@@ -178,6 +178,8 @@ pub(crate) fn open(
         }
     }
     segments.sort_by_key(|s| s.paddr);
+    // VirtualBox keeps its CPUs' registers in notes of its own.
+    let notes = crate::vbox::with_cpu_notes(notes);
     let body = ElfBody { source, segments };
     if let Some((start, end)) = body.missing_ranges().first() {
         warnings.push(format!(

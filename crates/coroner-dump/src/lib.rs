@@ -12,6 +12,7 @@ mod kdump;
 mod memory;
 mod notes;
 mod source;
+mod vbox;
 mod vmcoreinfo_scan;
 mod vmware;
 

@@ -10,6 +10,7 @@ pub mod postgres;
 pub mod qemu;
 pub mod seeds;
 pub mod setup;
+pub mod vbox;
 pub mod vmware;
 
 pub use heap::{CountingAllocator, HeapMark};

@@ -282,11 +282,22 @@ pub fn cpu_tags(vcpus: &[Vcpu], form: CpuTags) -> Vec<u8> {
     v
 }
 
-/// The parts of a QEMU ELF dump the generator needs.
+/// One PT_LOAD of physical memory: `filesz` bytes at `offset`, zeros up to `memsz`.
+#[derive(Debug, Clone, Copy)]
+pub struct Load {
+    pub paddr: u64,
+    pub offset: u64,
+    pub filesz: u64,
+    pub memsz: u64,
+}
+
+/// The parts of a QEMU ELF dump the generator needs (or of an ELF vmcore with the
+/// same notes, such as `coroner convert` writes from a QEMU dump's kdump file).
 pub struct QemuElf {
     pub path: PathBuf,
-    /// (paddr, file offset, size) of each PT_LOAD.
-    pub loads: Vec<(u64, u64, u64)>,
+    /// The PT_LOADs of physical memory, without kexec's kernel-text one (mapped at
+    /// the kernel's virtual address, over RAM another PT_LOAD holds).
+    pub loads: Vec<Load>,
     pub vcpus: Vec<Vcpu>,
 }
 
@@ -305,7 +316,12 @@ impl QemuElf {
         for ph in table.chunks_exact(56) {
             let (offset, paddr, filesz) = (u64_at(ph, 8), u64_at(ph, 24), u64_at(ph, 32));
             match u32_at(ph, 0) {
-                1 => loads.push((paddr, offset, filesz)),
+                1 if u64_at(ph, 16) < 0xffff_ffff_8000_0000 => loads.push(Load {
+                    paddr,
+                    offset,
+                    filesz,
+                    memsz: u64_at(ph, 40),
+                }),
                 4 => {
                     let mut notes = vec![0u8; filesz as usize];
                     f.seek(SeekFrom::Start(offset)).unwrap();
@@ -359,31 +375,45 @@ impl QemuElf {
         }
     }
 
-    /// Copies guest physical `[start, end)` from the ELF to `out`.
-    fn copy(&self, start: u64, end: u64, out: &mut dyn Write) -> io::Result<()> {
-        let &(paddr, offset, _) = self
-            .loads
-            .iter()
-            .find(|(p, _, s)| *p <= start && end <= p + s)
-            .expect("range inside one PT_LOAD");
+    /// Copies guest physical `[start, end)` from the ELF to `out`: the range may
+    /// span adjacent PT_LOADs; bytes past a PT_LOAD's `p_filesz` are zeros.
+    pub(crate) fn copy(&self, mut start: u64, end: u64, out: &mut dyn Write) -> io::Result<()> {
         let mut f = File::open(&self.path)?;
-        f.seek(SeekFrom::Start(offset + start - paddr))?;
-        let copied = io::copy(&mut f.take(end - start), out)?;
-        assert_eq!(copied, end - start);
+        while start < end {
+            let l = self
+                .loads
+                .iter()
+                .find(|l| l.paddr <= start && start < l.paddr + l.memsz)
+                .expect("range inside the PT_LOADs");
+            let stop = end.min(l.paddr + l.memsz);
+            let stored = stop.min(l.paddr + l.filesz).saturating_sub(start);
+            f.seek(SeekFrom::Start(l.offset + start - l.paddr))?;
+            let copied = io::copy(&mut (&mut f).take(stored), out)?;
+            assert_eq!(copied, stored);
+            io::copy(&mut io::repeat(0).take(stop - start - stored), out)?;
+            start = stop;
+        }
         Ok(())
     }
 
-    /// Guest RAM as `(first page, pages)` per PT_LOAD, in address order: QEMU's
-    /// firmware (the BIOS ROM) is mapped in `[3.5 GiB, 4 GiB)`, where a PC guest has
-    /// no RAM.
+    /// Guest RAM as `(first page, pages)` per run of adjacent PT_LOADs, in address
+    /// order: QEMU's firmware (the BIOS ROM) is mapped in `[3.5 GiB, 4 GiB)`, where
+    /// a PC guest has no RAM.
     pub fn ram(&self) -> Vec<(u64, u64)> {
-        let mut ram: Vec<(u64, u64)> = self
+        let mut loads: Vec<(u64, u64)> = self
             .loads
             .iter()
-            .filter(|(p, _, _)| !(0xe000_0000..1 << 32).contains(p))
-            .map(|&(p, _, size)| (p / PAGE, size / PAGE))
+            .filter(|l| !(0xe000_0000..1 << 32).contains(&l.paddr))
+            .map(|l| (l.paddr / PAGE, l.memsz / PAGE))
             .collect();
-        ram.sort_unstable();
+        loads.sort_unstable();
+        let mut ram: Vec<(u64, u64)> = Vec::new();
+        for (p, n) in loads {
+            match ram.last_mut() {
+                Some((q, m)) if *q + *m == p => *m += n,
+                _ => ram.push((p, n)),
+            }
+        }
         ram
     }
 

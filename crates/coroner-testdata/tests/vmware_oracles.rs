@@ -77,7 +77,7 @@ fn volatility3_finds_the_banner_where_the_elf_has_it() {
         return;
     }
     let elf = QemuElf::read(&qemu_elf("sysrq").unwrap());
-    let (_, ram_at, _) = *elf.loads.iter().find(|(p, _, _)| *p == 0).unwrap();
+    let ram_at = elf.loads.iter().find(|l| l.paddr == 0).unwrap().offset;
     let bytes = std::fs::read(&elf.path).unwrap();
     let mut seen = None;
     for variant in [Variant::Vmss, Variant::VmsnHoles] {

@@ -3,6 +3,7 @@
 //! coroner-commands' registry.
 
 pub mod capture;
+pub mod convert;
 pub mod doctor;
 pub mod nmi;
 #[cfg(feature = "serve")]

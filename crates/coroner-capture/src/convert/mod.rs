@@ -1,0 +1,238 @@
+//! `convert`: any dump coroner reads (VMware checkpoints and memory files, QEMU
+//! and kexec ELF, kdump-compressed, flattened) rewritten as a standard vmcore.
+//! The input becomes an [`Image`] (notes, VMCOREINFO, the kernel image's place);
+//! a [`DumpWriter`] streams it out in its format. Output goes to `OUTPUT.part`,
+//! renamed once complete, so a failed conversion leaves no half-written vmcore.
+
+mod image;
+pub mod kernel_text;
+mod page_tables;
+mod progress;
+
+pub use image::Image;
+pub use kernel_text::{FoundBy, KernelText};
+pub use progress::{Progress, Silent};
+
+use crate::elf::ElfWriter;
+pub use coroner_dump::Compression;
+use coroner_dump::{Dump, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// The vmcore formats `convert` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// ELF64 core, as `/proc/vmcore` and `makedumpfile -E`.
+    Elf,
+    /// kdump-compressed, as makedumpfile writes it.
+    Kdump,
+}
+
+impl OutputFormat {
+    pub fn name(self) -> &'static str {
+        match self {
+            OutputFormat::Elf => "elf",
+            OutputFormat::Kdump => "kdump-compressed",
+        }
+    }
+}
+
+/// What to write.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    pub format: OutputFormat,
+    /// makedumpfile's dump level (`-d`): which pages to leave out; 0 keeps all.
+    pub dump_level: u8,
+    /// Page compression (`-c`, `-l`, `-z`): kdump-compressed only.
+    pub compression: Option<Compression>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConvertError {
+    #[error(transparent)]
+    Open(#[from] coroner_dump::DumpError),
+    #[error("{0}")]
+    Options(String),
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("cannot create {path}: {source}")]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("writing the output failed: {0}")]
+    Write(std::io::Error),
+}
+
+/// What a writer reports about the file it wrote.
+#[derive(Debug, Clone, Default)]
+pub struct Written {
+    pub bytes: u64,
+    /// PT_LOAD segments (ELF) or 0.
+    pub loads: usize,
+    /// Whether a PT_LOAD maps the kernel image at its virtual address.
+    pub kernel_text: bool,
+    /// Pages of memory written, and how many of them as zeros (not stored by
+    /// the input, or unreadable).
+    pub pages: u64,
+    pub zero_pages: u64,
+    pub warnings: Vec<String>,
+}
+
+/// An output format: writes an [`Image`] as a stream, in bounded memory.
+pub trait DumpWriter {
+    fn name(&self) -> &'static str;
+    fn write(
+        &self,
+        image: &Image,
+        out: &mut dyn Write,
+        progress: &dyn Progress,
+    ) -> Result<Written, ConvertError>;
+}
+
+/// What `convert` did.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub input_format: &'static str,
+    pub output: PathBuf,
+    pub format: OutputFormat,
+    pub cpus: usize,
+    pub vmcoreinfo_source: Option<&'static str>,
+    pub kernel_text: Option<KernelText>,
+    pub kernel_found_by: Option<FoundBy>,
+    pub written: Written,
+    /// What opening the input said (a cut file, no CPU state, ...).
+    pub input_warnings: Vec<String>,
+    /// What the output lacks, and why.
+    pub warnings: Vec<String>,
+}
+
+/// The writer for `options`, or why there is none.
+fn writer_for(options: &Options) -> Result<Box<dyn DumpWriter>, ConvertError> {
+    if options.dump_level > 31 {
+        return Err(ConvertError::Options(format!(
+            "dump level {} is out of range (0-31, as makedumpfile's -d)",
+            options.dump_level
+        )));
+    }
+    if options.dump_level != 0 {
+        return Err(ConvertError::Unavailable(format!(
+            "-d {}: filtering pages by dump level needs the page filter of `coroner capture` \
+             (issue 11), which this build does not have yet; convert with -d 0 and filter \
+             the ELF with `makedumpfile -d {}`",
+            options.dump_level, options.dump_level
+        )));
+    }
+    match options.format {
+        OutputFormat::Elf => {
+            if let Some(c) = options.compression {
+                return Err(ConvertError::Options(format!(
+                    "ELF output is not compressed: -c/-l/-z ({}) go with --format kdump",
+                    c.name()
+                )));
+            }
+            Ok(Box::new(ElfWriter))
+        }
+        OutputFormat::Kdump => Err(ConvertError::Unavailable(
+            "--format kdump: the kdump-compressed writer of `coroner capture` (issue 11) is not \
+             in this build yet; write ELF (the default) and compress it with `makedumpfile -c`"
+                .into(),
+        )),
+    }
+}
+
+/// Opens `input` (a VMware checkpoint's memory in `vmem` when it is not the
+/// `.vmem` beside it) and writes it to `output`.
+pub fn convert_file(
+    input: &Path,
+    vmem: Option<&Path>,
+    output: &Path,
+    options: &Options,
+    progress: &dyn Progress,
+) -> Result<Summary, ConvertError> {
+    let open = OpenOptions {
+        vmware_memory_file: vmem.map(Path::to_path_buf),
+    };
+    let dump = Dump::open_with(input, &open)?;
+    convert(&dump, output, options, progress)
+}
+
+/// The fuzz target's entry: `bytes` opened as a dump and written as an ELF vmcore
+/// to nowhere. Returns how many bytes were written.
+#[doc(hidden)]
+pub fn fuzz_convert(bytes: &[u8]) -> u64 {
+    let Ok(dump) = Dump::from_bytes("fuzz-input", bytes.to_vec()) else {
+        return 0;
+    };
+    let image = Image::of(&dump);
+    ElfWriter
+        .write(&image, &mut std::io::sink(), &Silent)
+        .map_or(0, |w| w.bytes)
+}
+
+/// Writes `dump` to `output` in `options`' format.
+pub fn convert(
+    dump: &Dump,
+    output: &Path,
+    options: &Options,
+    progress: &dyn Progress,
+) -> Result<Summary, ConvertError> {
+    let writer = writer_for(options)?;
+    let same = |a: &Path, b: &Path| {
+        a.canonicalize()
+            .ok()
+            .is_some_and(|a| b.canonicalize().ok() == Some(a))
+    };
+    if same(dump.path(), output) {
+        return Err(ConvertError::Options(format!(
+            "the output {} is the input",
+            output.display()
+        )));
+    }
+    let image = Image::of(dump);
+    let mut part = output.as_os_str().to_owned();
+    part.push(".part");
+    let part = PathBuf::from(part);
+    let create = |e| ConvertError::Create {
+        path: part.clone(),
+        source: e,
+    };
+    let file = std::fs::File::create(&part).map_err(create)?;
+    let mut out = BufWriter::with_capacity(1 << 20, file);
+    let result = writer
+        .write(&image, &mut out, progress)
+        .and_then(|w| {
+            out.flush().map_err(ConvertError::Write)?;
+            Ok(w)
+        })
+        .and_then(|w| {
+            std::fs::rename(&part, output).map_err(|e| ConvertError::Create {
+                path: output.to_path_buf(),
+                source: e,
+            })?;
+            Ok(w)
+        });
+    let written = match result {
+        Ok(w) => w,
+        Err(e) => {
+            let _ = std::fs::remove_file(&part);
+            return Err(e);
+        }
+    };
+    let mut warnings = image.warnings.clone();
+    warnings.extend(written.warnings.iter().cloned());
+    Ok(Summary {
+        input_format: dump.info().format.name(),
+        output: output.to_path_buf(),
+        format: options.format,
+        cpus: image.cpus,
+        vmcoreinfo_source: image.vmcoreinfo_source,
+        kernel_text: image.kernel_text.filter(|_| written.kernel_text),
+        kernel_found_by: image.kernel_found_by.clone(),
+        written,
+        input_warnings: dump.info().warnings.clone(),
+        warnings,
+    })
+}
