@@ -8,6 +8,8 @@ pub mod elf;
 pub mod bitmap;
 pub mod compress;
 pub mod filter;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod kdump;
 pub mod messages;
 pub mod reassemble;

@@ -82,3 +82,79 @@ fn every_codec_reads_back_byte_identical() {
         std::fs::remove_file(&out).unwrap();
     }
 }
+
+/// A disk that fills up after `room` bytes.
+struct FullDisk {
+    inner: FileSink,
+    room: u64,
+}
+
+impl coroner_capture::sink::Sink for FullDisk {
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+        if offset + data.len() as u64 > self.room {
+            return Err(std::io::Error::from_raw_os_error(28)); // ENOSPC
+        }
+        self.inner.write_at(offset, data)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+    fn reserve(&mut self, len: u64) -> std::io::Result<()> {
+        self.inner.reserve(len)
+    }
+    fn finish(&mut self) -> std::io::Result<()> {
+        self.inner.finish()
+    }
+    fn written(&self) -> u64 {
+        self.inner.written()
+    }
+}
+
+#[test]
+fn a_full_disk_leaves_an_honest_incomplete_dump() {
+    let elf = coroner_testdata::qemu_elf("sysrq").expect("sysrq fixture");
+    let kernel = Kernel::new(Dump::open(&elf).unwrap()).unwrap();
+    let filtered = filter(&kernel, DumpLevel(31)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cut");
+    let mut sink = FullDisk {
+        inner: FileSink::new(std::fs::File::create(&out).unwrap()),
+        room: 12 << 20,
+    };
+    let opts = WriteOptions {
+        compression: Compression::Zstd,
+        level: DumpLevel(31),
+        threads: 2,
+        important_first: true,
+    };
+    let outcome = write(&kernel, &filtered, &opts, &mut sink, &mut |_| {}).unwrap();
+    assert!(!outcome.complete(), "{outcome:?}");
+    assert!(
+        outcome
+            .write_error
+            .as_deref()
+            .unwrap()
+            .contains("No space left"),
+        "{outcome:?}"
+    );
+    drop(sink);
+    let dump = Dump::open(&out).unwrap();
+    assert!(
+        dump.info()
+            .warnings
+            .iter()
+            .any(|w| w.contains("incomplete")),
+        "the header must say incomplete: {:?}",
+        dump.info().warnings
+    );
+    let census = dump.census();
+    assert!(
+        census.counts.missing > 0 && census.counts.present > 1000,
+        "{census:?}"
+    );
+    // What was written first is there: the log reads in full.
+    let kernel = Kernel::new(dump).unwrap();
+    let want =
+        std::fs::read(coroner_testdata::crash_dir("sysrq").join("dmesg.makedumpfile.txt")).unwrap();
+    assert_eq!(coroner_capture::run::dmesg_text(&kernel).unwrap(), want);
+}

@@ -17,6 +17,8 @@ use std::sync::{mpsc, Mutex};
 const BATCH: usize = 64;
 /// Descriptors gathered before they are written (after their pages' data).
 const DESC_CHUNK: usize = 2048;
+/// The same for the frames written first, whose descriptors are scattered.
+const EARLY_DESCS: usize = 1024;
 
 #[derive(Debug, Clone, Copy)]
 pub struct WriteOptions {
@@ -351,24 +353,36 @@ pub fn write(
     let mut sorted = important.clone();
     sorted.sort_unstable();
     let rank = ranks(dumpable, &sorted);
+    // Their descriptors go out behind their data every EARLY_DESCS frames, so a
+    // disk that fills up during this pass still leaves the frames written usable.
+    let mut pending: Vec<(u64, [u8; DESC_SIZE as usize])> = Vec::new();
+    let write_pending = |placer: &mut Placer,
+                         pending: &mut Vec<(u64, [u8; DESC_SIZE as usize])>|
+     -> std::io::Result<()> {
+        pending.sort_unstable_by_key(|p| p.0);
+        for (rank, d) in pending.drain(..) {
+            placer
+                .sink
+                .write_at(placer.geometry.desc_offset + rank * DESC_SIZE, &d)?;
+        }
+        placer.sink.flush()
+    };
     let result = run_batches(kernel, important.iter().copied(), opts, |pfns, batch| {
         let descs = placer.place(pfns, &batch)?;
-        early.extend(pfns.iter().copied().zip(descs));
+        for (pfn, d) in pfns.iter().zip(descs) {
+            early.insert(*pfn, d);
+            pending.push((rank[pfn], d));
+        }
+        if pending.len() >= EARLY_DESCS {
+            write_pending(&mut placer, &mut pending)?;
+        }
         done += pfns.len() as u64;
         progress(done);
         Ok(())
     })?;
-    // Their descriptors once their data is out, in runs of neighbouring entries.
-    let write_early = |placer: &mut Placer| -> std::io::Result<()> {
-        placer.sink.flush()?;
-        for &pfn in &sorted {
-            let at = placer.geometry.desc_offset + rank[&pfn] * DESC_SIZE;
-            placer.sink.write_at(at, &early[&pfn])?;
-        }
-        placer.sink.flush()
-    };
-    if let Err(e) = result.and_then(|()| write_early(&mut placer)) {
+    if let Err(e) = result.and_then(|()| write_pending(&mut placer, &mut pending)) {
         fail(&mut placer.outcome, e);
+        placer.outcome.bytes = placer.sink.written();
         return Ok(placer.outcome);
     }
 
