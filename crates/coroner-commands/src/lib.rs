@@ -8,6 +8,7 @@ mod command;
 mod commands;
 mod error;
 pub mod names;
+mod print;
 mod registry;
 mod session;
 

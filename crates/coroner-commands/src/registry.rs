@@ -3,6 +3,7 @@
 use crate::command::{Command, Output, QueryCommand};
 use crate::commands::*;
 use crate::error::CommandError;
+use crate::print::{Pd, Px, P};
 use crate::session::Session;
 use coroner_report::Format;
 use std::path::PathBuf;
@@ -24,6 +25,9 @@ static BT: QueryCommand<Bt> = QueryCommand::new();
 static STRUCT: QueryCommand<Struct> = QueryCommand::new();
 static SET: QueryCommand<Set> = QueryCommand::new();
 static FOREACH: QueryCommand<Foreach> = QueryCommand::new();
+static P_: QueryCommand<P> = QueryCommand::new();
+static PX: QueryCommand<Px> = QueryCommand::new();
+static PD: QueryCommand<Pd> = QueryCommand::new();
 
 impl Registry {
     /// coroner's commands, in the order help lists them.
@@ -31,6 +35,7 @@ impl Registry {
         Registry {
             commands: vec![
                 &INFO, &DMESG, &SYM, &RD, &PS, &MOD, &SYS, &TRIAGE, &BT, &STRUCT, &SET, &FOREACH,
+                &P_, &PX, &PD,
             ],
         }
     }

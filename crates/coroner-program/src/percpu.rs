@@ -20,3 +20,15 @@ impl Program {
         Some(u32::from_le_bytes(b)).filter(|&n| n > 0 && n <= 8192)
     }
 }
+
+impl Program {
+    /// Whether `address` (a symbol's value) lies in the per-CPU section, where
+    /// symbols are offsets into each CPU's area.
+    pub fn is_per_cpu(&self, address: u64) -> bool {
+        let start = self.address_of("__per_cpu_start");
+        let end = self.address_of("__per_cpu_end");
+        start
+            .zip(end)
+            .is_some_and(|(s, e)| (s..e).contains(&address))
+    }
+}

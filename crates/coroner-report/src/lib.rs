@@ -18,6 +18,7 @@ pub mod info;
 pub mod log;
 pub mod memory;
 pub mod modules;
+pub mod print;
 mod render;
 mod schema;
 pub mod structure;
