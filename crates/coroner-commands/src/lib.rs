@@ -7,6 +7,7 @@
 mod command;
 mod commands;
 mod error;
+mod kmem;
 pub mod names;
 mod print;
 mod registry;

@@ -10,7 +10,7 @@ pub struct P {
     /// A variable or C expression: `jiffies`, `init_task.comm`,
     /// `*(struct file *)0xffff8c300105f700`, `&init_task`; a per-CPU variable
     /// takes crash's `:cpu` suffix (`runqueues:1`, `runqueues:a`, `runqueues:0-1`).
-    #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
+    #[arg(required = true, num_args = 1..)]
     expression: Vec<String>,
     /// Numbers in hex.
     #[arg(short = 'x', conflicts_with = "decimal")]

@@ -3,6 +3,7 @@
 use crate::command::{Command, Output, QueryCommand};
 use crate::commands::*;
 use crate::error::CommandError;
+use crate::kmem::Kmem;
 use crate::print::{Pd, Px, P};
 use crate::session::Session;
 use coroner_report::Format;
@@ -28,6 +29,7 @@ static FOREACH: QueryCommand<Foreach> = QueryCommand::new();
 static P_: QueryCommand<P> = QueryCommand::new();
 static PX: QueryCommand<Px> = QueryCommand::new();
 static PD: QueryCommand<Pd> = QueryCommand::new();
+static KMEM: QueryCommand<Kmem> = QueryCommand::new();
 
 impl Registry {
     /// coroner's commands, in the order help lists them.
@@ -35,7 +37,7 @@ impl Registry {
         Registry {
             commands: vec![
                 &INFO, &DMESG, &SYM, &RD, &PS, &MOD, &SYS, &TRIAGE, &BT, &STRUCT, &SET, &FOREACH,
-                &P_, &PX, &PD,
+                &P_, &PX, &PD, &KMEM,
             ],
         }
     }

@@ -15,6 +15,7 @@ pub mod doctor;
 pub mod hang;
 pub mod identity;
 pub mod info;
+pub mod kmem;
 pub mod log;
 pub mod memory;
 pub mod modules;
