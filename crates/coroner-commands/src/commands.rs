@@ -7,7 +7,7 @@ use crate::session::{Input, Session};
 use coroner_report::backtrace::{self, BtQuery, Selection};
 use coroner_report::memory::{self, RdQuery};
 use coroner_report::structure::{self, StructError, StructQuery};
-use coroner_report::{hang, info, log, modules, symbols, system, tasks, triage};
+use coroner_report::{hang, info, log, log_time, modules, symbols, system, tasks, triage};
 use coroner_triage::KnowledgeBase;
 use std::path::PathBuf;
 
@@ -31,6 +31,9 @@ pub struct Dmesg {
     /// and later do when the kernel records it; 1.7.2's output has no prefix.
     #[arg(long)]
     caller: bool,
+    /// Each record's time of day instead of its timestamp (crash's `log -T`).
+    #[arg(short = 'T', conflicts_with = "caller")]
+    time_of_day: bool,
 }
 
 impl Query for Dmesg {
@@ -38,9 +41,16 @@ impl Query for Dmesg {
     const ALIASES: &'static [&'static str] = &["log"];
     const ABOUT: &'static str =
         "Print the kernel log (as `makedumpfile --dump-dmesg`), no debuginfo needed.";
-    const NEEDS_PROGRAM: bool = false;
+    // Only for -T (the uptime and clock come from kernel data): the log alone
+    // opens just the kernel view.
+    const NEEDS_PROGRAM: bool = true;
 
     fn run(self, session: &Session) -> Result<Output, CommandError> {
+        if self.time_of_day {
+            let report = log_time::timed_log(session.program()?)
+                .map_err(|e| CommandError::Input(e.to_string()))?;
+            return Ok(Output::found(report));
+        }
         let report = session
             .with_kernel(|kernel| log::log(kernel, self.caller))?
             .map_err(|e| {

@@ -12,6 +12,12 @@ impl Program {
         Some(base.wrapping_add(offset))
     }
 
+    /// The start of `cpu`'s per-CPU area (`__per_cpu_offset[cpu]`).
+    pub fn per_cpu_base(&self, cpu: u32) -> Option<u64> {
+        let bases = self.address_of("__per_cpu_offset")?;
+        self.read_u64(bases + 8 * u64::from(cpu)).ok()
+    }
+
     /// How many CPUs the kernel was built to handle at boot (`nr_cpu_ids`).
     pub fn cpu_count(&self) -> Option<u32> {
         let addr = self.address_of("nr_cpu_ids")?;

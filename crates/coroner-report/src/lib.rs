@@ -17,6 +17,7 @@ pub mod identity;
 pub mod info;
 pub mod kmem;
 pub mod log;
+pub mod log_time;
 pub mod memory;
 pub mod modules;
 pub mod print;

@@ -3,8 +3,10 @@
 
 pub mod info;
 mod read;
+pub mod slab;
 
 pub use info::{kmem_info, KmemInfoReport};
+pub use slab::{kmem_slabs, SlabReport};
 
 /// crash's `pages_to_size`: `0`, `N KB`, `N.N MB` or `N.N GB` (a `.0` dropped).
 pub(crate) fn pages_to_size(pages: u64, page_size: u64) -> String {
