@@ -8,6 +8,7 @@ mod command;
 mod commands;
 mod error;
 mod kmem;
+mod list;
 pub mod names;
 mod print;
 mod registry;

@@ -4,6 +4,7 @@ use crate::command::{Command, Output, QueryCommand};
 use crate::commands::*;
 use crate::error::CommandError;
 use crate::kmem::Kmem;
+use crate::list::List;
 use crate::print::{Pd, Px, P};
 use crate::session::Session;
 use coroner_report::Format;
@@ -30,6 +31,7 @@ static P_: QueryCommand<P> = QueryCommand::new();
 static PX: QueryCommand<Px> = QueryCommand::new();
 static PD: QueryCommand<Pd> = QueryCommand::new();
 static KMEM: QueryCommand<Kmem> = QueryCommand::new();
+static LIST: QueryCommand<List> = QueryCommand::new();
 
 impl Registry {
     /// coroner's commands, in the order help lists them.
@@ -37,7 +39,7 @@ impl Registry {
         Registry {
             commands: vec![
                 &INFO, &DMESG, &SYM, &RD, &PS, &MOD, &SYS, &TRIAGE, &BT, &STRUCT, &SET, &FOREACH,
-                &P_, &PX, &PD, &KMEM,
+                &P_, &PX, &PD, &KMEM, &LIST,
             ],
         }
     }

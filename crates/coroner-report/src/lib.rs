@@ -16,6 +16,7 @@ pub mod hang;
 pub mod identity;
 pub mod info;
 pub mod kmem;
+pub mod list;
 pub mod log;
 pub mod log_time;
 pub mod memory;
