@@ -9,6 +9,8 @@ mod commands;
 mod error;
 mod kmem;
 mod list;
+mod runq;
+mod task;
 pub mod names;
 mod print;
 mod registry;

@@ -5,6 +5,8 @@ use crate::commands::*;
 use crate::error::CommandError;
 use crate::kmem::Kmem;
 use crate::list::List;
+use crate::runq::Runq;
+use crate::task::Task;
 use crate::print::{Pd, Px, P};
 use crate::session::Session;
 use coroner_report::Format;
@@ -32,6 +34,8 @@ static PX: QueryCommand<Px> = QueryCommand::new();
 static PD: QueryCommand<Pd> = QueryCommand::new();
 static KMEM: QueryCommand<Kmem> = QueryCommand::new();
 static LIST: QueryCommand<List> = QueryCommand::new();
+static TASK: QueryCommand<Task> = QueryCommand::new();
+static RUNQ: QueryCommand<Runq> = QueryCommand::new();
 
 impl Registry {
     /// coroner's commands, in the order help lists them.
@@ -39,7 +43,7 @@ impl Registry {
         Registry {
             commands: vec![
                 &INFO, &DMESG, &SYM, &RD, &PS, &MOD, &SYS, &TRIAGE, &BT, &STRUCT, &SET, &FOREACH,
-                &P_, &PX, &PD, &KMEM, &LIST,
+                &P_, &PX, &PD, &KMEM, &LIST, &TASK, &RUNQ,
             ],
         }
     }
