@@ -9,12 +9,13 @@ mod commands;
 mod error;
 mod kmem;
 mod list;
-mod runq;
-mod task;
+mod mach;
 pub mod names;
 mod print;
 mod registry;
+mod runq;
 mod session;
+mod task;
 
 pub use command::{Command, Output};
 pub use error::CommandError;

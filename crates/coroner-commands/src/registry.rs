@@ -5,10 +5,11 @@ use crate::commands::*;
 use crate::error::CommandError;
 use crate::kmem::Kmem;
 use crate::list::List;
-use crate::runq::Runq;
-use crate::task::Task;
+use crate::mach::Mach;
 use crate::print::{Pd, Px, P};
+use crate::runq::Runq;
 use crate::session::Session;
+use crate::task::Task;
 use coroner_report::Format;
 use std::path::PathBuf;
 
@@ -36,6 +37,7 @@ static KMEM: QueryCommand<Kmem> = QueryCommand::new();
 static LIST: QueryCommand<List> = QueryCommand::new();
 static TASK: QueryCommand<Task> = QueryCommand::new();
 static RUNQ: QueryCommand<Runq> = QueryCommand::new();
+static MACH: QueryCommand<Mach> = QueryCommand::new();
 
 impl Registry {
     /// coroner's commands, in the order help lists them.
@@ -43,7 +45,7 @@ impl Registry {
         Registry {
             commands: vec![
                 &INFO, &DMESG, &SYM, &RD, &PS, &MOD, &SYS, &TRIAGE, &BT, &STRUCT, &SET, &FOREACH,
-                &P_, &PX, &PD, &KMEM, &LIST, &TASK, &RUNQ,
+                &P_, &PX, &PD, &KMEM, &LIST, &TASK, &RUNQ, &MACH,
             ],
         }
     }

@@ -10,7 +10,8 @@ pub struct Runq {}
 
 impl Query for Runq {
     const NAME: &'static str = "runq";
-    const ABOUT: &'static str = "Each CPU's runqueue: current, RT and CFS tasks, like crash's `runq`.";
+    const ABOUT: &'static str =
+        "Each CPU's runqueue: current, RT and CFS tasks, like crash's `runq`.";
 
     fn run(self, session: &Session) -> Result<Output, CommandError> {
         Ok(Output::found(runq::runq(session.program()?)?))

@@ -19,6 +19,7 @@ pub mod kmem;
 pub mod list;
 pub mod log;
 pub mod log_time;
+pub mod mach;
 pub mod memory;
 pub mod modules;
 pub mod print;

@@ -115,7 +115,11 @@ pub fn list(program: &Program, q: &ListQuery) -> Result<ListReport, StructError>
     // The entries, in list order.
     let mut addresses = Vec::new();
     let mut seen = HashSet::new();
-    let stop = if q.head { start } else { start.wrapping_add(offset) };
+    let stop = if q.head {
+        start
+    } else {
+        start.wrapping_add(offset)
+    };
     let mut node = if q.head {
         read(start)?
     } else {
@@ -131,7 +135,9 @@ pub fn list(program: &Program, q: &ListQuery) -> Result<ListReport, StructError>
         if !seen.insert(entry) {
             warnings.push(Warning::new(
                 Stage::Lookup,
-                format!("list: duplicate entry {entry:x}: the list loops without reaching its start"),
+                format!(
+                    "list: duplicate entry {entry:x}: the list loops without reaching its start"
+                ),
             ));
             break;
         }

@@ -209,7 +209,9 @@ fn cfs_tasks(
 ) -> Result<bool, AnalysisError> {
     let mut grouped = false;
     if depth > 8 {
-        return Err(AnalysisError::Corrupt(format!("CFS groups nested too deep at {root:#x}")));
+        return Err(AnalysisError::Corrupt(format!(
+            "CFS groups nested too deep at {root:#x}"
+        )));
     }
     // In-order walk with an explicit stack: rb_node is {parent_color, right, left}.
     let mut stack = Vec::new();
@@ -218,7 +220,9 @@ fn cfs_tasks(
     while node != 0 || !stack.is_empty() {
         while node != 0 {
             if stack.len() > 128 || visited > MAX_QUEUED {
-                return Err(AnalysisError::Corrupt(format!("CFS tree at {root:#x} is not a tree")));
+                return Err(AnalysisError::Corrupt(format!(
+                    "CFS tree at {root:#x} is not a tree"
+                )));
             }
             stack.push(node);
             node = program.read_u64(node + 16)?;

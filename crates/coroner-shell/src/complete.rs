@@ -71,8 +71,7 @@ impl Helper {
         };
         match (command, index) {
             ("struct" | "union", 0) => from(self.type_names()),
-            ("sym" | "rd" | "p" | "px" | "pd" | "print" | "list", _)
-            | ("struct" | "union", _) => {
+            ("sym" | "rd" | "p" | "px" | "pd" | "print" | "list", _) | ("struct" | "union", _) => {
                 names::symbols(&self.session, prefix, MAX_CANDIDATES)
             }
             ("bt" | "set" | "task", _) => from(self.pids()),
