@@ -11,11 +11,13 @@ mod kmem;
 mod list;
 mod mach;
 pub mod names;
+mod net;
 mod print;
 mod registry;
 mod runq;
 mod session;
 mod task;
+mod timer;
 
 pub use command::{Command, Output};
 pub use error::CommandError;

@@ -6,10 +6,12 @@ use crate::error::CommandError;
 use crate::kmem::Kmem;
 use crate::list::List;
 use crate::mach::Mach;
+use crate::net::Net;
 use crate::print::{Pd, Px, P};
 use crate::runq::Runq;
 use crate::session::Session;
 use crate::task::Task;
+use crate::timer::Timer;
 use coroner_report::Format;
 use std::path::PathBuf;
 
@@ -38,6 +40,8 @@ static LIST: QueryCommand<List> = QueryCommand::new();
 static TASK: QueryCommand<Task> = QueryCommand::new();
 static RUNQ: QueryCommand<Runq> = QueryCommand::new();
 static MACH: QueryCommand<Mach> = QueryCommand::new();
+static NET: QueryCommand<Net> = QueryCommand::new();
+static TIMER: QueryCommand<Timer> = QueryCommand::new();
 
 impl Registry {
     /// coroner's commands, in the order help lists them.
@@ -45,7 +49,7 @@ impl Registry {
         Registry {
             commands: vec![
                 &INFO, &DMESG, &SYM, &RD, &PS, &MOD, &SYS, &TRIAGE, &BT, &STRUCT, &SET, &FOREACH,
-                &P_, &PX, &PD, &KMEM, &LIST, &TASK, &RUNQ, &MACH,
+                &P_, &PX, &PD, &KMEM, &LIST, &TASK, &RUNQ, &MACH, &NET, &TIMER,
             ],
         }
     }

@@ -22,6 +22,7 @@ pub mod log_time;
 pub mod mach;
 pub mod memory;
 pub mod modules;
+pub mod net;
 pub mod print;
 mod render;
 pub mod runq;
@@ -32,6 +33,7 @@ pub mod system;
 pub mod task;
 pub mod tasks;
 pub mod time;
+pub mod timer;
 pub mod triage;
 
 pub use identity::KernelIdentity;
