@@ -177,7 +177,7 @@ pub fn runq(program: &Program) -> Result<RunqReport, AnalysisError> {
         grouped |= cfs_tasks(program, &l, root, &mut cfs, 0)?;
         let cfs = cfs
             .into_iter()
-            .map(|task| queued(task))
+            .map(&queued)
             .collect::<Result<Vec<_>, _>>()?;
         cpus.push(CpuRunqueue {
             cpu,

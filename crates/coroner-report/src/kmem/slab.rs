@@ -131,7 +131,7 @@ pub fn kmem_slabs(program: &Program) -> Result<SlabReport, AnalysisError> {
     let mut warnings = Warning::all(Stage::Program, program.warnings());
     let head = program
         .address_of("slab_caches")
-        .ok_or_else(|| AnalysisError::NoSymbol("slab_caches"))?;
+        .ok_or(AnalysisError::NoSymbol("slab_caches"))?;
     let cpus = program.cpu_count().unwrap_or(1);
     let node_ids = nodes(program, types).len().max(1) as u64;
     let page_size = program.kernel().vmcoreinfo().page_size().unwrap_or(4096);
