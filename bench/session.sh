@@ -19,7 +19,7 @@ RUNS=${RUNS:-3}
 B=target/bench
 mkdir -p "$B" "$(dirname "$VMLINUX")"
 [ -f "$VMLINUX" ] || zstd -q -d "$FIX/fp-nobtf/kernel/vmlinux-6.1.192-coroner-fp.zst" -o "$VMLINUX"
-cargo build -q --release -p coroner-cli
+cargo build -q --release -p coroner-cli --no-default-features --features shell
 C=target/release/coroner
 CMDS=("sys" "bt -a" "ps" "kmem -i" "kmem -s" "foreach bt" "log -T" "p jiffies" "runq" "list -H modules")
 
