@@ -275,8 +275,9 @@ impl Query for Set {
 
 #[derive(clap::Args)]
 pub struct Foreach {
-    /// What to run for every task: `bt`.
-    #[arg(value_parser = ["bt"])]
+    /// What to run for every task: `bt`, or `ps` (one line a task, under one
+    /// header: the same as `ps`).
+    #[arg(value_parser = ["bt", "ps"])]
     command: String,
     /// Also the stack words of each frame (`bt -f`).
     #[arg(short = 'f', long = "full")]
@@ -285,9 +286,12 @@ pub struct Foreach {
 
 impl Query for Foreach {
     const NAME: &'static str = "foreach";
-    const ABOUT: &'static str = "Run bt for every task, like crash's `foreach bt`.";
+    const ABOUT: &'static str = "Run bt (or ps) for every task, like crash's `foreach bt`.";
 
     fn run(self, session: &Session) -> Result<Output, CommandError> {
+        if self.command == "ps" {
+            return Ok(Output::found(tasks::ps(session.program()?)?));
+        }
         backtraces(session, Selection::AllTasks, self.full)
     }
 }

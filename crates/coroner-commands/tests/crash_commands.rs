@@ -191,3 +191,15 @@ fn kmem_i_equals_crash_on_every_shipped_dump() {
     }
     assert!(compared >= 6, "{compared} dumps compared");
 }
+
+/// `foreach ps` is crash's `ps` line of every task under one header, which is
+/// what `ps` prints.
+#[test]
+fn foreach_ps_prints_ps() {
+    let dump = fixtures_dir().join("kdump-sysrq/vmcore.kdump-mdf-d31-zlib");
+    let session = Session::new(dump, None);
+    let (each, _) = run(&session, "foreach ps").unwrap();
+    let (ps, _) = run(&session, "ps").unwrap();
+    assert_eq!(each, ps);
+    assert!(each.lines().count() > 30, "{each}");
+}
