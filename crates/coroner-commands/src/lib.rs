@@ -15,6 +15,7 @@ mod net;
 mod print;
 mod registry;
 mod runq;
+mod search;
 mod session;
 mod task;
 mod timer;

@@ -9,6 +9,7 @@ use crate::mach::Mach;
 use crate::net::Net;
 use crate::print::{Pd, Px, P};
 use crate::runq::Runq;
+use crate::search::Search;
 use crate::session::Session;
 use crate::task::Task;
 use crate::timer::Timer;
@@ -42,6 +43,7 @@ static RUNQ: QueryCommand<Runq> = QueryCommand::new();
 static MACH: QueryCommand<Mach> = QueryCommand::new();
 static NET: QueryCommand<Net> = QueryCommand::new();
 static TIMER: QueryCommand<Timer> = QueryCommand::new();
+static SEARCH: QueryCommand<Search> = QueryCommand::new();
 
 impl Registry {
     /// coroner's commands, in the order help lists them.
@@ -49,7 +51,7 @@ impl Registry {
         Registry {
             commands: vec![
                 &INFO, &DMESG, &SYM, &RD, &PS, &MOD, &SYS, &TRIAGE, &BT, &STRUCT, &SET, &FOREACH,
-                &P_, &PX, &PD, &KMEM, &LIST, &TASK, &RUNQ, &MACH, &NET, &TIMER,
+                &P_, &PX, &PD, &KMEM, &LIST, &TASK, &RUNQ, &MACH, &NET, &TIMER, &SEARCH,
             ],
         }
     }

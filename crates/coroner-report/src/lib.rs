@@ -27,6 +27,7 @@ pub mod print;
 mod render;
 pub mod runq;
 mod schema;
+pub mod search;
 pub mod structure;
 pub mod symbols;
 pub mod system;
