@@ -6,6 +6,7 @@ use crate::error::CommandError;
 use crate::session::{Input, Session};
 use coroner_report::backtrace::{self, BtQuery, Selection};
 use coroner_report::memory::{self, RdQuery};
+use coroner_report::percpu_struct;
 use coroner_report::structure::{self, StructError, StructQuery};
 use coroner_report::{hang, info, log, log_time, modules, symbols, system, tasks, triage};
 use coroner_triage::KnowledgeBase;
@@ -328,7 +329,26 @@ impl Query for Struct {
             hex: self.hex,
             module: self.module,
         };
-        match structure::structure(session.program()?, &query) {
+        let program = session.program()?;
+        // `SYMBOL:CPUS`: each CPU's instance of a per-CPU variable.
+        let context_cpu = || {
+            session
+                .context_or_panic()
+                .and_then(|t| program.task_at(t).ok())
+                .map(|t| t.cpu)
+        };
+        let per_cpu = query
+            .address
+            .as_deref()
+            .is_some_and(|a| a.contains(':'))
+            .then(|| percpu_struct::per_cpu_structure(program, &query, context_cpu()))
+            .flatten();
+        let result = match per_cpu {
+            Some(Ok(report)) => return Ok(Output::found(report)),
+            Some(Err(e)) => Err(e),
+            None => structure::structure(program, &query),
+        };
+        match result {
             Ok(report) => Ok(Output::found(report)),
             Err(StructError::Lookup(message)) => Err(CommandError::NotFound {
                 command: "struct",

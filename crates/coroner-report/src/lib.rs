@@ -23,6 +23,7 @@ pub mod mach;
 pub mod memory;
 pub mod modules;
 pub mod net;
+pub mod percpu_struct;
 pub mod print;
 mod render;
 pub mod runq;

@@ -136,7 +136,7 @@ fn with_leader(leader: &str, text: &str) -> String {
 
 /// Which CPUs a crash cpuspec names: `a`/`all`, `N`, `N-M`, lists of those;
 /// empty: the context CPU.
-fn cpus(spec: &str, count: u32, context: Option<u32>) -> Result<Vec<u32>, String> {
+pub(crate) fn cpus(spec: &str, count: u32, context: Option<u32>) -> Result<Vec<u32>, String> {
     let spec = spec.trim();
     if spec.is_empty() {
         return context
