@@ -51,6 +51,12 @@ fn every_command_ends_quietly_on_a_closed_pipe() {
         vec!["bt", &dump, "-a", "--json"],
         vec!["struct", &dump, "task_struct"],
         vec!["struct", &dump, "task_struct", "init_task"],
+        vec!["p", &dump, "init_task"],
+        vec!["kmem", &dump, "-s"],
+        vec!["list", &dump, "-H", "slab_caches", "-s", "kmem_cache.name"],
+        vec!["task", &dump],
+        vec!["timer", &dump],
+        vec!["log", &dump, "-T"],
         vec!["doctor", "--root", roots],
         vec!["nmi", "qmp:/nonexistent.sock", "--dry-run"],
     ];

@@ -6,8 +6,9 @@ use crate::error::CommandError;
 use crate::session::{Input, Session};
 use coroner_report::backtrace::{self, BtQuery, Selection};
 use coroner_report::memory::{self, RdQuery};
+use coroner_report::percpu_struct;
 use coroner_report::structure::{self, StructError, StructQuery};
-use coroner_report::{hang, info, log, modules, symbols, system, tasks, triage};
+use coroner_report::{hang, info, log, log_time, modules, symbols, system, tasks, triage};
 use coroner_triage::KnowledgeBase;
 use std::path::PathBuf;
 
@@ -31,6 +32,9 @@ pub struct Dmesg {
     /// and later do when the kernel records it; 1.7.2's output has no prefix.
     #[arg(long)]
     caller: bool,
+    /// Each record's time of day instead of its timestamp (crash's `log -T`).
+    #[arg(short = 'T', conflicts_with = "caller")]
+    time_of_day: bool,
 }
 
 impl Query for Dmesg {
@@ -38,9 +42,16 @@ impl Query for Dmesg {
     const ALIASES: &'static [&'static str] = &["log"];
     const ABOUT: &'static str =
         "Print the kernel log (as `makedumpfile --dump-dmesg`), no debuginfo needed.";
-    const NEEDS_PROGRAM: bool = false;
+    // Only for -T (the uptime and clock come from kernel data): the log alone
+    // opens just the kernel view.
+    const NEEDS_PROGRAM: bool = true;
 
     fn run(self, session: &Session) -> Result<Output, CommandError> {
+        if self.time_of_day {
+            let report = log_time::timed_log(session.program()?)
+                .map_err(|e| CommandError::Input(e.to_string()))?;
+            return Ok(Output::found(report));
+        }
         let report = session
             .with_kernel(|kernel| log::log(kernel, self.caller))?
             .map_err(|e| {
@@ -265,8 +276,9 @@ impl Query for Set {
 
 #[derive(clap::Args)]
 pub struct Foreach {
-    /// What to run for every task: `bt`.
-    #[arg(value_parser = ["bt"])]
+    /// What to run for every task: `bt`, or `ps` (one line a task, under one
+    /// header: the same as `ps`).
+    #[arg(value_parser = ["bt", "ps"])]
     command: String,
     /// Also the stack words of each frame (`bt -f`).
     #[arg(short = 'f', long = "full")]
@@ -275,9 +287,12 @@ pub struct Foreach {
 
 impl Query for Foreach {
     const NAME: &'static str = "foreach";
-    const ABOUT: &'static str = "Run bt for every task, like crash's `foreach bt`.";
+    const ABOUT: &'static str = "Run bt (or ps) for every task, like crash's `foreach bt`.";
 
     fn run(self, session: &Session) -> Result<Output, CommandError> {
+        if self.command == "ps" {
+            return Ok(Output::found(tasks::ps(session.program()?)?));
+        }
         backtraces(session, Selection::AllTasks, self.full)
     }
 }
@@ -314,7 +329,26 @@ impl Query for Struct {
             hex: self.hex,
             module: self.module,
         };
-        match structure::structure(session.program()?, &query) {
+        let program = session.program()?;
+        // `SYMBOL:CPUS`: each CPU's instance of a per-CPU variable.
+        let context_cpu = || {
+            session
+                .context_or_panic()
+                .and_then(|t| program.task_at(t).ok())
+                .map(|t| t.cpu)
+        };
+        let per_cpu = query
+            .address
+            .as_deref()
+            .is_some_and(|a| a.contains(':'))
+            .then(|| percpu_struct::per_cpu_structure(program, &query, context_cpu()))
+            .flatten();
+        let result = match per_cpu {
+            Some(Ok(report)) => return Ok(Output::found(report)),
+            Some(Err(e)) => Err(e),
+            None => structure::structure(program, &query),
+        };
+        match result {
             Ok(report) => Ok(Output::found(report)),
             Err(StructError::Lookup(message)) => Err(CommandError::NotFound {
                 command: "struct",

@@ -7,9 +7,18 @@
 mod command;
 mod commands;
 mod error;
+mod kmem;
+mod list;
+mod mach;
 pub mod names;
+mod net;
+mod print;
 mod registry;
+mod runq;
+mod search;
 mod session;
+mod task;
+mod timer;
 
 pub use command::{Command, Output};
 pub use error::CommandError;

@@ -3,7 +3,16 @@
 use crate::command::{Command, Output, QueryCommand};
 use crate::commands::*;
 use crate::error::CommandError;
+use crate::kmem::Kmem;
+use crate::list::List;
+use crate::mach::Mach;
+use crate::net::Net;
+use crate::print::{Pd, Px, P};
+use crate::runq::Runq;
+use crate::search::Search;
 use crate::session::Session;
+use crate::task::Task;
+use crate::timer::Timer;
 use coroner_report::Format;
 use std::path::PathBuf;
 
@@ -24,6 +33,17 @@ static BT: QueryCommand<Bt> = QueryCommand::new();
 static STRUCT: QueryCommand<Struct> = QueryCommand::new();
 static SET: QueryCommand<Set> = QueryCommand::new();
 static FOREACH: QueryCommand<Foreach> = QueryCommand::new();
+static P_: QueryCommand<P> = QueryCommand::new();
+static PX: QueryCommand<Px> = QueryCommand::new();
+static PD: QueryCommand<Pd> = QueryCommand::new();
+static KMEM: QueryCommand<Kmem> = QueryCommand::new();
+static LIST: QueryCommand<List> = QueryCommand::new();
+static TASK: QueryCommand<Task> = QueryCommand::new();
+static RUNQ: QueryCommand<Runq> = QueryCommand::new();
+static MACH: QueryCommand<Mach> = QueryCommand::new();
+static NET: QueryCommand<Net> = QueryCommand::new();
+static TIMER: QueryCommand<Timer> = QueryCommand::new();
+static SEARCH: QueryCommand<Search> = QueryCommand::new();
 
 impl Registry {
     /// coroner's commands, in the order help lists them.
@@ -31,6 +51,7 @@ impl Registry {
         Registry {
             commands: vec![
                 &INFO, &DMESG, &SYM, &RD, &PS, &MOD, &SYS, &TRIAGE, &BT, &STRUCT, &SET, &FOREACH,
+                &P_, &PX, &PD, &KMEM, &LIST, &TASK, &RUNQ, &MACH, &NET, &TIMER, &SEARCH,
             ],
         }
     }

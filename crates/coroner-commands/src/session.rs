@@ -6,6 +6,7 @@ use coroner_kernel::Kernel;
 use coroner_program::{OpenOptions, Program};
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 /// What the input was found to be, from its first bytes.
@@ -35,6 +36,8 @@ pub struct Session {
     opening: Mutex<()>,
     /// The task `set` chose, which `bt` and `set` default to (crash's context).
     context: Mutex<Option<u64>>,
+    /// gdb's value-history numbers given out so far (`p` prints `$N = `).
+    values: AtomicU32,
 }
 
 impl Session {
@@ -56,6 +59,7 @@ impl Session {
             program: OnceLock::new(),
             opening: Mutex::new(()),
             context: Mutex::new(None),
+            values: AtomicU32::new(0),
         }
     }
 
@@ -80,6 +84,22 @@ impl Session {
 
     pub fn set_context(&self, task: u64) {
         *self.context.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
+    }
+
+    /// The next value-history number (`$1` first), without taking it.
+    pub fn next_value_number(&self) -> u32 {
+        self.values.load(Ordering::Relaxed) + 1
+    }
+
+    /// Takes `count` value-history numbers.
+    pub fn take_value_numbers(&self, count: u32) {
+        self.values.fetch_add(count, Ordering::Relaxed);
+    }
+
+    /// The context task: the one `set` chose, else the task that panicked.
+    pub fn context_or_panic(&self) -> Option<u64> {
+        self.context()
+            .or_else(|| coroner_report::tasks::panic_task(self.program().ok()?))
     }
 
     /// The dump as a program (symbols, types, modules), opened on first use.

@@ -3,6 +3,7 @@
 //! tasks and stacks), opened from a dump with no debuginfo.
 
 mod error;
+pub mod expr;
 mod list;
 mod module_types;
 mod modules;

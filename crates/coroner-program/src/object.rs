@@ -70,6 +70,16 @@ impl<'a> Object<'a> {
         self.ty
     }
 
+    /// The types the object's type belongs to.
+    pub fn types(&self) -> &'a Types {
+        self.types
+    }
+
+    /// A member that is a bitfield has no address of its own.
+    pub fn is_bitfield(&self) -> bool {
+        self.bits.is_some()
+    }
+
     /// Where the object starts (for a bitfield, the byte holding its first bit).
     pub fn address(&self) -> u64 {
         self.address
@@ -324,7 +334,7 @@ impl<'a> Object<'a> {
     }
 
     /// A pointer value to `target`: its symbol, and for `char` the string.
-    fn pointer(&self, address: u64, target: TypeId) -> Pointer {
+    pub fn pointer(&self, address: u64, target: TypeId) -> Pointer {
         let string = (address != 0 && is_char(self.types, target)).then(|| {
             let read = read_string(self.program, address, PRINT_MAX);
             match read.error {
@@ -405,7 +415,7 @@ fn mask(value: u128, width: u32) -> u128 {
 
 /// A one-byte integer that is not `_Bool` (`char`, `u8`, `signed char`): gdb
 /// prints arrays of and pointers to it as strings.
-fn is_char(types: &Types, id: TypeId) -> bool {
+pub(crate) fn is_char(types: &Types, id: TypeId) -> bool {
     matches!(
         types.get(types.resolve(id)),
         Some(Type::Int(int)) if int.size == 1 && int.encoding != IntEncoding::Bool

@@ -13,6 +13,9 @@ pub struct SystemInfo {
     /// Wall-clock seconds (UTC) when the kernel last updated its clock.
     pub time: Option<i64>,
     pub uptime_seconds: Option<u64>,
+    /// The timer frequency the uptime was counted with (the CONFIG_HZ that
+    /// agrees with the log).
+    pub hz: Option<u64>,
     pub load_average: Option<[f64; 3]>,
     pub nodename: Option<String>,
     pub release: Option<String>,
@@ -35,11 +38,13 @@ impl Program {
     pub fn system_info(&self, log: Option<&Log>) -> SystemInfo {
         let uts = self.uts_fields();
         let field = |i: usize| uts.as_ref().map(|u| u[i].clone());
+        let uptime = self.uptime(log.and_then(last_log_seconds));
         SystemInfo {
             cpus: self.cpu_count(),
             cpus_offline: self.offline_cpus(),
             time: self.wall_clock(),
-            uptime_seconds: self.uptime(log.and_then(last_log_seconds)),
+            uptime_seconds: uptime.map(|(_, secs)| secs),
+            hz: uptime.map(|(hz, _)| hz),
             load_average: self.load_average(),
             nodename: field(1),
             release: field(2),
@@ -92,7 +97,7 @@ impl Program {
     /// Seconds since boot from `jiffies_64`, which starts at INITIAL_JIFFIES
     /// (five minutes before wrapping 32 bits). HZ is not recorded anywhere in the
     /// dump, so it is the value that agrees best with the log's last timestamp.
-    fn uptime(&self, log_secs: Option<u64>) -> Option<u64> {
+    fn uptime(&self, log_secs: Option<u64>) -> Option<(u64, u64)> {
         let jiffies = self.read_u64(self.address_of("jiffies_64")?).ok()?;
         HZ_CHOICES
             .iter()
@@ -102,7 +107,6 @@ impl Program {
             })
             .filter(|&(_, secs)| secs < 100 * 365 * 86400)
             .min_by_key(|&(_, secs)| log_secs.map_or(0, |l| secs.abs_diff(l)))
-            .map(|(_, secs)| secs)
     }
 
     fn load_average(&self) -> Option<[f64; 3]> {

@@ -61,7 +61,7 @@ fn panic_text(log: &Log) -> Option<String> {
 }
 
 /// crash's memory size: MB below a GiB, GB above, one decimal.
-fn memory_text(bytes: u64) -> String {
+pub(crate) fn memory_text(bytes: u64) -> String {
     let mb = bytes as f64 / 1_048_576.0;
     if mb < 1024.0 {
         format!("{mb:.1} MB")

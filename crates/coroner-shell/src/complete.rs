@@ -71,10 +71,10 @@ impl Helper {
         };
         match (command, index) {
             ("struct" | "union", 0) => from(self.type_names()),
-            ("sym" | "rd", _) | ("struct" | "union", _) => {
+            ("sym" | "rd" | "p" | "px" | "pd" | "print" | "list", _) | ("struct" | "union", _) => {
                 names::symbols(&self.session, prefix, MAX_CANDIDATES)
             }
-            ("bt" | "set", _) => from(self.pids()),
+            ("bt" | "set" | "task", _) => from(self.pids()),
             ("help", _) => from(&self.commands()),
             _ => Vec::new(),
         }
