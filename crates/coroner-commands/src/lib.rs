@@ -6,6 +6,7 @@
 
 mod command;
 mod commands;
+mod dis;
 mod error;
 pub mod names;
 mod registry;

@@ -2,6 +2,7 @@
 
 use crate::command::{Command, Output, QueryCommand};
 use crate::commands::*;
+use crate::dis::Dis;
 use crate::error::CommandError;
 use crate::session::Session;
 use coroner_report::Format;
@@ -24,6 +25,7 @@ static BT: QueryCommand<Bt> = QueryCommand::new();
 static STRUCT: QueryCommand<Struct> = QueryCommand::new();
 static SET: QueryCommand<Set> = QueryCommand::new();
 static FOREACH: QueryCommand<Foreach> = QueryCommand::new();
+static DIS: QueryCommand<Dis> = QueryCommand::new();
 
 impl Registry {
     /// coroner's commands, in the order help lists them.
@@ -31,6 +33,7 @@ impl Registry {
         Registry {
             commands: vec![
                 &INFO, &DMESG, &SYM, &RD, &PS, &MOD, &SYS, &TRIAGE, &BT, &STRUCT, &SET, &FOREACH,
+                &DIS,
             ],
         }
     }

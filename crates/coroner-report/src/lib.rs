@@ -11,6 +11,7 @@
 //! and the kernel's identity is one [`KernelIdentity`] wherever it appears.
 
 pub mod backtrace;
+pub mod disassembly;
 pub mod doctor;
 pub mod hang;
 pub mod identity;
