@@ -11,6 +11,7 @@ mod error;
 pub mod names;
 mod registry;
 mod session;
+mod source;
 
 pub use command::{Command, Output};
 pub use error::CommandError;

@@ -5,6 +5,7 @@ use crate::commands::*;
 use crate::dis::Dis;
 use crate::error::CommandError;
 use crate::session::Session;
+use crate::source::Source;
 use coroner_report::Format;
 use std::path::PathBuf;
 
@@ -26,6 +27,7 @@ static STRUCT: QueryCommand<Struct> = QueryCommand::new();
 static SET: QueryCommand<Set> = QueryCommand::new();
 static FOREACH: QueryCommand<Foreach> = QueryCommand::new();
 static DIS: QueryCommand<Dis> = QueryCommand::new();
+static SOURCE: QueryCommand<Source> = QueryCommand::new();
 
 impl Registry {
     /// coroner's commands, in the order help lists them.

@@ -19,6 +19,9 @@ pub struct LineRow {
     /// The unit's directory, the row's directory and its file name joined, as
     /// gdb prints them (`/usr/src/linux-source-6.1/./include/linux/rcupdate.h`).
     pub file: String,
+    /// The file as the line table names it, without the unit's directory
+    /// (`./include/linux/rcupdate.h`): gdb's name for it in `list`.
+    pub name: String,
     pub line: u32,
 }
 
@@ -139,9 +142,11 @@ impl Debuginfo<'_> {
         chosen
             .into_iter()
             .map(|r| {
+                let (file, name) = file_name(dwarf, &unit, &header, r.file).map_err(fail)?;
                 Ok(LineRow {
                     address: r.address,
-                    file: file_name(dwarf, &unit, &header, r.file).map_err(fail)?,
+                    file,
+                    name,
                     line: r.line,
                 })
             })
@@ -218,29 +223,37 @@ fn choose(raw: &[RawRow], low: u64, high: u64) -> Vec<&RawRow> {
     out
 }
 
-/// `comp_dir/dir/file` as gdb joins them (an absolute part starts afresh).
+/// `comp_dir/dir/file` as gdb joins them (an absolute part starts afresh), and
+/// `dir/file` alone.
 fn file_name(
     dwarf: &gimli::Dwarf<Reader<'_>>,
     unit: &gimli::Unit<Reader<'_>>,
     header: &gimli::LineProgramHeader<Reader<'_>>,
     index: u64,
-) -> Result<String, gimli::Error> {
+) -> Result<(String, String), gimli::Error> {
     let Some(file) = header.file(index) else {
-        return Ok(String::new());
+        return Ok((String::new(), String::new()));
     };
     let text = |value: gimli::AttributeValue<Reader<'_>>| -> Result<String, gimli::Error> {
         let s = dwarf.attr_string(unit, value)?;
         Ok(s.to_string_lossy().into_owned())
     };
-    let mut path = match &unit.comp_dir {
+    let comp_dir = match &unit.comp_dir {
         Some(dir) => dir.to_string_lossy().into_owned(),
         None => String::new(),
     };
+    let mut name = String::new();
+    // DWARF 4's directory 0 is the unit's own: its files are named bare.
     if let Some(dir) = file.directory(header) {
-        push(&mut path, &text(dir)?);
+        let dir = text(dir)?;
+        if dir != comp_dir {
+            push(&mut name, &dir);
+        }
     }
-    push(&mut path, &text(file.path_name())?);
-    Ok(path)
+    push(&mut name, &text(file.path_name())?);
+    let mut path = comp_dir;
+    push(&mut path, &name);
+    Ok((path, name))
 }
 
 fn push(path: &mut String, part: &str) {

@@ -137,4 +137,11 @@ impl Vmlinux {
         })?;
         Some(start.wrapping_add(size))
     }
+
+    /// The line of the instruction at runtime address `pc`, as gdb's
+    /// `find_pc_line` gives it (crash's `sym`, gdb's `list *ADDR`).
+    pub fn line_at(&self, pc: u64) -> Result<Option<LineRow>, String> {
+        let rows = self.line_rows(pc, pc.wrapping_add(1))?;
+        Ok(rows.into_iter().rev().find(|r| r.address <= pc))
+    }
 }
