@@ -5,7 +5,7 @@
 //! given tree.
 
 use crate::render::Render;
-use crate::schema::{write_document, Addr, Warning};
+use crate::schema::{write_document, Addr, Stage, Warning};
 use crate::symbols::{resolve, AddressError};
 use coroner_program::Program;
 use serde::Serialize;
@@ -38,10 +38,9 @@ pub struct ListReport {
     /// As the line table names it (`drivers/tty/sysrq.c`).
     pub file: String,
     pub line: u32,
-    /// The lines around it, when the source was found.
+    /// The lines around it, when the source was found (else a warning says why,
+    /// as gdb does on stderr: `160\tFILE: No such file or directory.`).
     pub lines: Vec<(u32, String)>,
-    /// Why no source is shown (`FILE: No such file or directory.`).
-    pub missing: Option<String>,
     pub warnings: Vec<Warning>,
 }
 
@@ -58,14 +57,11 @@ pub fn list(
         .line_at(address)
         .map_err(ListError::Debuginfo)?
         .ok_or(ListError::NoLine(address))?;
-    // gdb names the function the code belongs to, if the address is inside one.
-    let function = program.symbolize(address).and_then(|(symbol, _)| {
-        let end = vmlinux.function_end(symbol.address)?;
-        (address < end).then(|| {
-            let frames = vmlinux.frames(address).ok()?;
-            frames.last()?.function.clone()
-        })?
-    });
+    // gdb names the function the code was compiled in, when the DWARF has one.
+    let frames = vmlinux.frames(address).map_err(ListError::Debuginfo)?;
+    let function = (frames.last())
+        .filter(|f| !f.from_symbols)
+        .and_then(|f| f.function.clone());
     let first = row.line.saturating_sub(5).max(1);
     let (lines, missing) = match source {
         Some(dir) => match read_lines(&dir.join(&row.name), first, first + SHOWN) {
@@ -74,15 +70,17 @@ pub fn list(
         },
         None => (Vec::new(), None),
     };
-    let missing = missing.map(|e| format!("{}: {e}.", row.name));
+    let first_line = first;
+    let warnings = (missing.iter())
+        .map(|e| Warning::new(Stage::Lookup, format!("{first_line}\t{}: {e}.", row.name)))
+        .collect();
     Ok(ListReport {
         address: Addr(address),
         function,
         file: row.name,
         line: row.line,
         lines,
-        missing,
-        warnings: Vec::new(),
+        warnings,
     })
 }
 
@@ -115,10 +113,6 @@ impl Render for ListReport {
         }
         for (n, text) in &self.lines {
             writeln!(out, "{n}\t{text}")?;
-        }
-        if let Some(missing) = &self.missing {
-            let first = self.line.saturating_sub(5).max(1);
-            writeln!(out, "{first}\t{missing}")?;
         }
         Ok(())
     }
