@@ -51,6 +51,8 @@ fn every_command_ends_quietly_on_a_closed_pipe() {
         vec!["bt", &dump, "-a", "--json"],
         vec!["struct", &dump, "task_struct"],
         vec!["struct", &dump, "task_struct", "init_task"],
+        vec!["dis", &dump, "panic"],
+        vec!["dis", &dump, "panic", "--json"],
         vec!["doctor", "--root", roots],
         vec!["nmi", "qmp:/nonexistent.sock", "--dry-run"],
     ];

@@ -16,4 +16,4 @@ mod source;
 pub use command::{Command, Output};
 pub use error::CommandError;
 pub use registry::{format, program_files, session_for, Registry};
-pub use session::{Input, Session};
+pub use session::{Input, Session, VmlinuxFinder};

@@ -92,10 +92,21 @@ impl Registry {
         command: &dyn Command,
         matches: &clap::ArgMatches,
     ) -> Result<(Output, Session), CommandError> {
+        self.run_invocation_with(command, matches, |session| session)
+    }
+
+    /// [`Registry::run_invocation`] with the session prepared by `prepare` (a
+    /// front end's vmlinux finder).
+    pub fn run_invocation_with(
+        &self,
+        command: &dyn Command,
+        matches: &clap::ArgMatches,
+        prepare: impl FnOnce(Session) -> Session,
+    ) -> Result<(Output, Session), CommandError> {
         let input = matches
             .get_one::<PathBuf>("input")
             .ok_or_else(|| CommandError::Usage("no input given".into()))?;
-        let session = session_for(input.clone(), matches);
+        let session = prepare(session_for(input.clone(), matches));
         let output = command.run(matches, &session)?;
         Ok((output, session))
     }

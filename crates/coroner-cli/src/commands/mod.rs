@@ -2,6 +2,7 @@
 //! `run(&Args) -> Result<(report, exit status), String>`. Dump commands come from
 //! coroner-commands' registry.
 
+pub mod debuginfo;
 pub mod doctor;
 pub mod nmi;
 #[cfg(feature = "serve")]
