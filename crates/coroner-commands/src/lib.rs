@@ -6,6 +6,7 @@
 
 mod command;
 mod commands;
+mod dis;
 mod error;
 mod kmem;
 mod list;
@@ -17,10 +18,11 @@ mod registry;
 mod runq;
 mod search;
 mod session;
+mod source;
 mod task;
 mod timer;
 
 pub use command::{Command, Output};
 pub use error::CommandError;
 pub use registry::{format, program_files, session_for, Registry};
-pub use session::{Input, Session};
+pub use session::{Input, Session, VmlinuxFinder};
