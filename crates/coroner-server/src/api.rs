@@ -76,7 +76,7 @@ async fn detached(pipeline: impl Future<Output = Reply> + Send + 'static) -> Rep
     })
 }
 
-async fn post_pipeline(
+pub(crate) async fn post_pipeline(
     app: Arc<App>,
     host: String,
     incoming: Incoming,
@@ -171,7 +171,12 @@ async fn put_vmcore(
     .await
 }
 
-async fn put_pipeline(app: Arc<App>, id: String, incoming: Incoming, limit: u64) -> Reply {
+pub(crate) async fn put_pipeline(
+    app: Arc<App>,
+    id: String,
+    incoming: Incoming,
+    limit: u64,
+) -> Reply {
     let db = &app.db;
     let key = Blobs::key(&id, "vmcore");
     if !db.vmcore_receiving(&id, &key).await? {

@@ -1,5 +1,6 @@
 //! Where the server keeps things and what it accepts.
 
+use crate::spool::SpoolConfig;
 use coroner_store::{Blobs, Db, Sampling, StoreError};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -42,6 +43,8 @@ pub struct Config {
     pub store: Option<String>,
     pub limits: Limits,
     pub sampling: Sampling,
+    /// A kdump ssh/NFS drop directory to watch (`--spool DIR`).
+    pub spool: Option<SpoolConfig>,
 }
 
 impl Config {
@@ -53,6 +56,7 @@ impl Config {
             store: None,
             limits: Limits::default(),
             sampling: Sampling::default(),
+            spool: None,
         }
     }
 

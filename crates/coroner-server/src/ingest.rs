@@ -80,6 +80,12 @@ pub fn check_space(blobs: &Blobs, headers: &HeaderMap, keep_free: u64) -> Result
     Ok(())
 }
 
+/// Whether `size` more bytes leave the store at least `keep_free` free.
+pub fn free_enough(blobs: &Blobs, size: u64, keep_free: u64) -> Result<bool, String> {
+    let free = blobs.free_bytes().map_err(|e| e.to_string())?;
+    Ok(free >= size.saturating_add(keep_free))
+}
+
 /// A body whose first bytes have been read.
 pub struct Incoming {
     head: Bytes,

@@ -11,6 +11,7 @@ mod error;
 mod ids;
 mod jobs;
 mod problems;
+mod spool;
 mod tokens;
 
 pub use blobs::{BlobWriter, Blobs};
