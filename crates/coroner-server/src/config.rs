@@ -39,7 +39,7 @@ pub struct Config {
     pub data: PathBuf,
     /// `sqlite://PATH` or `postgres://...`; default: `DATA/coroner.db`.
     pub database: Option<String>,
-    /// A directory or `file:///DIR`; default: `DATA/blobs`.
+    /// A directory, `file:///DIR` or `s3://BUCKET?endpoint=URL`; default: `DATA/blobs`.
     pub store: Option<String>,
     pub limits: Limits,
     pub sampling: Sampling,
@@ -72,9 +72,11 @@ impl Config {
     }
 
     pub(crate) fn blobs(&self) -> Result<Blobs, StoreError> {
+        // Copies of S3 objects for the dump reader, which maps files.
+        let scratch = self.data.join("scratch");
         match &self.store {
-            Some(url) => Blobs::open(url),
-            None => Blobs::open(&self.data.join("blobs").display().to_string()),
+            Some(url) => Blobs::open(url, &scratch),
+            None => Blobs::open(&self.data.join("blobs").display().to_string(), &scratch),
         }
     }
 }

@@ -11,7 +11,9 @@ mod auth;
 mod config;
 mod error;
 mod ingest;
+mod nodes;
 mod push;
+mod resume;
 mod spool;
 mod triage;
 mod view;
@@ -121,6 +123,7 @@ async fn open(config: Config) -> Result<Arc<App>, String> {
         std::fs::create_dir_all(&spool.dir)
             .map_err(|e| format!("--spool {}: {e}", spool.dir.display()))?;
     }
+    db.heartbeat().await.map_err(|e| e.to_string())?;
     let (requeued, cut) = db.recover().await.map_err(|e| e.to_string())?;
     let staged = blobs.remove_staging().map_err(|e| e.to_string())?;
     if requeued + cut > 0 || staged > 0 {
