@@ -118,7 +118,7 @@ pub fn classify(dir: &CaptureDir, name: &str) -> Option<(Role, Completion)> {
     use Completion::*;
     use Role::*;
     let stamped = |prefix: &str| name.strip_prefix(prefix).and_then(|r| r.strip_prefix('.'));
-    let compressed = |rest: &str| rest == "" || COMPRESSED.contains(&rest);
+    let compressed = |rest: &str| rest.is_empty() || COMPRESSED.contains(&rest);
     match (dir.layout, name) {
         (Layout::Rhel, "vmcore-dmesg.txt") => Some((Log, Renamed)),
         (Layout::Rhel, "vmcore-dmesg-incomplete.txt") => Some((Log, Incomplete)),
