@@ -83,7 +83,13 @@ fn a_cut_put_resumes_from_what_the_server_holds() {
     let (status, _) = h.call(Method::HEAD, &vmcore, Some(&other), None);
     assert_eq!(status, StatusCode::FORBIDDEN);
     // Refused before the body is read: send only a head of it.
-    let rest = || Some(dump[offset as usize..offset as usize + 4096].to_vec().into());
+    let rest = || {
+        Some(
+            dump[offset as usize..offset as usize + 4096]
+                .to_vec()
+                .into(),
+        )
+    };
     let (status, body) = h.call(
         Method::PUT,
         &format!("{vmcore}?offset={}", offset + 1),
