@@ -11,13 +11,14 @@ mod error;
 mod ids;
 mod jobs;
 mod problems;
+mod spool;
 mod tokens;
 
-pub use blobs::{BlobWriter, Blobs};
+pub use blobs::{BlobWriter, Blobs, LocalCopy};
 pub use crashes::{CrashRecord, CrashState, NewStage, StageRecord, StageStatus, Triaged};
 pub use db::{now, Backend, Db};
 pub use error::StoreError;
 pub use ids::{is_id, new_id};
-pub use jobs::Job;
+pub use jobs::{Job, HEARTBEAT, NODE_GONE};
 pub use problems::{Assigned, Occurrence, ProblemRow, Sampling};
 pub use tokens::{Identity, Role};
