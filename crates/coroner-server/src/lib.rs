@@ -14,6 +14,7 @@ mod ingest;
 mod push;
 mod triage;
 mod view;
+mod web;
 mod worker;
 
 pub use config::{default_data_dir, Config, Limits};
@@ -93,7 +94,8 @@ pub async fn start(config: Config) -> Result<Server, String> {
 /// Makes a token in the configured database and returns it (on a runtime of
 /// its own).
 pub fn create_token(config: &Config, role: &str, host: Option<&str>) -> Result<String, String> {
-    let role = Role::parse(role).ok_or_else(|| format!("{role}: the role is upload or viewer"))?;
+    let role =
+        Role::parse(role).ok_or_else(|| format!("{role}: the role is upload, viewer or admin"))?;
     runtime()?.block_on(async {
         let db = config.database().await.map_err(|e| e.to_string())?;
         let token = db.create_token(role, host).await.map_err(|e| e.to_string());
@@ -142,11 +144,13 @@ async fn run(
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
     let worker = tokio::spawn(worker::run(app.clone()));
+    let housekeeping = tokio::spawn(web::housekeeping(app.clone()));
     let served = axum::serve(listener, api::router(app.clone()))
         .with_graceful_shutdown(stop)
         .await
         .map_err(|e| format!("serving: {e}"));
     worker.abort();
+    housekeeping.abort();
     app.db.close().await;
     served
 }
