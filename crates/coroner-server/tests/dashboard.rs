@@ -75,7 +75,20 @@ fn with_release(log: &[u8], release: &str) -> Vec<u8> {
 
 #[test]
 fn pages_permissions_filters_and_decisions() {
-    let h = Harness::start(|_| {});
+    pages_permissions_filters_and_decisions_on(&Harness::start(|_| {}));
+}
+
+#[test]
+fn the_same_on_postgresql() {
+    let Some(pg) = coroner_testdata::postgres::cluster_or_skip("the_same_on_postgresql") else {
+        return;
+    };
+    let h = Harness::start(|c| c.database = Some(pg.url.clone()));
+    pages_permissions_filters_and_decisions_on(&h);
+    drop(h);
+}
+
+fn pages_permissions_filters_and_decisions_on(h: &Harness) {
     let viewer = h.token("viewer", None);
     let admin = h.token("admin", None);
     let web1 = h.token("upload", Some("web-1"));
@@ -100,17 +113,17 @@ fn pages_permissions_filters_and_decisions() {
     assert_ne!(p_sysrq, p_null);
 
     // Who may read: viewers (token or session), not upload tokens, not nobody.
-    let (status, location, _) = fetch(&h, Method::GET, "/", None, &[]);
+    let (status, location, _) = fetch(h, Method::GET, "/", None, &[]);
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(location, "/login?next=/");
-    let (status, _, body) = fetch(&h, Method::GET, "/", Some(&web1), &[]);
+    let (status, _, body) = fetch(h, Method::GET, "/", Some(&web1), &[]);
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert!(body.contains("upload token only sends crashes"));
-    let (status, _, _) = fetch(&h, Method::GET, "/api/v1/problems", Some(&web1), &[]);
+    let (status, _, _) = fetch(h, Method::GET, "/api/v1/problems", Some(&web1), &[]);
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     // The problems page lists both problems with their counts and sparklines.
-    let home = page(&h, &viewer, "/");
+    let home = page(h, &viewer, "/");
     for p in [p_sysrq, p_null] {
         assert!(home.contains(&format!("/problems/{p}")), "{p} listed");
     }
@@ -118,7 +131,7 @@ fn pages_permissions_filters_and_decisions() {
         home.contains("crashes in the last 30 days"),
         "sparklines drawn"
     );
-    let listed = json(&h, &viewer, "/api/v1/problems");
+    let listed = json(h, &viewer, "/api/v1/problems");
     let row = |id: &str| {
         listed["problems"]
             .as_array()
@@ -137,7 +150,7 @@ fn pages_permissions_filters_and_decisions() {
 
     // Filters: host group, class, module, text, release branch, days.
     let ids = |q: &str| -> Vec<String> {
-        json(&h, &viewer, &format!("/api/v1/problems?{q}"))["problems"]
+        json(h, &viewer, &format!("/api/v1/problems?{q}"))["problems"]
             .as_array()
             .unwrap()
             .iter()
@@ -168,21 +181,21 @@ fn pages_permissions_filters_and_decisions() {
     assert!(ids("release=5.14.0-427").is_empty());
     assert!(ids("to=2000-01-01").is_empty());
     let (status, _, body) = fetch(
-        &h,
+        h,
         Method::GET,
         "/api/v1/problems?from=yesterday",
         Some(&viewer),
         &[],
     );
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    let filtered = page(&h, &viewer, "/?module=crashfixture");
+    let filtered = page(h, &viewer, "/?module=crashfixture");
     assert!(
         filtered.contains(&format!("/problems/{p_null}"))
             && !filtered.contains(&format!("/problems/{p_sysrq}"))
     );
 
     // A problem explains its grouping; a crash shows report, log, dump, backtrace.
-    let problem = page(&h, &viewer, &format!("/problems/{p_sysrq}"));
+    let problem = page(h, &viewer, &format!("/problems/{p_sysrq}"));
     for text in [
         "Why these crashes are grouped",
         "Guilty function",
@@ -194,7 +207,7 @@ fn pages_permissions_filters_and_decisions() {
     }
     assert!(!problem.contains("Mark fixed"), "viewers see no decisions");
     let crash = page(
-        &h,
+        h,
         &viewer,
         &format!("/crashes/{}", sysrq["id"].as_str().unwrap()),
     );
@@ -203,7 +216,7 @@ fn pages_permissions_filters_and_decisions() {
         "the report's lines are marked"
     );
     assert!(crash.contains("Triage report"));
-    let crash = page(&h, &viewer, &format!("/crashes/{dump_crash}"));
+    let crash = page(h, &viewer, &format!("/crashes/{dump_crash}"));
     for text in [
         "Panic backtrace",
         "sysrq_handle_crash",
@@ -214,13 +227,13 @@ fn pages_permissions_filters_and_decisions() {
         assert!(crash.contains(text), "dump crash page shows {text:?}");
     }
     assert!(crash.contains("needs the download permission"));
-    let host = page(&h, &viewer, "/hosts/db-2");
+    let host = page(h, &viewer, "/hosts/db-2");
     assert!(host.contains(&format!("/problems/{p_null}")));
-    assert_eq!(json(&h, &viewer, "/api/v1/hosts/db-2")["problems"], 2);
+    assert_eq!(json(h, &viewer, "/api/v1/hosts/db-2")["problems"], 2);
 
     // Downloads: their own permission, audited.
     let url = format!("/crashes/{dump_crash}/vmcore");
-    let (status, _, _) = fetch(&h, Method::GET, &url, Some(&viewer), &[]);
+    let (status, _, _) = fetch(h, Method::GET, &url, Some(&viewer), &[]);
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _, bytes) = h.rt.block_on(async {
         let r = reqwest::Client::new()
@@ -236,13 +249,13 @@ fn pages_permissions_filters_and_decisions() {
         bytes.as_ref(),
         std::fs::read(example_dump()).unwrap().as_slice()
     );
-    let audit = json(&h, &admin, "/api/v1/admin");
+    let audit = json(h, &admin, "/api/v1/admin");
     assert!(audit["audit"]
         .as_array()
         .unwrap()
         .iter()
         .any(|a| a["action"] == "download" && a["subject"] == dump_crash));
-    let (status, _, _) = fetch(&h, Method::GET, "/api/v1/admin", Some(&viewer), &[]);
+    let (status, _, _) = fetch(h, Method::GET, "/api/v1/admin", Some(&viewer), &[]);
     assert_eq!(
         status,
         StatusCode::FORBIDDEN,
@@ -252,13 +265,13 @@ fn pages_permissions_filters_and_decisions() {
     // Merge: signatures and counts move, the old links lead to the new problem.
     let merge = format!("/api/v1/problems/{p_null}/merge");
     assert_eq!(
-        act(&h, &viewer, &merge, &[("into", p_sysrq)]).0,
+        act(h, &viewer, &merge, &[("into", p_sysrq)]).0,
         StatusCode::FORBIDDEN
     );
-    let (status, reply) = act(&h, &admin, &merge, &[("into", p_sysrq)]);
+    let (status, reply) = act(h, &admin, &merge, &[("into", p_sysrq)]);
     assert_eq!(status, StatusCode::OK, "{reply}");
     let (status, location, _) = fetch(
-        &h,
+        h,
         Method::GET,
         &format!("/problems/{p_null}"),
         Some(&viewer),
@@ -271,11 +284,11 @@ fn pages_permissions_filters_and_decisions() {
             format!("/problems/{p_sysrq}")
         )
     );
-    let merged = json(&h, &viewer, &format!("/api/v1/problems/{p_sysrq}"));
+    let merged = json(h, &viewer, &format!("/api/v1/problems/{p_sysrq}"));
     assert_eq!(merged["count"], 4);
     assert_eq!(merged["signatures"].as_array().unwrap().len(), 2);
     let moved = json(
-        &h,
+        h,
         &viewer,
         &format!("/api/v1/crashes/{}", null["id"].as_str().unwrap()),
     );
@@ -286,35 +299,35 @@ fn pages_permissions_filters_and_decisions() {
 
     // Split the signature back out: a problem of its own with its one crash.
     let (status, reply) = act(
-        &h,
+        h,
         &admin,
         &format!("/api/v1/problems/{p_sysrq}/split"),
         &[("signature", null["signature"].as_str().unwrap())],
     );
     assert_eq!(status, StatusCode::OK, "{reply}");
-    let split = json(&h, &viewer, reply["url"].as_str().unwrap());
+    let split = json(h, &viewer, reply["url"].as_str().unwrap());
     assert_eq!(split["count"], 1);
     assert_eq!(split["hosts"], serde_json::json!(["db-2"]));
     assert_eq!(
-        json(&h, &viewer, &format!("/api/v1/problems/{p_sysrq}"))["count"],
+        json(h, &viewer, &format!("/api/v1/problems/{p_sysrq}"))["count"],
         3
     );
 
     // Fixed in a later release of the branch; a crash on a release after it regresses.
     let fixed = format!("/api/v1/problems/{p_sysrq}/fixed");
-    let (status, reply) = act(&h, &admin, &fixed, &[("release", "6.1.0-57-amd64")]);
+    let (status, reply) = act(h, &admin, &fixed, &[("release", "6.1.0-57-amd64")]);
     assert_eq!(
         (status, reply["done"].as_str()),
         (StatusCode::OK, Some("fixed"))
     );
     assert_eq!(ids("state=fixed"), [p_sysrq]);
     post(&web1, with_release(&fixture_log("sysrq"), "6.1.0-58-amd64"));
-    let regressed = json(&h, &viewer, &format!("/api/v1/problems/{p_sysrq}"));
+    let regressed = json(h, &viewer, &format!("/api/v1/problems/{p_sysrq}"));
     assert_eq!(regressed["state"], "regressed", "{regressed}");
     assert_eq!(regressed["fixes"][0]["regressed_in"], "6.1.0-58-amd64");
     // Marked fixed in a release it already crashed after: regressed at once.
     let (_, reply) = act(
-        &h,
+        h,
         &admin,
         &format!("/api/v1/problems/{}/fixed", split["id"].as_str().unwrap()),
         &[("release", "6.1.0-40-amd64")],
@@ -323,7 +336,7 @@ fn pages_permissions_filters_and_decisions() {
 
     // The admin page: tokens made and revoked, the queue.
     let (status, reply) = act(
-        &h,
+        h,
         &admin,
         "/api/v1/admin/tokens",
         &[("role", "viewer"), ("download", "1")],
@@ -331,11 +344,11 @@ fn pages_permissions_filters_and_decisions() {
     assert_eq!(status, StatusCode::CREATED, "{reply}");
     let made = reply["token"].as_str().unwrap().to_string();
     assert_eq!(
-        fetch(&h, Method::GET, &url, Some(&made), &[]).0,
+        fetch(h, Method::GET, &url, Some(&made), &[]).0,
         StatusCode::OK,
         "a viewer given the download permission"
     );
-    let listed = json(&h, &admin, "/api/v1/admin");
+    let listed = json(h, &admin, "/api/v1/admin");
     assert!(listed["jobs"]
         .as_array()
         .unwrap()
@@ -343,21 +356,15 @@ fn pages_permissions_filters_and_decisions() {
         .any(|j| j["crash"] == dump_crash));
     let id = listed["tokens"][0]["id"].as_str().unwrap().to_string();
     assert_eq!(
-        act(
-            &h,
-            &admin,
-            &format!("/api/v1/admin/tokens/{id}/revoke"),
-            &[]
-        )
-        .0,
+        act(h, &admin, &format!("/api/v1/admin/tokens/{id}/revoke"), &[]).0,
         StatusCode::OK
     );
     assert_eq!(
-        fetch(&h, Method::GET, "/", Some(&made), &[]).0,
+        fetch(h, Method::GET, "/", Some(&made), &[]).0,
         StatusCode::UNAUTHORIZED,
         "revoked"
     );
-    assert!(page(&h, &admin, "/admin").contains("Failed stages"));
+    assert!(page(h, &admin, "/admin").contains("Failed stages"));
 }
 
 #[test]

@@ -218,6 +218,26 @@ type SummaryRow = (
     i64,
 );
 
+/// A problem's state and first crash's description.
+type DescribedRow = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+/// A host's crash: id, received, state, release, signature, problem, title.
+type HostCrashRow = (
+    String,
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
 impl Db {
     /// The problems matching `f`, a page of `per_page`. `today` (`YYYY-MM-DD`)
     /// ends the sparklines.
@@ -432,13 +452,7 @@ impl Db {
 
     /// What a problem's page shows beyond its list row.
     pub async fn problem_extras(&self, id: &str) -> Result<ProblemExtras, StoreError> {
-        let row: Option<(
-            String,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-        )> = sqlx::query_as(
+        let row: Option<DescribedRow> = sqlx::query_as(
             "SELECT state, guilty, module, frames, known FROM problems WHERE id = $1",
         )
         .bind(id)
@@ -549,15 +563,7 @@ impl Db {
 
     /// A host's crashes, latest first (at most `limit`), each with its problem.
     pub async fn host_crashes(&self, host: &str, limit: i64) -> Result<Vec<HostCrash>, StoreError> {
-        let rows: Vec<(
-            String,
-            i64,
-            String,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-        )> = sqlx::query_as(
+        let rows: Vec<HostCrashRow> = sqlx::query_as(
             "SELECT c.id, c.received, c.state, c.release, c.signature, s.problem, p.title \
                  FROM crashes c LEFT JOIN signatures s ON s.signature = c.signature \
                  LEFT JOIN problems p ON p.id = s.problem \
