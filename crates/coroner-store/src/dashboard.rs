@@ -240,12 +240,15 @@ type HostCrashRow = (
 
 impl Db {
     /// The problems matching `f`, a page of `per_page`. `today` (`YYYY-MM-DD`)
-    /// ends the sparklines.
+    /// ends the sparklines. `host_names`: list each problem's hosts (the JSON
+    /// gives them; the page shows only their count, and a fleet-wide problem
+    /// has hundreds).
     pub async fn problem_page(
         &self,
         f: &ProblemFilter,
         per_page: i64,
         today: &str,
+        host_names: bool,
     ) -> Result<ProblemPage, StoreError> {
         if let Some(why) = f.check() {
             return Err(StoreError::Invalid(why));
@@ -354,7 +357,8 @@ impl Db {
             })
             .collect();
         if !ids.is_empty() {
-            self.fill_summaries(&mut problems, &ids, today).await?;
+            self.fill_summaries(&mut problems, &ids, today, host_names)
+                .await?;
         }
         Ok(ProblemPage {
             total,
@@ -371,6 +375,7 @@ impl Db {
         problems: &mut [ProblemSummary],
         ids: &[String],
         today: &str,
+        host_names: bool,
     ) -> Result<(), StoreError> {
         let index: HashMap<String, usize> = ids
             .iter()
@@ -407,7 +412,12 @@ impl Db {
                 releases.push(release);
             }
         }
-        for (table, column) in [("signatures", "signature"), ("problem_hosts", "host")] {
+        let lists: &[(&str, &str)] = if host_names {
+            &[("signatures", "signature"), ("problem_hosts", "host")]
+        } else {
+            &[("signatures", "signature")]
+        };
+        for &(table, column) in lists {
             let mut sql = Sql::default();
             let list = in_list(&mut sql, ids);
             sql.text = format!(

@@ -107,7 +107,11 @@ pub async fn problems_html(
         Ok(c) => c,
         Err(e) => return error_page(e.into()),
     };
-    let page = match app.db.problem_page(&filter, PER_PAGE, &today()).await {
+    let page = match app
+        .db
+        .problem_page(&filter, PER_PAGE, &today(), false)
+        .await
+    {
         Ok(p) => p,
         Err(e) => {
             error = Some(invalid(e).message);
@@ -184,7 +188,7 @@ pub async fn problems_json(
         .clamp(1, JSON_PER_PAGE);
     let page = app
         .db
-        .problem_page(&filter, per_page, &today())
+        .problem_page(&filter, per_page, &today(), true)
         .await
         .map_err(invalid)?;
     Ok(Json(json!({
