@@ -27,9 +27,9 @@ pub fn router(app: Arc<App>) -> Router {
             "/api/v1/crashes/{id}/vmcore",
             put(resume::put_vmcore).head(resume::head_vmcore),
         )
-        .route("/api/v1/problems", get(get_problems))
         .route("/api/v1/nodes", get(nodes::get_nodes))
-        .route("/api/v1/problems/{id}", get(get_problem))
+        // The problems' JSON, the pages and their JSON twins.
+        .merge(crate::web::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint") })
         .with_state(app)
 }
@@ -215,37 +215,6 @@ async fn get_crash(
     }
     let crash = app.db.crash(&id).await?.ok_or_else(ApiError::not_found)?;
     Ok((StatusCode::OK, Json(view::crash(&crash))))
-}
-
-async fn get_problems(State(app): State<Arc<App>>, headers: HeaderMap) -> Reply {
-    require(&app, &headers, Role::Viewer).await?;
-    let problems: Vec<Value> = app.db.problems().await?.iter().map(view::problem).collect();
-    Ok((
-        StatusCode::OK,
-        Json(json!({ "schema": "coroner.problems/1", "problems": problems })),
-    ))
-}
-
-/// Crashes listed with a problem, latest first.
-const PROBLEM_CRASHES: i64 = 100;
-
-async fn get_problem(
-    State(app): State<Arc<App>>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Reply {
-    require(&app, &headers, Role::Viewer).await?;
-    let not_found = || ApiError::new(StatusCode::NOT_FOUND, "no such problem");
-    if !is_id(&id) {
-        return Err(not_found());
-    }
-    let problem = app.db.problem(&id).await?.ok_or_else(not_found)?;
-    let counters = app.db.counters(&id).await?;
-    let crashes = app.db.problem_crashes(&id, PROBLEM_CRASHES).await?;
-    Ok((
-        StatusCode::OK,
-        Json(view::problem_detail(&problem, &counters, &crashes)),
-    ))
 }
 
 /// The host an upload token writes as.

@@ -17,6 +17,7 @@ mod resume;
 mod spool;
 mod triage;
 mod view;
+mod web;
 mod worker;
 
 pub use config::{default_data_dir, Config, Limits};
@@ -97,7 +98,8 @@ pub async fn start(config: Config) -> Result<Server, String> {
 /// Makes a token in the configured database and returns it (on a runtime of
 /// its own).
 pub fn create_token(config: &Config, role: &str, host: Option<&str>) -> Result<String, String> {
-    let role = Role::parse(role).ok_or_else(|| format!("{role}: the role is upload or viewer"))?;
+    let role =
+        Role::parse(role).ok_or_else(|| format!("{role}: the role is upload, viewer or admin"))?;
     runtime()?.block_on(async {
         let db = config.database().await.map_err(|e| e.to_string())?;
         let token = db.create_token(role, host).await.map_err(|e| e.to_string());
@@ -156,6 +158,7 @@ async fn run(
         .spool
         .clone()
         .map(|spool| tokio::spawn(spool::run(app.clone(), spool)));
+    let housekeeping = tokio::spawn(web::housekeeping(app.clone()));
     let served = axum::serve(listener, api::router(app.clone()))
         .with_graceful_shutdown(stop)
         .await
@@ -164,6 +167,7 @@ async fn run(
     if let Some(spool) = spool {
         spool.abort();
     }
+    housekeeping.abort();
     app.db.close().await;
     served
 }

@@ -326,8 +326,9 @@ impl Db {
     pub async fn crash(&self, id: &str) -> Result<Option<CrashRecord>, StoreError> {
         let row: Option<CrashRow> = sqlx::query_as(
             "SELECT id, host, received, state, input, vmcore_state, vmcore_bytes, vmcore_key, \
-             log_key, signature, signature_version, problem, release, want_vmcore, triage \
-             FROM crashes WHERE id = $1",
+             log_key, signature, signature_version, \
+             COALESCE((SELECT s.problem FROM signatures s WHERE s.signature = crashes.signature), problem), \
+             release, want_vmcore, triage FROM crashes WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)

@@ -113,8 +113,9 @@ pub fn serve(args: &ServeArgs) -> Result<(), String> {
 
 #[derive(clap::Args)]
 pub struct TokenArgs {
-    /// upload (write-only, bound to one host) or viewer (read).
-    #[arg(long, value_parser = ["upload", "viewer"])]
+    /// upload (write-only, bound to one host), viewer (read) or admin (read,
+    /// download vmcores, manage tokens and problems).
+    #[arg(long, value_parser = ["upload", "viewer", "admin"])]
     role: String,
     /// The host an upload token sends crashes as.
     #[arg(long, value_name = "NAME")]
