@@ -12,9 +12,9 @@ mod error;
 mod ids;
 mod jobs;
 mod problems;
-mod spool;
 mod release;
 mod sessions;
+mod spool;
 mod states;
 mod tokens;
 

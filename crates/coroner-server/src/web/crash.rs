@@ -223,22 +223,31 @@ fn mark(log: &str, first: Option<usize>) -> Vec<(bool, String)> {
         .collect()
 }
 
+/// Where the crash's report comes from: its stored log, else its whole stored dump.
+fn report_source(c: &CrashRecord) -> Option<&str> {
+    c.log_key.as_deref().or_else(|| {
+        c.vmcore_key
+            .as_deref()
+            .filter(|_| c.vmcore_state == "stored")
+    })
+}
+
 /// The triage report and the log it came from: the stored log's text, or the
-/// log inside the stored dump.
-fn triage_and_log(app: &App, c: &CrashRecord) -> Result<(TriageReport, String), String> {
-    if let Some(key) = &c.log_key {
-        let path = app.blobs.local_path(key).map_err(|e| e.to_string())?;
-        let bytes = std::fs::read(&path).map_err(|e| format!("reading the stored log: {e}"))?;
+/// log inside the stored dump (`path` is that blob as a local file).
+fn triage_and_log(
+    app: &App,
+    c: &CrashRecord,
+    path: Option<&std::path::Path>,
+) -> Result<(TriageReport, String), String> {
+    let (Some(key), Some(path)) = (report_source(c), path) else {
+        return Err("neither a log nor a whole dump is stored".into());
+    };
+    if c.log_key.is_some() {
+        let bytes = std::fs::read(path).map_err(|e| format!("reading the stored log: {e}"))?;
         let report = triage::from_text(key, &bytes, &app.kb);
         return Ok((report, String::from_utf8_lossy(&bytes).into_owned()));
     }
-    let key = c
-        .vmcore_key
-        .as_ref()
-        .filter(|_| c.vmcore_state == "stored")
-        .ok_or("neither a log nor a whole dump is stored")?;
-    let path = app.blobs.local_path(key).map_err(|e| e.to_string())?;
-    let session = Session::new(&path, None);
+    let session = Session::new(path, None);
     session
         .with_kernel(|kernel| {
             let report = triage::from_kernel(key, kernel, &app.kb).map_err(|e| e.to_string())?;
@@ -247,7 +256,7 @@ fn triage_and_log(app: &App, c: &CrashRecord) -> Result<(TriageReport, String), 
                 .map_err(|e| e.to_string())?;
             Ok((report, String::from_utf8_lossy(&log).into_owned()))
         })
-        .map_err(|e| crate::triage::clean(&e.to_string(), &path, key))?
+        .map_err(|e| crate::triage::clean(&e.to_string(), path, key))?
 }
 
 pub async fn crash_html(
@@ -267,11 +276,21 @@ pub async fn crash_html(
         Ok(None) => return error_page(ApiError::not_found()),
         Err(e) => return error_page(e.into()),
     };
+    // A local file for the report's blob (a copy while it is read, from S3).
+    let copy = match report_source(&c) {
+        Some(key) => app.blobs.local(key).await.map(Some),
+        None => Ok(None),
+    };
     let record = c.clone();
     let app2 = app.clone();
-    let found = tokio::task::spawn_blocking(move || triage_and_log(&app2, &record))
+    let found = match copy {
+        Ok(copy) => tokio::task::spawn_blocking(move || {
+            triage_and_log(&app2, &record, copy.as_ref().map(|c| c.path()))
+        })
         .await
-        .unwrap_or_else(|e| Err(format!("reading the report stopped: {e}")));
+        .unwrap_or_else(|e| Err(format!("reading the report stopped: {e}"))),
+        Err(e) => Err(format!("reading the stored blob: {e}")),
+    };
     let (triage_text, triage_why, log) = match found {
         Ok((report, log)) => {
             let mut out = Vec::new();
@@ -337,8 +356,9 @@ pub async fn download(
         .vmcore_key
         .filter(|_| c.vmcore_state == "stored")
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "this crash has no stored vmcore"))?;
-    let path = app.blobs.local_path(&key)?;
-    let file = tokio::fs::File::open(&path).await.map_err(|e| {
+    // An S3 object's local copy goes when `copy` drops; the open file stays readable.
+    let copy = app.blobs.local(&key).await?;
+    let file = tokio::fs::File::open(copy.path()).await.map_err(|e| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("opening the vmcore: {e}"),
