@@ -354,7 +354,13 @@ fn pages_permissions_filters_and_decisions_on(h: &Harness) {
         .unwrap()
         .iter()
         .any(|j| j["crash"] == dump_crash));
-    let id = listed["tokens"][0]["id"].as_str().unwrap().to_string();
+    // Tokens made within one second list in no particular order: find ours by id.
+    let id = reply["id"].as_str().unwrap().to_string();
+    assert!(listed["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["id"] == id));
     assert_eq!(
         act(h, &admin, &format!("/api/v1/admin/tokens/{id}/revoke"), &[]).0,
         StatusCode::OK

@@ -33,4 +33,4 @@ pub use problems::{Assigned, Occurrence, ProblemRow, Sampling};
 pub use release::{branch, compare as compare_releases};
 pub use sessions::{Reader, SESSION_SECONDS};
 pub use states::{ProbablyFixed, ProblemState};
-pub use tokens::{Identity, Role};
+pub use tokens::{token_id, Identity, Role};

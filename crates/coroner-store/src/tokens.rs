@@ -53,6 +53,12 @@ pub(crate) fn digest(token: &str) -> String {
     hex(&Sha256::digest(token.as_bytes()))
 }
 
+/// How the admin page names a token without showing it: its digest's first 16
+/// hex digits.
+pub fn token_id(token: &str) -> String {
+    digest(token)[..16].to_string()
+}
+
 /// A host name as DNS spells one, so it prints safely anywhere.
 fn valid_host(host: &str) -> bool {
     !host.is_empty()

@@ -137,7 +137,12 @@ pub async fn create_token(
     match (made, api) {
         (Ok((token, role, download)), true) => (
             StatusCode::CREATED,
-            Json(json!({ "token": token, "role": role.name(), "download": download })),
+            Json(json!({
+                "token": token,
+                "id": coroner_store::token_id(&token),
+                "role": role.name(),
+                "download": download
+            })),
         )
             .into_response(),
         (Ok((token, role, _)), false) => {
