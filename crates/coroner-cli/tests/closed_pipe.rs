@@ -57,6 +57,8 @@ fn every_command_ends_quietly_on_a_closed_pipe() {
         vec!["task", &dump],
         vec!["timer", &dump],
         vec!["log", &dump, "-T"],
+        vec!["files", &dump],
+        vec!["foreach", &dump, "files"],
         vec!["doctor", "--root", roots],
         vec!["nmi", "qmp:/nonexistent.sock", "--dry-run"],
     ];

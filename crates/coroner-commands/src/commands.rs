@@ -8,7 +8,7 @@ use coroner_report::backtrace::{self, BtQuery, Selection};
 use coroner_report::memory::{self, RdQuery};
 use coroner_report::percpu_struct;
 use coroner_report::structure::{self, StructError, StructQuery};
-use coroner_report::{hang, info, log, log_time, modules, symbols, system, tasks, triage};
+use coroner_report::{files, hang, info, log, log_time, modules, symbols, system, tasks, triage};
 use coroner_triage::KnowledgeBase;
 use std::path::PathBuf;
 
@@ -276,9 +276,9 @@ impl Query for Set {
 
 #[derive(clap::Args)]
 pub struct Foreach {
-    /// What to run for every task: `bt`, or `ps` (one line a task, under one
-    /// header: the same as `ps`).
-    #[arg(value_parser = ["bt", "ps"])]
+    /// What to run for every task: `bt`, `files`, or `ps` (one line a task,
+    /// under one header: the same as `ps`).
+    #[arg(value_parser = ["bt", "files", "ps"])]
     command: String,
     /// Also the stack words of each frame (`bt -f`).
     #[arg(short = 'f', long = "full")]
@@ -287,11 +287,25 @@ pub struct Foreach {
 
 impl Query for Foreach {
     const NAME: &'static str = "foreach";
-    const ABOUT: &'static str = "Run bt (or ps) for every task, like crash's `foreach bt`.";
+    const ABOUT: &'static str =
+        "Run bt (or files, or ps) for every task, like crash's `foreach bt`.";
 
     fn run(self, session: &Session) -> Result<Output, CommandError> {
         if self.command == "ps" {
             return Ok(Output::found(tasks::ps(session.program()?)?));
+        }
+        if self.command == "files" {
+            let program = session.program()?;
+            let all: Vec<_> = (program.tasks()?.into_iter().enumerate())
+                .map(|(i, t)| {
+                    let spacing = files::Spacing {
+                        blank_before: i > 0,
+                        blank_after: false,
+                    };
+                    (t, spacing)
+                })
+                .collect();
+            return Ok(Output::found(files::files(program, &all)?));
         }
         backtraces(session, Selection::AllTasks, self.full)
     }

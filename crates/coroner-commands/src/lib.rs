@@ -7,6 +7,7 @@
 mod command;
 mod commands;
 mod error;
+mod files;
 mod kmem;
 mod list;
 mod mach;

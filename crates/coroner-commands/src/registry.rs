@@ -3,6 +3,7 @@
 use crate::command::{Command, Output, QueryCommand};
 use crate::commands::*;
 use crate::error::CommandError;
+use crate::files::Files;
 use crate::kmem::Kmem;
 use crate::list::List;
 use crate::mach::Mach;
@@ -44,6 +45,7 @@ static MACH: QueryCommand<Mach> = QueryCommand::new();
 static NET: QueryCommand<Net> = QueryCommand::new();
 static TIMER: QueryCommand<Timer> = QueryCommand::new();
 static SEARCH: QueryCommand<Search> = QueryCommand::new();
+static FILES: QueryCommand<Files> = QueryCommand::new();
 
 impl Registry {
     /// coroner's commands, in the order help lists them.
@@ -51,7 +53,7 @@ impl Registry {
         Registry {
             commands: vec![
                 &INFO, &DMESG, &SYM, &RD, &PS, &MOD, &SYS, &TRIAGE, &BT, &STRUCT, &SET, &FOREACH,
-                &P_, &PX, &PD, &KMEM, &LIST, &TASK, &RUNQ, &MACH, &NET, &TIMER, &SEARCH,
+                &P_, &PX, &PD, &KMEM, &LIST, &TASK, &RUNQ, &MACH, &NET, &TIMER, &SEARCH, &FILES,
             ],
         }
     }

@@ -13,6 +13,7 @@
 pub mod backtrace;
 pub mod convert;
 pub mod doctor;
+pub mod files;
 pub mod hang;
 pub mod identity;
 pub mod info;
