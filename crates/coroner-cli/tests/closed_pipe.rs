@@ -59,6 +59,7 @@ fn every_command_ends_quietly_on_a_closed_pipe() {
         vec!["log", &dump, "-T"],
         vec!["files", &dump],
         vec!["foreach", &dump, "files"],
+        vec!["vm", &dump],
         vec!["doctor", "--root", roots],
         vec!["nmi", "qmp:/nonexistent.sock", "--dry-run"],
     ];

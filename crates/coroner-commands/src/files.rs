@@ -3,6 +3,7 @@
 use crate::command::{Output, Query};
 use crate::error::CommandError;
 use crate::session::Session;
+use coroner_program::{Program, Task};
 use coroner_report::files::{self, Spacing};
 use coroner_report::tasks::find_task;
 
@@ -28,30 +29,34 @@ impl Query for Files {
         }
         let all = program.tasks()?;
         for (i, wanted) in self.tasks.iter().enumerate() {
-            // As crash: a PID names every task with it (PID 0: each CPU's idle
-            // task), each followed by a blank line; an address, one task.
-            let by_pid: Vec<_> = match wanted.parse::<u32>() {
-                Ok(pid) => all.iter().filter(|t| t.pid == pid).cloned().collect(),
-                Err(_) => Vec::new(),
+            let (tasks, by_pid) = tasks_named(program, &all, wanted, "files")?;
+            // As crash: each task named by PID is followed by a blank line.
+            let spacing = Spacing {
+                blank_before: i > 0,
+                blank_after: by_pid,
             };
-            let blank_before = i > 0;
-            if by_pid.is_empty() {
-                let address = find_task(program, wanted)
-                    .ok_or_else(|| CommandError::Input(format!("files: {wanted}: no such task")))?;
-                let spacing = Spacing {
-                    blank_before,
-                    blank_after: false,
-                };
-                shown.push((program.task_at(address)?, spacing));
-            }
-            for t in by_pid {
-                let spacing = Spacing {
-                    blank_before,
-                    blank_after: true,
-                };
-                shown.push((t, spacing));
-            }
+            shown.extend(tasks.into_iter().map(|t| (t, spacing)));
         }
         Ok(Output::found(files::files(program, &shown)?))
     }
+}
+
+/// The tasks one argument names, as crash reads it: a PID names every task with
+/// it (PID 0: each CPU's idle task), else a `task_struct` address names one.
+/// The flag says it was a PID.
+pub(crate) fn tasks_named(
+    program: &Program,
+    all: &[Task],
+    wanted: &str,
+    command: &str,
+) -> Result<(Vec<Task>, bool), CommandError> {
+    if let Ok(pid) = wanted.parse::<u32>() {
+        let by_pid: Vec<Task> = all.iter().filter(|t| t.pid == pid).cloned().collect();
+        if !by_pid.is_empty() {
+            return Ok((by_pid, true));
+        }
+    }
+    let address = find_task(program, wanted)
+        .ok_or_else(|| CommandError::Input(format!("{command}: {wanted}: no such task")))?;
+    Ok((vec![program.task_at(address)?], false))
 }

@@ -20,6 +20,7 @@ mod search;
 mod session;
 mod task;
 mod timer;
+mod vm;
 
 pub use command::{Command, Output};
 pub use error::CommandError;

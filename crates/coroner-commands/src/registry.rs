@@ -14,6 +14,7 @@ use crate::search::Search;
 use crate::session::Session;
 use crate::task::Task;
 use crate::timer::Timer;
+use crate::vm::Vm;
 use coroner_report::Format;
 use std::path::PathBuf;
 
@@ -46,6 +47,7 @@ static NET: QueryCommand<Net> = QueryCommand::new();
 static TIMER: QueryCommand<Timer> = QueryCommand::new();
 static SEARCH: QueryCommand<Search> = QueryCommand::new();
 static FILES: QueryCommand<Files> = QueryCommand::new();
+static VM: QueryCommand<Vm> = QueryCommand::new();
 
 impl Registry {
     /// coroner's commands, in the order help lists them.
@@ -54,6 +56,7 @@ impl Registry {
             commands: vec![
                 &INFO, &DMESG, &SYM, &RD, &PS, &MOD, &SYS, &TRIAGE, &BT, &STRUCT, &SET, &FOREACH,
                 &P_, &PX, &PD, &KMEM, &LIST, &TASK, &RUNQ, &MACH, &NET, &TIMER, &SEARCH, &FILES,
+                &VM,
             ],
         }
     }

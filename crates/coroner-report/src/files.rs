@@ -105,14 +105,14 @@ const MAX_WALK: usize = 1 << 12;
 /// Most descriptors looked at in one table (the kernel's `sysctl_nr_open` cap).
 const MAX_FDS: u64 = 1 << 20;
 
-/// Offsets `files` reads, found once.
-struct Layout {
+/// Offsets `files` (and `vm`, for paths) reads, found once.
+pub(crate) struct Layout {
     task_fs: u64,
     task_files: u64,
     fs_root: u64,
     fs_pwd: u64,
-    path_mnt: u64,
-    path_dentry: u64,
+    pub(crate) path_mnt: u64,
+    pub(crate) path_dentry: u64,
     files_fdt: u64,
     fdt_max_fds: u64,
     fdt_fd: u64,
@@ -132,7 +132,7 @@ struct Layout {
 }
 
 impl Layout {
-    fn new(types: &Types) -> Result<Layout, AnalysisError> {
+    pub(crate) fn new(types: &Types) -> Result<Layout, AnalysisError> {
         let off = |ty: &str, path: &str| {
             types
                 .offset_of(ty, path)
@@ -316,7 +316,12 @@ fn inode_type(
 /// The full path of `dentry` on the mount whose `vfsmount` is `mnt`, built the
 /// way crash's `get_pathname` does: names up the `d_parent` chain, then on
 /// through each mount's mountpoint until the mount that is its own parent.
-fn pathname(program: &Program, l: &Layout, dentry: u64, mnt: u64) -> Result<String, AnalysisError> {
+pub(crate) fn pathname(
+    program: &Program,
+    l: &Layout,
+    dentry: u64,
+    mnt: u64,
+) -> Result<String, AnalysisError> {
     let mut path = String::new();
     let mut current = dentry;
     let mut vfsmnt = mnt;

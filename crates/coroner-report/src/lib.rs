@@ -39,6 +39,7 @@ pub mod tasks;
 pub mod time;
 pub mod timer;
 pub mod triage;
+pub mod vm;
 
 pub use identity::KernelIdentity;
 pub use render::{Format, Render};
