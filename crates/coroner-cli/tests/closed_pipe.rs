@@ -60,6 +60,7 @@ fn every_command_ends_quietly_on_a_closed_pipe() {
         vec!["files", &dump],
         vec!["foreach", &dump, "files"],
         vec!["vm", &dump],
+        vec!["kmem", &dump, "-p"],
         vec!["doctor", "--root", roots],
         vec!["nmi", "qmp:/nonexistent.sock", "--dry-run"],
     ];
