@@ -8,7 +8,9 @@ use coroner_report::backtrace::{self, BtQuery, Selection};
 use coroner_report::memory::{self, RdQuery};
 use coroner_report::percpu_struct;
 use coroner_report::structure::{self, StructError, StructQuery};
-use coroner_report::{files, hang, info, log, log_time, modules, symbols, system, tasks, triage};
+use coroner_report::{
+    files, hang, info, log, log_time, modules, symbols, system, tasks, triage, vm,
+};
 use coroner_triage::KnowledgeBase;
 use std::path::PathBuf;
 
@@ -276,9 +278,9 @@ impl Query for Set {
 
 #[derive(clap::Args)]
 pub struct Foreach {
-    /// What to run for every task: `bt`, `files`, or `ps` (one line a task,
-    /// under one header: the same as `ps`).
-    #[arg(value_parser = ["bt", "files", "ps"])]
+    /// What to run for every task: `bt`, `files`, `vm`, or `ps` (one line a
+    /// task, under one header: the same as `ps`).
+    #[arg(value_parser = ["bt", "files", "ps", "vm"])]
     command: String,
     /// Also the stack words of each frame (`bt -f`).
     #[arg(short = 'f', long = "full")]
@@ -288,7 +290,7 @@ pub struct Foreach {
 impl Query for Foreach {
     const NAME: &'static str = "foreach";
     const ABOUT: &'static str =
-        "Run bt (or files, or ps) for every task, like crash's `foreach bt`.";
+        "Run bt (or files, vm, ps) for every task, like crash's `foreach bt`.";
 
     fn run(self, session: &Session) -> Result<Output, CommandError> {
         if self.command == "ps" {
@@ -306,6 +308,11 @@ impl Query for Foreach {
                 })
                 .collect();
             return Ok(Output::found(files::files(program, &all)?));
+        }
+        if self.command == "vm" {
+            let program = session.program()?;
+            let all = program.tasks()?;
+            return Ok(Output::found(vm::vm(program, &all, &all)?));
         }
         backtraces(session, Selection::AllTasks, self.full)
     }
