@@ -61,6 +61,7 @@ fn every_command_ends_quietly_on_a_closed_pipe() {
         vec!["foreach", &dump, "files"],
         vec!["vm", &dump],
         vec!["kmem", &dump, "-p"],
+        vec!["foreach", &dump, "vm"],
         vec!["doctor", "--root", roots],
         vec!["nmi", "qmp:/nonexistent.sock", "--dry-run"],
     ];

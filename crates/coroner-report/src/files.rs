@@ -181,33 +181,36 @@ pub fn files(program: &Program, tasks: &[(Task, Spacing)]) -> Result<FilesReport
 }
 
 fn task_files(program: &Program, l: &Layout, t: &Task) -> Result<TaskFiles, AnalysisError> {
-    let fs = program.read_u64(t.address + l.task_fs)?;
+    let fs = program.read_u64(t.address.wrapping_add(l.task_fs))?;
     let (root, cwd) = if fs == 0 {
         (None, None)
     } else {
         let dir = |at: u64| -> Result<String, AnalysisError> {
-            let dentry = program.read_u64(at + l.path_dentry)?;
-            let mnt = program.read_u64(at + l.path_mnt)?;
+            let dentry = program.read_u64(at.wrapping_add(l.path_dentry))?;
+            let mnt = program.read_u64(at.wrapping_add(l.path_mnt))?;
             if dentry == 0 {
                 return Ok(String::new());
             }
             pathname(program, l, dentry, mnt)
         };
-        (Some(dir(fs + l.fs_root)?), Some(dir(fs + l.fs_pwd)?))
+        (
+            Some(dir(fs.wrapping_add(l.fs_root))?),
+            Some(dir(fs.wrapping_add(l.fs_pwd))?),
+        )
     };
     let mut files = Vec::new();
-    let table = program.read_u64(t.address + l.task_files)?;
+    let table = program.read_u64(t.address.wrapping_add(l.task_files))?;
     let fdt = match table {
         0 => 0,
-        _ => program.read_u64(table + l.files_fdt)?,
+        _ => program.read_u64(table.wrapping_add(l.files_fdt))?,
     };
     if fdt != 0 {
-        let max_fds = u64::from(program.read_u32(fdt + l.fdt_max_fds)?).min(MAX_FDS);
-        let fd_array = program.read_u64(fdt + l.fdt_fd)?;
-        let open_fds = program.read_u64(fdt + l.fdt_open_fds)?;
+        let max_fds = u64::from(program.read_u32(fdt.wrapping_add(l.fdt_max_fds))?).min(MAX_FDS);
+        let fd_array = program.read_u64(fdt.wrapping_add(l.fdt_fd))?;
+        let open_fds = program.read_u64(fdt.wrapping_add(l.fdt_open_fds))?;
         if fd_array != 0 && open_fds != 0 {
             for word in 0..max_fds.div_ceil(64) {
-                let mut set = program.read_u64(open_fds + word * 8)?;
+                let mut set = program.read_u64(open_fds.wrapping_add(word * 8))?;
                 while set != 0 {
                     let bit = u64::from(set.trailing_zeros());
                     set &= set - 1;
@@ -215,7 +218,7 @@ fn task_files(program: &Program, l: &Layout, t: &Task) -> Result<TaskFiles, Anal
                     if fd >= max_fds {
                         break;
                     }
-                    let file = program.read_u64(fd_array + fd * 8)?;
+                    let file = program.read_u64(fd_array.wrapping_add(fd * 8))?;
                     if file != 0 {
                         files.push(open_file(program, l, fd as u32, file)?);
                     }
@@ -236,8 +239,8 @@ fn task_files(program: &Program, l: &Layout, t: &Task) -> Result<TaskFiles, Anal
 }
 
 fn open_file(program: &Program, l: &Layout, fd: u32, file: u64) -> Result<OpenFile, AnalysisError> {
-    let dentry = program.read_u64(file + l.file_path + l.path_dentry)?;
-    let mnt = program.read_u64(file + l.file_path + l.path_mnt)?;
+    let dentry = program.read_u64(file.wrapping_add(l.file_path).wrapping_add(l.path_dentry))?;
+    let mnt = program.read_u64(file.wrapping_add(l.file_path).wrapping_add(l.path_mnt))?;
     let unknown = |dentry: u64| OpenFile {
         fd,
         file: Addr(file),
@@ -249,14 +252,15 @@ fn open_file(program: &Program, l: &Layout, fd: u32, file: u64) -> Result<OpenFi
     if dentry == 0 {
         return Ok(unknown(0));
     }
-    let inode = program.read_u64(dentry + l.dentry_inode)?;
+    let inode = program.read_u64(dentry.wrapping_add(l.dentry_inode))?;
     if inode == 0 {
         return Ok(unknown(dentry));
     }
     let mut path = pathname(program, l, dentry, mnt)?;
     // devpts mounted elsewhere than /dev: crash names its terminals /dev/pts/N.
     if path.starts_with("/pts/") && mnt != 0 {
-        let devname = program.read_u64(mnt - l.mount_mnt + l.mount_devname)?;
+        let devname =
+            program.read_u64(mnt.wrapping_sub(l.mount_mnt).wrapping_add(l.mount_devname))?;
         if read_string(program, devname, 64)? == "devpts" {
             path.insert_str(0, "/dev");
         }
@@ -280,7 +284,7 @@ fn inode_type(
     path: &mut String,
 ) -> Result<&'static str, AnalysisError> {
     let mut raw = [0u8; 2];
-    program.read(inode + l.inode_mode, &mut raw)?;
+    program.read(inode.wrapping_add(l.inode_mode), &mut raw)?;
     let kind = match u16::from_le_bytes(raw) & 0o170000 {
         0o100000 => "REG",
         0o120000 => "LNK",
@@ -291,7 +295,7 @@ fn inode_type(
             // Older kernels tell pipes from FIFOs by their operations.
             let is = |member: u64, symbol: &str| -> Result<bool, AnalysisError> {
                 Ok(match program.address_of(symbol) {
-                    Some(at) => program.read_u64(inode + member)? == at,
+                    Some(at) => program.read_u64(inode.wrapping_add(member))? == at,
                     None => false,
                 })
             };
@@ -326,8 +330,8 @@ pub(crate) fn pathname(
     let mut current = dentry;
     let mut vfsmnt = mnt;
     for _ in 0..MAX_WALK {
-        let len = program.read_u32(current + l.dentry_name_len)?;
-        let name_at = program.read_u64(current + l.dentry_name)?;
+        let len = program.read_u32(current.wrapping_add(l.dentry_name_len))?;
+        let name_at = program.read_u64(current.wrapping_add(l.dentry_name))?;
         if len == 0 || name_at == 0 {
             break;
         }
@@ -339,19 +343,19 @@ pub(crate) fn pathname(
         } else {
             path = format!("{name}{path}");
         }
-        let parent = program.read_u64(current + l.dentry_parent)?;
+        let parent = program.read_u64(current.wrapping_add(l.dentry_parent))?;
         if parent == current && vfsmnt != 0 {
             // The root of a mount: carry on from where it is mounted.
             if path.starts_with("//") {
                 path.remove(0);
             }
-            let mount = vfsmnt - l.mount_mnt;
-            let mount_parent = program.read_u64(mount + l.mount_parent)?;
-            current = program.read_u64(mount + l.mount_mountpoint)?;
+            let mount = vfsmnt.wrapping_sub(l.mount_mnt);
+            let mount_parent = program.read_u64(mount.wrapping_add(l.mount_parent))?;
+            current = program.read_u64(mount.wrapping_add(l.mount_mountpoint))?;
             if mount_parent == mount {
                 break;
             }
-            vfsmnt = mount_parent + l.mount_mnt;
+            vfsmnt = mount_parent.wrapping_add(l.mount_mnt);
             continue;
         }
         if parent == current || parent == 0 {

@@ -133,10 +133,10 @@ pub fn vm(program: &Program, tasks: &[Task], all: &[Task]) -> Result<VmReport, A
     let task_mm = off("task_struct", "mm")?;
     let path = PathLayout::new(types)?;
     let file_path = off("file", "f_path")?;
-    let page_kib = 4;
+    let page_kib = program.kernel().vmcoreinfo().page_size().unwrap_or(4096) / 1024;
     let mut blocks = Vec::new();
     for t in tasks {
-        let mm = program.read_u64(t.address + task_mm)?;
+        let mm = program.read_u64(t.address.wrapping_add(task_mm))?;
         let mut block = TaskVm {
             pid: t.pid,
             task: Addr(t.address),
@@ -150,20 +150,27 @@ pub fn vm(program: &Program, tasks: &[Task], all: &[Task]) -> Result<VmReport, A
         };
         if mm != 0 {
             block.mm = Some(Addr(mm));
-            block.pgd = Addr(program.read_u64(mm + off("mm_struct", "pgd")?)?);
-            block.total_vm_kib = program.read_u64(mm + off("mm_struct", "total_vm")?)? * page_kib;
-            block.rss_kib = rss_pages(program, mm, t, all)? * page_kib;
+            block.pgd = Addr(program.read_u64(mm.wrapping_add(off("mm_struct", "pgd")?))?);
+            block.total_vm_kib = program
+                .read_u64(mm.wrapping_add(off("mm_struct", "total_vm")?))?
+                .saturating_mul(page_kib);
+            block.rss_kib = rss_pages(program, mm, t, all)?.saturating_mul(page_kib);
             let start = off("vm_area_struct", "vm_start")?;
             let end = off("vm_area_struct", "vm_end")?;
             let flags = off("vm_area_struct", "vm_flags")?;
             let file = off("vm_area_struct", "vm_file")?;
             for vma in vma_addresses(program, mm)? {
-                let vm_file = program.read_u64(vma + file)?;
+                let vm_file = program.read_u64(vma.wrapping_add(file))?;
                 let name = if vm_file == 0 {
                     String::new()
                 } else {
-                    let dentry = program.read_u64(vm_file + file_path + path.path_dentry)?;
-                    let mnt = program.read_u64(vm_file + file_path + path.path_mnt)?;
+                    let dentry = program.read_u64(
+                        vm_file
+                            .wrapping_add(file_path)
+                            .wrapping_add(path.path_dentry),
+                    )?;
+                    let mnt = program
+                        .read_u64(vm_file.wrapping_add(file_path).wrapping_add(path.path_mnt))?;
                     match dentry {
                         0 => String::new(),
                         _ => files::pathname(program, &path, dentry, mnt)?,
@@ -171,9 +178,9 @@ pub fn vm(program: &Program, tasks: &[Task], all: &[Task]) -> Result<VmReport, A
                 };
                 block.vmas.push(Vma {
                     vma: Addr(vma),
-                    start: Addr(program.read_u64(vma + start)?),
-                    end: Addr(program.read_u64(vma + end)?),
-                    flags: program.read_u64(vma + flags)?,
+                    start: Addr(program.read_u64(vma.wrapping_add(start))?),
+                    end: Addr(program.read_u64(vma.wrapping_add(end))?),
+                    flags: program.read_u64(vma.wrapping_add(flags))?,
                     file: name,
                 });
             }
@@ -196,14 +203,16 @@ fn rss_pages(program: &Program, mm: u64, task: &Task, all: &[Task]) -> Result<u6
         .ok_or_else(|| AnalysisError::Layout("mm_struct.rss_stat.count".into()))?;
     let mut rss: i64 = 0;
     for c in RSS_COUNTERS {
-        let count = program.read_u64(mm + counters + c * 8)? as i64;
-        rss += count.max(0);
+        let count = program.read_u64(mm.wrapping_add(counters).wrapping_add(c * 8))? as i64;
+        rss = rss.saturating_add(count.max(0));
     }
     if let Some(cached) = types.offset_of("task_struct", "rss_stat.count") {
         for thread in all.iter().filter(|t| t.tgid == task.tgid && t.tgid != 0) {
             for c in RSS_COUNTERS {
-                let count = program.read_u32(thread.address + cached + c * 4)? as i32;
-                rss += i64::from(count);
+                let count = program
+                    .read_u32(thread.address.wrapping_add(cached).wrapping_add(c * 4))?
+                    as i32;
+                rss = rss.saturating_add(i64::from(count));
             }
         }
     }
@@ -219,10 +228,10 @@ fn vma_addresses(program: &Program, mm: u64) -> Result<Vec<u64>, AnalysisError> 
             .offset_of("vm_area_struct", "vm_next")
             .ok_or_else(|| AnalysisError::Layout("vm_area_struct.vm_next".into()))?;
         let mut vmas = Vec::new();
-        let mut vma = program.read_u64(mm + mmap)?;
+        let mut vma = program.read_u64(mm.wrapping_add(mmap))?;
         while vma != 0 && vmas.len() < MAX_WALK {
             vmas.push(vma);
-            vma = program.read_u64(vma + next)?;
+            vma = program.read_u64(vma.wrapping_add(next))?;
         }
         return Ok(vmas);
     }
@@ -237,7 +246,7 @@ fn vma_addresses(program: &Program, mm: u64) -> Result<Vec<u64>, AnalysisError> 
         arange_pivot: off("maple_node", "ma64.pivot")?,
         arange_slot: off("maple_node", "ma64.slot")?,
     };
-    let root = program.read_u64(mm + off("mm_struct", "mm_mt.ma_root")?)?;
+    let root = program.read_u64(mm.wrapping_add(off("mm_struct", "mm_mt.ma_root")?))?;
     let mut vmas = Vec::new();
     let mut visits = 0;
     if is_node(root) {
@@ -290,9 +299,9 @@ fn maple_walk(
     };
     let leaf = kind < 2;
     for i in 0..slots {
-        let value = program.read_u64(node + slot + i * 8)?;
+        let value = program.read_u64(node.wrapping_add(slot).wrapping_add(i * 8))?;
         let last = if i < slots - 1 {
-            program.read_u64(node + pivot + i * 8)?
+            program.read_u64(node.wrapping_add(pivot).wrapping_add(i * 8))?
         } else if value == 0 {
             break;
         } else {
