@@ -3,10 +3,10 @@
 //! checkpoints included) as a standard vmcore. Both share the page filter and the
 //! writers kept here.
 
-pub mod convert;
-pub mod elf;
 pub mod bitmap;
 pub mod compress;
+pub mod convert;
+pub mod elf;
 pub mod filter;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -43,7 +43,7 @@ fn a_512_mib_guest_converts_in_a_few_mib_of_heap() {
     };
     let progress = Recorded::default();
     let mark = HEAP.mark();
-    let summary = convert(&dump, &output, &options, &progress).unwrap();
+    let summary = convert(dump, &output, &options, &progress).unwrap();
     let peak = HEAP.peak_since(mark);
     let memory = summary.written.pages * 4096;
     assert!(memory >= 512 << 20, "{memory}");

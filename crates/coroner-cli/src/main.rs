@@ -45,7 +45,8 @@ fn cli(registry: &Registry) -> clap::Command {
                 ))
                 .subcommand(commands::nmi::Args::augment_args(
                     clap::Command::new("nmi").about("Send a hung machine an NMI: qmp:SOCKET, libvirt:DOMAIN, ipmi:HOST, aws:INSTANCE_ID, esxi:VMX_PATH, sysrq."),
-                ));
+                ))
+                .subcommand(debuginfo_command());
         }
     }
     #[cfg(feature = "shell")]
@@ -115,6 +116,7 @@ fn main() {
             commands::capture::run(&args, "coroner capture")
         }
         Some(("convert", m)) => convert(m),
+        Some(("debuginfo", m)) => debuginfo(m),
         #[cfg(feature = "serve")]
         Some(("serve", m)) => serve(m),
         #[cfg(feature = "serve")]
@@ -133,7 +135,11 @@ fn dump_command(registry: &Registry, name: &str, m: &ArgMatches) -> u8 {
     let command = registry
         .find(name)
         .expect("clap only accepts registered names");
-    match registry.run_invocation(command, m) {
+    // Without --vmlinux, the debuginfo store is searched by the dump's build-id.
+    let store = |session: coroner_commands::Session| {
+        session.with_vmlinux_finder(commands::debuginfo::finder())
+    };
+    match registry.run_invocation_with(command, m, store) {
         Ok((output, session)) => {
             let printed = print(output.report.as_ref(), format(m));
             std::mem::forget(session);
@@ -178,7 +184,9 @@ fn shell(m: &ArgMatches) -> u8 {
             .cloned(),
         history: coroner_shell::default_history(),
     };
-    coroner_shell::run(coroner_commands::session_for(dump, m), &options)
+    let session =
+        coroner_commands::session_for(dump, m).with_vmlinux_finder(commands::debuginfo::finder());
+    coroner_shell::run(session, &options)
 }
 
 fn doctor(m: &ArgMatches) -> u8 {
@@ -208,6 +216,36 @@ fn convert(m: &ArgMatches) -> u8 {
             print(&report, form).unwrap_or(0)
         }
         Err(err) => fail(&err, 2),
+    }
+}
+
+fn debuginfo_command() -> clap::Command {
+    use commands::debuginfo::{AddArgs, ListArgs};
+    clap::Command::new("debuginfo")
+        .about("The store of kernel debuginfo (vmlinux by build-id) that dump commands search when no --vmlinux is given.")
+        .subcommand_required(true)
+        .subcommand(AddArgs::augment_args(clap::Command::new("add").about(
+            "File the vmlinux of a vmlinux, a directory, a -dbg .deb/.ddeb or a kernel-debuginfo .rpm.",
+        )))
+        .subcommand(ListArgs::augment_args(
+            clap::Command::new("list").about("List the builds in the store."),
+        ))
+}
+
+fn debuginfo(m: &ArgMatches) -> u8 {
+    use commands::debuginfo::{add, list, AddArgs, ListArgs};
+    let result = match m.subcommand() {
+        Some(("add", m)) => add(&AddArgs::from_arg_matches(m).expect("clap checked the arguments")),
+        Some(("list", m)) => {
+            list(&ListArgs::from_arg_matches(m).expect("clap checked the arguments"))
+        }
+        _ => Err("debuginfo: the subcommands are add and list".to_string()),
+    };
+    match result {
+        Ok(lines) => {
+            write_out(|out| lines.iter().try_for_each(|l| writeln!(out, "{l}"))).unwrap_or(0)
+        }
+        Err(err) => fail(&format!("debuginfo: {err}"), 2),
     }
 }
 

@@ -62,6 +62,8 @@ fn every_command_ends_quietly_on_a_closed_pipe() {
         vec!["vm", &dump],
         vec!["kmem", &dump, "-p"],
         vec!["foreach", &dump, "vm"],
+        vec!["dis", &dump, "panic"],
+        vec!["dis", &dump, "panic", "--json"],
         vec!["doctor", "--root", roots],
         vec!["nmi", "qmp:/nonexistent.sock", "--dry-run"],
     ];

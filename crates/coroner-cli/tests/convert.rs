@@ -238,16 +238,12 @@ fn a_kdump_file_becomes_a_vmcore_with_its_log_and_bt() {
 }
 
 #[test]
-fn options_this_build_cannot_serve_are_refused_and_leave_no_file() {
+fn options_that_do_not_fit_together_are_refused_and_leave_no_file() {
     let tmp = tempfile::tempdir().unwrap();
     let input = crash_dir("sysrq").join("vmcore.mdf-d31-lzo");
     let output = tmp.path().join("out");
     for (args, says) in [
-        (
-            &["convert", "--format", "kdump"][..],
-            "kdump-compressed writer",
-        ),
-        (&["convert", "-d", "31"][..], "page filter"),
+        (&["convert", "-d", "31"][..], "add --format kdump"),
         (&["convert", "-c"][..], "ELF output is not compressed"),
         (&["convert", "-d", "32"][..], "out of range"),
     ] {
@@ -331,7 +327,38 @@ fn makedumpfile_reads_the_log_and_filters_the_vmcore() {
             .arg(&elf)
             .arg(&filtered));
         assert_eq!(bt_a(&filtered), bt_a(&input), "{variant:?}");
-        for f in [&elf, &log, &filtered] {
+        // Our kdump output at the same level keeps the same pages as makedumpfile's,
+        // and makedumpfile reads its log.
+        let ours = tmp.path().join("guest.kdump");
+        let ours_log = tmp.path().join("guest.kdump.dmesg");
+        ok(
+            coroner(
+                &["convert", "--format", "kdump", "-d", "31", "-l"],
+                &[&input, &ours],
+            ),
+            "convert --format kdump",
+        );
+        let (theirs_dump, ours_dump) = (Dump::open(&filtered).unwrap(), Dump::open(&ours).unwrap());
+        assert_eq!(
+            ours_dump.info().format.name(),
+            theirs_dump.info().format.name()
+        );
+        assert_eq!(
+            ours_dump.stored_ranges(),
+            theirs_dump.stored_ranges(),
+            "{variant:?}: the pages kept at -d 31"
+        );
+        assert_same_memory(&theirs_dump, &ours_dump);
+        run(Command::new("makedumpfile")
+            .arg("--dump-dmesg")
+            .arg(&ours)
+            .arg(&ours_log));
+        assert!(
+            std::fs::read(&ours_log).unwrap() == expected,
+            "{variant:?}: makedumpfile's log of our kdump output differs"
+        );
+        assert_eq!(bt_a(&ours), bt_a(&input), "{variant:?}");
+        for f in [&elf, &log, &filtered, &ours, &ours_log] {
             std::fs::remove_file(f).unwrap();
         }
     }

@@ -9,7 +9,7 @@ use coroner_report::memory::{self, RdQuery};
 use coroner_report::percpu_struct;
 use coroner_report::structure::{self, StructError, StructQuery};
 use coroner_report::{
-    files, hang, info, log, log_time, modules, symbols, system, tasks, triage, vm,
+    files, hang, info, log, log_time, modules, symbols, system, tasks, triage, vm, Stage, Warning,
 };
 use coroner_triage::KnowledgeBase;
 use std::path::PathBuf;
@@ -220,6 +220,10 @@ pub struct Bt {
     /// Also the stack words of each frame.
     #[arg(short = 'f', long = "full")]
     full: bool,
+    /// The source file and line of each frame, and the calls inlined there
+    /// (needs --vmlinux).
+    #[arg(short = 'l', long = "lines")]
+    lines: bool,
 }
 
 impl Query for Bt {
@@ -234,15 +238,29 @@ impl Query for Bt {
             (None, false, Some(task)) => Selection::TaskAt(task),
             (None, false, None) => Selection::Panic,
         };
-        backtraces(session, select, self.full)
+        backtraces(session, select, self.full, self.lines)
     }
 }
 
-/// `bt` and `foreach bt`: the stacks `select` picks, with `-f`'s words if `words`.
-fn backtraces(session: &Session, select: Selection, words: bool) -> Result<Output, CommandError> {
+/// `bt` and `foreach bt`: the stacks `select` picks, with `-f`'s words if `words`,
+/// `-l`'s source lines if `lines`.
+fn backtraces(
+    session: &Session,
+    select: Selection,
+    words: bool,
+    lines: bool,
+) -> Result<Output, CommandError> {
     let query = BtQuery { select, words };
-    let report = backtrace::bt(session.program()?, &query)
-        .map_err(|e| CommandError::Input(e.to_string()))?;
+    let program = session.program()?;
+    let mut report =
+        backtrace::bt(program, &query).map_err(|e| CommandError::Input(e.to_string()))?;
+    report.show_lines = lines;
+    if lines && program.vmlinux().is_none() {
+        report.warnings.push(Warning::new(
+            Stage::Debuginfo,
+            "bt -l: source lines need the kernel's vmlinux with DWARF (--vmlinux)",
+        ));
+    }
     Ok(Output::found(report))
 }
 
@@ -314,7 +332,7 @@ impl Query for Foreach {
             let all = program.tasks()?;
             return Ok(Output::found(vm::vm(program, &all, &all)?));
         }
-        backtraces(session, Selection::AllTasks, self.full)
+        backtraces(session, Selection::AllTasks, self.full, false)
     }
 }
 

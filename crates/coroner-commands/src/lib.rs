@@ -6,6 +6,7 @@
 
 mod command;
 mod commands;
+mod dis;
 mod error;
 mod files;
 mod kmem;
@@ -18,6 +19,7 @@ mod registry;
 mod runq;
 mod search;
 mod session;
+mod source;
 mod task;
 mod timer;
 mod vm;
@@ -25,4 +27,4 @@ mod vm;
 pub use command::{Command, Output};
 pub use error::CommandError;
 pub use registry::{format, program_files, session_for, Registry};
-pub use session::{Input, Session};
+pub use session::{Input, Session, VmlinuxFinder};

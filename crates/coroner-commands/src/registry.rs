@@ -2,6 +2,7 @@
 
 use crate::command::{Command, Output, QueryCommand};
 use crate::commands::*;
+use crate::dis::Dis;
 use crate::error::CommandError;
 use crate::files::Files;
 use crate::kmem::Kmem;
@@ -12,6 +13,7 @@ use crate::print::{Pd, Px, P};
 use crate::runq::Runq;
 use crate::search::Search;
 use crate::session::Session;
+use crate::source::Source;
 use crate::task::Task;
 use crate::timer::Timer;
 use crate::vm::Vm;
@@ -48,6 +50,8 @@ static TIMER: QueryCommand<Timer> = QueryCommand::new();
 static SEARCH: QueryCommand<Search> = QueryCommand::new();
 static FILES: QueryCommand<Files> = QueryCommand::new();
 static VM: QueryCommand<Vm> = QueryCommand::new();
+static DIS: QueryCommand<Dis> = QueryCommand::new();
+static SOURCE: QueryCommand<Source> = QueryCommand::new();
 
 impl Registry {
     /// coroner's commands, in the order help lists them.
@@ -55,8 +59,8 @@ impl Registry {
         Registry {
             commands: vec![
                 &INFO, &DMESG, &SYM, &RD, &PS, &MOD, &SYS, &TRIAGE, &BT, &STRUCT, &SET, &FOREACH,
-                &P_, &PX, &PD, &KMEM, &LIST, &TASK, &RUNQ, &MACH, &NET, &TIMER, &SEARCH, &FILES,
-                &VM,
+                &P_, &PX, &PD, &KMEM, &LIST, &TASK, &RUNQ, &MACH, &NET, &TIMER, &SEARCH, &DIS,
+                &SOURCE, &FILES, &VM,
             ],
         }
     }
@@ -113,10 +117,21 @@ impl Registry {
         command: &dyn Command,
         matches: &clap::ArgMatches,
     ) -> Result<(Output, Session), CommandError> {
+        self.run_invocation_with(command, matches, |session| session)
+    }
+
+    /// [`Registry::run_invocation`] with the session prepared by `prepare` (a
+    /// front end's vmlinux finder).
+    pub fn run_invocation_with(
+        &self,
+        command: &dyn Command,
+        matches: &clap::ArgMatches,
+        prepare: impl FnOnce(Session) -> Session,
+    ) -> Result<(Output, Session), CommandError> {
         let input = matches
             .get_one::<PathBuf>("input")
             .ok_or_else(|| CommandError::Usage("no input given".into()))?;
-        let session = session_for(input.clone(), matches);
+        let session = prepare(session_for(input.clone(), matches));
         let output = command.run(matches, &session)?;
         Ok((output, session))
     }

@@ -20,6 +20,9 @@ pub enum Input {
     Stdin,
 }
 
+/// Finds the vmlinux of a build-id (lower-case hex).
+pub type VmlinuxFinder = Box<dyn Fn(&str) -> Option<PathBuf> + Send + Sync>;
+
 /// One input and its program, opened once and shared by every command run on it.
 /// Dropping it frees the program; a one-shot front end may exit without dropping
 /// (the OS takes back 200k symbol and type allocations faster than freeing them).
@@ -30,6 +33,9 @@ pub struct Session {
     system_map: Option<PathBuf>,
     /// A vmlinux with DWARF, for the types of a dump without BTF.
     vmlinux: Option<PathBuf>,
+    /// Where to look for the vmlinux of a build-id when none was given (a
+    /// debuginfo store; the front end decides which).
+    finder: Option<VmlinuxFinder>,
     program: OnceLock<Program>,
     /// Held while the program opens, so that two lines arriving together (the
     /// shell opens it in the background while the first line runs) open it once.
@@ -56,6 +62,7 @@ impl Session {
             input,
             system_map,
             vmlinux: None,
+            finder: None,
             program: OnceLock::new(),
             opening: Mutex::new(()),
             context: Mutex::new(None),
@@ -66,6 +73,13 @@ impl Session {
     /// Uses `vmlinux`'s DWARF for the types a dump without BTF lacks.
     pub fn with_vmlinux(mut self, vmlinux: Option<PathBuf>) -> Session {
         self.vmlinux = vmlinux;
+        self
+    }
+
+    /// Looks a vmlinux up by the dump's build-id (VMCOREINFO `BUILD-ID`) when
+    /// none is given.
+    pub fn with_vmlinux_finder(mut self, finder: VmlinuxFinder) -> Session {
+        self.finder = Some(finder);
         self
     }
 
@@ -113,9 +127,16 @@ impl Session {
             return Ok(program);
         }
         self.require_dump()?;
+        let found = match (&self.vmlinux, &self.finder) {
+            (None, Some(finder)) => self.with_kernel(|kernel| {
+                let id = kernel.vmcoreinfo().build_id()?;
+                finder(id)
+            })?,
+            _ => None,
+        };
         let options = OpenOptions {
             system_map: self.system_map.as_deref(),
-            vmlinux: self.vmlinux.as_deref(),
+            vmlinux: self.vmlinux.as_deref().or(found.as_deref()),
         };
         let program = Program::open_with(&self.path, &options)?;
         Ok(self.program.get_or_init(|| program))

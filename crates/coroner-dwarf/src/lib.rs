@@ -16,6 +16,7 @@ mod cfi;
 mod error;
 pub mod fuzzing;
 mod lines;
+mod statements;
 mod symbols;
 mod types;
 
@@ -25,6 +26,7 @@ use object::{Object, ObjectSection};
 pub use cfi::{Cfa, Cfi, Saved, UnwindRow};
 pub use error::DwarfError;
 pub use lines::{Frame, Lines};
+pub use statements::LineRow;
 pub use symbols::{ElfSymbol, SymbolKind};
 pub use types::{DwarfTypes, Variable};
 
@@ -35,6 +37,8 @@ pub(crate) type Reader<'data> = gimli::EndianSlice<'data, gimli::LittleEndian>;
 pub struct Debuginfo<'data> {
     elf: object::File<'data>,
     dwarf: gimli::Dwarf<Reader<'data>>,
+    /// Each unit's code ranges, for [`Debuginfo::line_rows`]; read on first use.
+    unit_ranges: statements::UnitRanges,
 }
 
 impl<'data> Debuginfo<'data> {
@@ -58,7 +62,11 @@ impl<'data> Debuginfo<'data> {
                 "the file has no DWARF (a stripped vmlinux?)",
             ));
         }
-        Ok(Debuginfo { elf, dwarf })
+        Ok(Debuginfo {
+            elf,
+            dwarf,
+            unit_ranges: statements::UnitRanges::new(),
+        })
     }
 
     /// The GNU build-id note (`.note.gnu.build-id`), as the kernel's VMCOREINFO

@@ -18,6 +18,9 @@ pub struct Frame {
     /// For an inlined frame, where its caller called it; for the last frame, the
     /// line of the address itself.
     pub column: Option<u32>,
+    /// `function` is the ELF symbol before the address: the DWARF names no
+    /// function there (assembly, padding after a function).
+    pub from_symbols: bool,
 }
 
 /// Lazily built line and inline tables of one vmlinux.
@@ -69,18 +72,23 @@ impl Lines<'_> {
                 file: location.as_ref().and_then(|l| l.file).map(str::to_string),
                 line: location.as_ref().and_then(|l| l.line),
                 column: location.as_ref().and_then(|l| l.column),
+                from_symbols: false,
             });
         }
         let unnamed = frames.last().is_none_or(|f| f.function.is_none());
         if unnamed {
             if let Some(name) = self.symbol_before(address) {
                 match frames.last_mut() {
-                    Some(last) => last.function = Some(name.to_string()),
+                    Some(last) => {
+                        last.function = Some(name.to_string());
+                        last.from_symbols = true;
+                    }
                     None => frames.push(Frame {
                         function: Some(name.to_string()),
                         file: None,
                         line: None,
                         column: None,
+                        from_symbols: true,
                     }),
                 }
             }

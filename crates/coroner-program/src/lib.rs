@@ -16,6 +16,7 @@ mod system;
 mod tasks;
 mod types;
 mod value;
+mod vmlinux;
 
 pub use error::AnalysisError;
 pub use modules::Module;
@@ -29,3 +30,4 @@ pub use symbols::{scan_kallsyms, SymbolSource};
 pub use system::SystemInfo;
 pub use tasks::{Task, TasksRead};
 pub use value::{Field, PointedString, Pointer, Text, Value, PRINT_MAX};
+pub use vmlinux::Vmlinux;

@@ -5,6 +5,7 @@ use crate::module_types::{load_module_types, ModuleTypes};
 use crate::modules::{load_modules, Module};
 use crate::symbols::{load_symbols, SymbolSource};
 use crate::types::{find_btf, load_btf};
+use crate::vmlinux::Vmlinux;
 use coroner_dump::Dump;
 use coroner_kernel::{Kernel, MemError, Memory};
 use coroner_symbols::{Symbol, SymbolTable};
@@ -56,6 +57,8 @@ pub struct Program {
     pub(crate) btf: Result<Arc<Btf>, String>,
     /// The types of a vmlinux's DWARF, when one was given and the dump has no BTF.
     dwarf: Option<Arc<Types>>,
+    /// The vmlinux given, kept for source lines.
+    vmlinux: Option<Vmlinux>,
     modules: Vec<Module>,
     /// Modules' own types, read on first use: `bt` and most commands never need
     /// them, and opening is what they spend their time on.
@@ -81,41 +84,38 @@ impl FoundType<'_> {
     }
 }
 
-/// The types of `vmlinux`'s DWARF when `needed`; refused when its build-id is not
-/// the dump's.
-fn dwarf_types(
+/// `vmlinux` mapped and checked against the dump (refused when its build-id is
+/// not the dump's), with its DWARF types when `needed`.
+fn open_vmlinux(
     kernel: &Kernel,
-    vmlinux: &Path,
+    path: &Path,
     needed: bool,
     warnings: &mut Vec<String>,
-) -> Result<Option<Arc<Types>>, ProgramError> {
-    let path = vmlinux.display().to_string();
+) -> Result<(Vmlinux, Option<Arc<Types>>), ProgramError> {
+    let shown = path.display().to_string();
     let fail = |why: String| ProgramError::Vmlinux {
-        path: path.clone(),
+        path: shown.clone(),
         why,
     };
-    let file = std::fs::File::open(vmlinux).map_err(|e| fail(e.to_string()))?;
-    // SAFETY: read-only; a file changing under us gives wrong bytes, which the DWARF
-    // reader already treats as untrusted input.
-    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| fail(e.to_string()))?;
-    let debuginfo = coroner_dwarf::Debuginfo::parse(&map).map_err(|e| fail(e.to_string()))?;
-    if let (Some(ours), Some(theirs)) = (kernel.vmcoreinfo().build_id(), debuginfo.build_id()) {
-        if !ours.eq_ignore_ascii_case(&theirs) {
+    let offset = kernel.vmcoreinfo().kernel_offset().unwrap_or(0);
+    let vmlinux = Vmlinux::open(path, offset).map_err(fail)?;
+    if let (Some(ours), Some(theirs)) = (kernel.vmcoreinfo().build_id(), vmlinux.build_id()) {
+        if !ours.eq_ignore_ascii_case(theirs) {
             return Err(ProgramError::VmlinuxMismatch {
-                path,
-                vmlinux: theirs,
+                path: shown,
+                vmlinux: theirs.to_string(),
                 dump: ours.to_string(),
             });
         }
     }
     if !needed {
         warnings.push(format!(
-            "the dump has BTF: its types are used, not those of {path}"
+            "the dump has BTF: its types are used, not those of {shown}"
         ));
-        return Ok(None);
+        return Ok((vmlinux, None));
     }
-    let types = debuginfo.types().map_err(|e| fail(e.to_string()))?;
-    Ok(Some(types.types))
+    let types = vmlinux.types().map_err(fail)?;
+    Ok((vmlinux, Some(types)))
 }
 
 impl Program {
@@ -183,9 +183,12 @@ impl Program {
         }
         // A vmlinux is checked against the dump whenever given; its DWARF serves
         // only where the dump's own BTF does not.
-        let dwarf = match options.vmlinux {
-            Some(vmlinux) => dwarf_types(&kernel, vmlinux, btf.is_err(), &mut warnings)?,
-            None => None,
+        let (vmlinux, dwarf) = match options.vmlinux {
+            Some(path) => {
+                let (vmlinux, types) = open_vmlinux(&kernel, path, btf.is_err(), &mut warnings)?;
+                (Some(vmlinux), types)
+            }
+            None => (None, None),
         };
         let mut modules = Vec::new();
         let types = btf.as_ref().ok().map(|b| &**b.types()).or(dwarf.as_deref());
@@ -205,10 +208,17 @@ impl Program {
             symbol_source,
             btf,
             dwarf,
+            vmlinux,
             modules,
             module_types: OnceLock::new(),
             warnings,
         })
+    }
+
+    /// The vmlinux given with the dump (checked to be its kernel's), for DWARF's
+    /// source lines and inlined frames.
+    pub fn vmlinux(&self) -> Option<&Vmlinux> {
+        self.vmlinux.as_ref()
     }
 
     pub fn kernel(&self) -> &Kernel {

@@ -89,6 +89,15 @@ pub struct BtFrame {
     pub registers: Option<SavedRegisters>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub words: Option<Vec<StackWord>>,
+    /// A function inlined at this pc: a frame of its own, listed before (inside)
+    /// the frame it was inlined into, with the same `pc` and `sp` (as drgn lists
+    /// them).
+    pub inlined: bool,
+    /// The source line (from the vmlinux's DWARF; null without it): for a return
+    /// address, of the call before it.
+    pub file: Option<String>,
+    pub line: Option<u32>,
+    pub column: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -111,6 +120,9 @@ pub struct BtStack {
 pub struct BtReport {
     pub stacks: Vec<BtStack>,
     pub warnings: Vec<Warning>,
+    /// `bt -l`: the text shows each frame's source line and inlined calls.
+    #[serde(skip)]
+    pub show_lines: bool,
 }
 
 pub fn bt(program: &Program, query: &BtQuery) -> Result<BtReport, BtError> {
@@ -118,11 +130,15 @@ pub fn bt(program: &Program, query: &BtQuery) -> Result<BtReport, BtError> {
     let mut warnings = Warning::all(Stage::Program, program.warnings());
     warnings.extend(Warning::all(Stage::Stacks, unwinder.warnings()));
     let traces = select(program, &unwinder, &query.select, &mut warnings)?;
-    let stacks = traces
+    let stacks: Vec<BtStack> = traces
         .into_iter()
-        .map(|(owner, trace)| stack(program, owner, trace, query.words))
+        .map(|(owner, trace)| stack(program, owner, trace, query.words, &mut warnings))
         .collect();
-    Ok(BtReport { stacks, warnings })
+    Ok(BtReport {
+        stacks,
+        warnings,
+        show_lines: false,
+    })
 }
 
 /// Whose stack a trace is.
@@ -193,7 +209,13 @@ fn select(
         .collect())
 }
 
-fn stack(program: &Program, owner: Owner, trace: StackTrace, words: bool) -> BtStack {
+fn stack(
+    program: &Program,
+    owner: Owner,
+    trace: StackTrace,
+    words: bool,
+    warnings: &mut Vec<Warning>,
+) -> BtStack {
     // Names and PIDs need BTF; without it they are left out, never guessed.
     let (task, t) = match owner {
         Owner::Unknown => (None, None),
@@ -201,30 +223,39 @@ fn stack(program: &Program, owner: Owner, trace: StackTrace, words: bool) -> BtS
         Owner::Read(t) => (Some(t.address), Some(t)),
     };
     let frames = &trace.frames;
+    let mut found: Vec<BtFrame> = frames
+        .iter()
+        .enumerate()
+        .map(|(i, f)| BtFrame {
+            function: f.function.clone(),
+            offset: f.offset,
+            module: f.module.clone(),
+            sp: Addr(f.sp),
+            pc: Addr(f.pc),
+            stack: f.stack,
+            found_by: f.found_by,
+            registers: f.regs.map(|saved| SavedRegisters {
+                registers: saved.regs,
+                exception_at: (!saved.regs.user_mode())
+                    .then(|| exception_at(program, saved.regs.ip())),
+            }),
+            words: words.then(|| read_words(program, f, frames.get(i + 1))),
+            inlined: false,
+            file: None,
+            line: None,
+            column: None,
+        })
+        .collect();
+    if let Some(vmlinux) = program.vmlinux() {
+        let exact: Vec<bool> = frames.iter().map(|f| f.exact).collect();
+        found = crate::source::with_source(vmlinux, found, &exact, warnings);
+    }
     BtStack {
         pid: t.as_ref().map(|t| t.pid),
         cpu: trace.cpu.or(t.as_ref().map(|t| t.cpu)),
         comm: t.map(|t| t.comm),
         task: task.map(Addr),
-        frames: frames
-            .iter()
-            .enumerate()
-            .map(|(i, f)| BtFrame {
-                function: f.function.clone(),
-                offset: f.offset,
-                module: f.module.clone(),
-                sp: Addr(f.sp),
-                pc: Addr(f.pc),
-                stack: f.stack,
-                found_by: f.found_by,
-                registers: f.regs.map(|saved| SavedRegisters {
-                    registers: saved.regs,
-                    exception_at: (!saved.regs.user_mode())
-                        .then(|| exception_at(program, saved.regs.ip())),
-                }),
-                words: words.then(|| read_words(program, f, frames.get(i + 1))),
-            })
-            .collect(),
+        frames: found,
         end: trace.end.clone(),
         user_registers: trace.registers.filter(|_| frames.is_empty()),
     }
@@ -336,7 +367,7 @@ impl Render for BtReport {
             if i > 0 {
                 writeln!(out)?;
             }
-            stack_text(out, s)?;
+            stack_text(out, s, self.show_lines)?;
         }
         Ok(())
     }
@@ -350,7 +381,7 @@ impl Render for BtReport {
     }
 }
 
-fn stack_text(out: &mut dyn Write, s: &BtStack) -> io::Result<()> {
+fn stack_text(out: &mut dyn Write, s: &BtStack, lines: bool) -> io::Result<()> {
     let pid = s.pid.map_or("?".to_string(), |p| p.to_string());
     let task = s.task.map_or("?".to_string(), |t| format!("{:x}", t.0));
     let cpu = s.cpu.map_or("?".to_string(), |c| c.to_string());
@@ -363,9 +394,29 @@ fn stack_text(out: &mut dyn Write, s: &BtStack) -> io::Result<()> {
         writeln!(out, "    (in user mode)")?;
         registers_text(out, regs, None)?;
     }
-    let frames = &s.frames;
-    for (i, f) in frames.iter().enumerate() {
+    // crash numbers the frames it finds; inlined calls are shown under theirs.
+    let frames: Vec<&BtFrame> = s.frames.iter().filter(|f| !f.inlined).collect();
+    let mut inlined: Vec<&BtFrame> = Vec::new();
+    let mut all = s.frames.iter();
+    for (i, &f) in frames.iter().enumerate() {
+        inlined.clear();
+        for g in all.by_ref() {
+            if !g.inlined {
+                break;
+            }
+            inlined.push(g);
+        }
         writeln!(out, "{}", frame_line(i, f))?;
+        if lines {
+            for g in &inlined {
+                let function = g.function.as_deref().unwrap_or("?");
+                let place = source_text(g).unwrap_or_default();
+                writeln!(out, "    [inlined] {function} at {place}")?;
+            }
+            if let Some(place) = source_text(f) {
+                writeln!(out, "    {place}")?;
+            }
+        }
         for pair in f.words.iter().flatten().collect::<Vec<_>>().chunks(2) {
             let values: Vec<String> = pair
                 .iter()
@@ -388,6 +439,11 @@ fn stack_text(out: &mut dyn Write, s: &BtStack) -> io::Result<()> {
         writeln!(out, "    ({text})")?;
     }
     Ok(())
+}
+
+/// `file: line` as crash prints a frame's source.
+fn source_text(f: &BtFrame) -> Option<String> {
+    Some(format!("{}: {}", f.file.as_deref()?, f.line?))
 }
 
 fn frame_line(i: usize, f: &BtFrame) -> String {

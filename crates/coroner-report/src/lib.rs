@@ -12,6 +12,7 @@
 
 pub mod backtrace;
 pub mod convert;
+pub mod disassembly;
 pub mod doctor;
 pub mod files;
 pub mod hang;
@@ -19,6 +20,7 @@ pub mod identity;
 pub mod info;
 pub mod kmem;
 pub mod list;
+pub mod listing;
 pub mod log;
 pub mod log_time;
 pub mod mach;
@@ -31,6 +33,7 @@ mod render;
 pub mod runq;
 mod schema;
 pub mod search;
+mod source;
 pub mod structure;
 pub mod symbols;
 pub mod system;

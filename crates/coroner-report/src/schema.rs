@@ -33,6 +33,8 @@ pub enum Stage {
     Lookup,
     /// A choice the command made for the user (which CPU it shows, ...).
     Selection,
+    /// The vmlinux's DWARF (source lines, inlined frames).
+    Debuginfo,
 }
 
 impl Stage {
@@ -46,6 +48,7 @@ impl Stage {
             Stage::ModuleTypes => "module-types",
             Stage::Lookup => "lookup",
             Stage::Selection => "selection",
+            Stage::Debuginfo => "debuginfo",
         }
     }
 }

@@ -63,6 +63,11 @@ pub struct FoundSymbol {
     pub size: Option<u64>,
     /// `None`: the kernel image.
     pub module: Option<String>,
+    /// The source line there, with a vmlinux (crash's `sym` prints it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -94,10 +99,15 @@ pub fn sym(program: &Program, queries: &[String]) -> SymReport {
                     offset,
                     size: program.symbols().size(sym),
                     module: sym.module.clone(),
+                    file: None,
+                    line: None,
                 })
             });
         match lookup {
-            Ok(found) => report.symbols.push(found),
+            Ok(mut found) => {
+                add_line(program, &mut found, &mut report.warnings);
+                report.symbols.push(found)
+            }
             Err(e) => {
                 report
                     .warnings
@@ -107,6 +117,22 @@ pub fn sym(program: &Program, queries: &[String]) -> SymReport {
         }
     }
     report
+}
+
+/// The source line of a kernel address from the vmlinux, as gdb finds it for the
+/// address itself (crash's `sym`).
+fn add_line(program: &Program, found: &mut FoundSymbol, warnings: &mut Vec<Warning>) {
+    let Some(vmlinux) = program.vmlinux().filter(|_| found.module.is_none()) else {
+        return;
+    };
+    match vmlinux.line_at(found.address.0) {
+        Ok(Some(row)) => {
+            found.file = Some(row.file);
+            found.line = Some(row.line);
+        }
+        Ok(None) => {}
+        Err(e) => warnings.push(Warning::new(Stage::Debuginfo, format!("sym: {e}"))),
+    }
 }
 
 impl Render for SymReport {
@@ -126,9 +152,13 @@ impl Render for SymReport {
                 .as_ref()
                 .map(|m| format!(" [{m}]"))
                 .unwrap_or_default();
+            let source = match (&f.file, f.line) {
+                (Some(file), Some(line)) => format!(" {file}: {line}"),
+                _ => String::new(),
+            };
             writeln!(
                 out,
-                "{:016x} ({}) {}{offset}{module}",
+                "{:016x} ({}) {}{offset}{module}{source}",
                 f.address.0, f.kind, f.symbol
             )?;
         }

@@ -77,7 +77,8 @@ pub async fn run(app: &App, job: &Job) -> Result<(), StoreError> {
         triage.fill(&mut record, &crash.id, &crash.host);
         db.record(&crash.id, &record, app.config.sampling).await?;
     }
-    let path = app.blobs.local_path(&key)?;
+    let copy = app.blobs.local(&key).await?;
+    let path = copy.path().to_path_buf();
     let name = key.clone();
     let started = Instant::now();
     let stages = tokio::task::spawn_blocking(move || facts(&path, &name))
@@ -86,6 +87,7 @@ pub async fn run(app: &App, job: &Job) -> Result<(), StoreError> {
             let reason = format!("the analysis stopped: {e}");
             vec![Stage::timed("analysis", started, Err(reason))]
         });
+    drop(copy);
     let facts: Vec<(&str, &str)> = stages
         .iter()
         .filter_map(|s| s.fact.as_ref().map(|(name, doc)| (*name, doc.as_str())))

@@ -5,7 +5,7 @@ use crate::auth::require;
 use crate::error::ApiError;
 use crate::ingest::{check_length, check_space, Incoming, IngestError, Kind};
 use crate::triage::{self, elapsed_ms};
-use crate::{view, App};
+use crate::{nodes, resume, view, App};
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -17,15 +17,19 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
-type Reply = Result<(StatusCode, Json<Value>), ApiError>;
+pub(crate) type Reply = Result<(StatusCode, Json<Value>), ApiError>;
 
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/api/v1/crashes", post(post_crash))
         .route("/api/v1/crashes/{id}", get(get_crash))
-        .route("/api/v1/crashes/{id}/vmcore", put(put_vmcore))
-        .route("/api/v1/problems", get(get_problems))
-        .route("/api/v1/problems/{id}", get(get_problem))
+        .route(
+            "/api/v1/crashes/{id}/vmcore",
+            put(resume::put_vmcore).head(resume::head_vmcore),
+        )
+        .route("/api/v1/nodes", get(nodes::get_nodes))
+        // The problems' JSON, the pages and their JSON twins.
+        .merge(crate::web::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint") })
         .with_state(app)
 }
@@ -53,7 +57,7 @@ async fn post_crash(State(app): State<Arc<App>>, headers: HeaderMap, body: Body)
 
 /// A place among the uploads in progress, held until the upload's pipeline
 /// ends; none free is `503`.
-fn upload_slot(app: &App) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+pub(crate) fn upload_slot(app: &App) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
     app.uploads.clone().try_acquire_owned().map_err(|_| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -67,7 +71,7 @@ fn upload_slot(app: &App) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError>
 
 /// Runs an upload's pipeline to its end even if the client goes away, so that
 /// the crash's record says what happened to it.
-async fn detached(pipeline: impl Future<Output = Reply> + Send + 'static) -> Reply {
+pub(crate) async fn detached(pipeline: impl Future<Output = Reply> + Send + 'static) -> Reply {
     tokio::spawn(pipeline).await.unwrap_or_else(|e| {
         Err(ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -76,7 +80,7 @@ async fn detached(pipeline: impl Future<Output = Reply> + Send + 'static) -> Rep
     })
 }
 
-async fn post_pipeline(
+pub(crate) async fn post_pipeline(
     app: Arc<App>,
     host: String,
     incoming: Incoming,
@@ -134,44 +138,12 @@ async fn post_pipeline(
     Ok((StatusCode::CREATED, Json(reply)))
 }
 
-/// The vmcore of a crash its host posted; `201` once it is durably stored.
-async fn put_vmcore(
-    State(app): State<Arc<App>>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Body,
+pub(crate) async fn put_pipeline(
+    app: Arc<App>,
+    id: String,
+    incoming: Incoming,
+    limit: u64,
 ) -> Reply {
-    let host = uploader(&app, &headers).await?;
-    if !is_id(&id) {
-        return Err(ApiError::not_found());
-    }
-    let db = &app.db;
-    let crash = db.crash(&id).await?.ok_or_else(ApiError::not_found)?;
-    if crash.host != host {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "this crash was sent by another host",
-        ));
-    }
-    let slot = upload_slot(&app)?;
-    let limit = app.config.limits.dump;
-    check_length(&headers, limit)?;
-    check_space(&app.blobs, &headers, app.config.limits.keep_free)?;
-    let incoming = Incoming::start(body, app.config.limits.idle).await?;
-    if incoming.kind() != Kind::Dump {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "not a dump: the body starts with no ELF, kdump-compressed or makedumpfile flattened header",
-        ));
-    }
-    detached(async move {
-        let _slot = slot;
-        put_pipeline(app, id, incoming, limit).await
-    })
-    .await
-}
-
-async fn put_pipeline(app: Arc<App>, id: String, incoming: Incoming, limit: u64) -> Reply {
     let db = &app.db;
     let key = Blobs::key(&id, "vmcore");
     if !db.vmcore_receiving(&id, &key).await? {
@@ -245,39 +217,8 @@ async fn get_crash(
     Ok((StatusCode::OK, Json(view::crash(&crash))))
 }
 
-async fn get_problems(State(app): State<Arc<App>>, headers: HeaderMap) -> Reply {
-    require(&app, &headers, Role::Viewer).await?;
-    let problems: Vec<Value> = app.db.problems().await?.iter().map(view::problem).collect();
-    Ok((
-        StatusCode::OK,
-        Json(json!({ "schema": "coroner.problems/1", "problems": problems })),
-    ))
-}
-
-/// Crashes listed with a problem, latest first.
-const PROBLEM_CRASHES: i64 = 100;
-
-async fn get_problem(
-    State(app): State<Arc<App>>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Reply {
-    require(&app, &headers, Role::Viewer).await?;
-    let not_found = || ApiError::new(StatusCode::NOT_FOUND, "no such problem");
-    if !is_id(&id) {
-        return Err(not_found());
-    }
-    let problem = app.db.problem(&id).await?.ok_or_else(not_found)?;
-    let counters = app.db.counters(&id).await?;
-    let crashes = app.db.problem_crashes(&id, PROBLEM_CRASHES).await?;
-    Ok((
-        StatusCode::OK,
-        Json(view::problem_detail(&problem, &counters, &crashes)),
-    ))
-}
-
 /// The host an upload token writes as.
-async fn uploader(app: &App, headers: &HeaderMap) -> Result<String, ApiError> {
+pub(crate) async fn uploader(app: &App, headers: &HeaderMap) -> Result<String, ApiError> {
     require(app, headers, Role::Upload)
         .await?
         .host

@@ -29,7 +29,7 @@ pub async fn require(app: &App, headers: &HeaderMap, role: Role) -> Result<Ident
         .authenticate(token)
         .await?
         .ok_or_else(|| unauthorized("unknown token"))?;
-    if identity.role != role {
+    if !identity.role.grants(role) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             format!("this needs a {} token", role.name()),

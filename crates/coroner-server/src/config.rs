@@ -1,5 +1,6 @@
 //! Where the server keeps things and what it accepts.
 
+use crate::spool::SpoolConfig;
 use coroner_store::{Blobs, Db, Sampling, StoreError};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -38,10 +39,12 @@ pub struct Config {
     pub data: PathBuf,
     /// `sqlite://PATH` or `postgres://...`; default: `DATA/coroner.db`.
     pub database: Option<String>,
-    /// A directory or `file:///DIR`; default: `DATA/blobs`.
+    /// A directory, `file:///DIR` or `s3://BUCKET?endpoint=URL`; default: `DATA/blobs`.
     pub store: Option<String>,
     pub limits: Limits,
     pub sampling: Sampling,
+    /// A kdump ssh/NFS drop directory to watch (`--spool DIR`).
+    pub spool: Option<SpoolConfig>,
 }
 
 impl Config {
@@ -53,6 +56,7 @@ impl Config {
             store: None,
             limits: Limits::default(),
             sampling: Sampling::default(),
+            spool: None,
         }
     }
 
@@ -68,9 +72,11 @@ impl Config {
     }
 
     pub(crate) fn blobs(&self) -> Result<Blobs, StoreError> {
+        // Copies of S3 objects for the dump reader, which maps files.
+        let scratch = self.data.join("scratch");
         match &self.store {
-            Some(url) => Blobs::open(url),
-            None => Blobs::open(&self.data.join("blobs").display().to_string()),
+            Some(url) => Blobs::open(url, &scratch),
+            None => Blobs::open(&self.data.join("blobs").display().to_string(), &scratch),
         }
     }
 }

@@ -70,7 +70,9 @@ pub fn check_length(headers: &HeaderMap, limit: u64) -> Result<(), ApiError> {
 /// (by its declared length; a body without one is checked as empty).
 pub fn check_space(blobs: &Blobs, headers: &HeaderMap, keep_free: u64) -> Result<(), ApiError> {
     let size = declared(headers).and_then(Result::ok).unwrap_or(0);
-    let free = blobs.free_bytes()?;
+    let Some(free) = blobs.free_bytes()? else {
+        return Ok(());
+    };
     if free < size.saturating_add(keep_free) {
         return Err(ApiError::new(
             StatusCode::INSUFFICIENT_STORAGE,
@@ -78,6 +80,12 @@ pub fn check_space(blobs: &Blobs, headers: &HeaderMap, keep_free: u64) -> Result
         ));
     }
     Ok(())
+}
+
+/// Whether `size` more bytes leave the store at least `keep_free` free.
+pub fn free_enough(blobs: &Blobs, size: u64, keep_free: u64) -> Result<bool, String> {
+    let free = blobs.free_bytes().map_err(|e| e.to_string())?;
+    Ok(free.is_none_or(|free| free >= size.saturating_add(keep_free)))
 }
 
 /// A body whose first bytes have been read.
@@ -152,5 +160,41 @@ impl Incoming {
             next = next_chunk(&mut rest, idle).await;
         }
         Ok(writer.finish().await?)
+    }
+
+    /// Appends the body to `file` (a resumable upload's partial file, `offset`
+    /// bytes long), at most `limit` bytes in all. Returns the bytes this body
+    /// added; on a cut, the error says how many arrived. The file is not
+    /// synced: the caller syncs what it keeps.
+    pub async fn append(
+        self,
+        file: &mut tokio::fs::File,
+        offset: u64,
+        limit: u64,
+    ) -> Result<u64, (u64, IngestError)> {
+        use tokio::io::AsyncWriteExt;
+        let Incoming {
+            head,
+            mut rest,
+            idle,
+        } = self;
+        let mut added = 0u64;
+        let mut next = Some(Ok(head));
+        while let Some(chunk) = next {
+            let bytes = match chunk {
+                Ok(bytes) => bytes,
+                Err(e) => return Err((added, IngestError::CutOff(offset + added, e))),
+            };
+            if offset + added + bytes.len() as u64 > limit {
+                return Err((added, IngestError::TooLarge(limit)));
+            }
+            if let Err(e) = file.write_all(&bytes).await {
+                let e = StoreError::Config(format!("writing the partial vmcore: {e}"));
+                return Err((added, IngestError::Store(e)));
+            }
+            added += bytes.len() as u64;
+            next = next_chunk(&mut rest, idle).await;
+        }
+        Ok(added)
     }
 }

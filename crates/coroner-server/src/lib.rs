@@ -11,13 +11,18 @@ mod auth;
 mod config;
 mod error;
 mod ingest;
+mod nodes;
 mod push;
+mod resume;
+mod spool;
 mod triage;
 mod view;
+mod web;
 mod worker;
 
 pub use config::{default_data_dir, Config, Limits};
 pub use push::{push, Push};
+pub use spool::SpoolConfig;
 
 use coroner_store::{Db, Role};
 use std::future::Future;
@@ -93,7 +98,8 @@ pub async fn start(config: Config) -> Result<Server, String> {
 /// Makes a token in the configured database and returns it (on a runtime of
 /// its own).
 pub fn create_token(config: &Config, role: &str, host: Option<&str>) -> Result<String, String> {
-    let role = Role::parse(role).ok_or_else(|| format!("{role}: the role is upload or viewer"))?;
+    let role =
+        Role::parse(role).ok_or_else(|| format!("{role}: the role is upload, viewer or admin"))?;
     runtime()?.block_on(async {
         let db = config.database().await.map_err(|e| e.to_string())?;
         let token = db.create_token(role, host).await.map_err(|e| e.to_string());
@@ -115,6 +121,11 @@ async fn open(config: Config) -> Result<Arc<App>, String> {
     let kb = coroner_triage::KnowledgeBase::builtin().map_err(|e| e.to_string())?;
     let db = config.database().await.map_err(|e| e.to_string())?;
     let blobs = config.blobs().map_err(|e| e.to_string())?;
+    if let Some(spool) = &config.spool {
+        std::fs::create_dir_all(&spool.dir)
+            .map_err(|e| format!("--spool {}: {e}", spool.dir.display()))?;
+    }
+    db.heartbeat().await.map_err(|e| e.to_string())?;
     let (requeued, cut) = db.recover().await.map_err(|e| e.to_string())?;
     let staged = blobs.remove_staging().map_err(|e| e.to_string())?;
     if requeued + cut > 0 || staged > 0 {
@@ -142,11 +153,21 @@ async fn run(
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
     let worker = tokio::spawn(worker::run(app.clone()));
+    let spool = app
+        .config
+        .spool
+        .clone()
+        .map(|spool| tokio::spawn(spool::run(app.clone(), spool)));
+    let housekeeping = tokio::spawn(web::housekeeping(app.clone()));
     let served = axum::serve(listener, api::router(app.clone()))
         .with_graceful_shutdown(stop)
         .await
         .map_err(|e| format!("serving: {e}"));
     worker.abort();
+    if let Some(spool) = spool {
+        spool.abort();
+    }
+    housekeeping.abort();
     app.db.close().await;
     served
 }

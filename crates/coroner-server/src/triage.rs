@@ -25,7 +25,8 @@ pub fn elapsed_ms(since: Instant) -> i64 {
 
 /// Triages the stored blob `key` on the blocking pool.
 pub async fn triage(app: &App, kind: Kind, key: &str) -> Result<Triage, StoreError> {
-    let path = app.blobs.local_path(key)?;
+    let copy = app.blobs.local(key).await?;
+    let path = copy.path().to_path_buf();
     let kb = app.kb.clone();
     let name = key.to_string();
     let started = Instant::now();
@@ -47,6 +48,7 @@ pub async fn triage(app: &App, kind: Kind, key: &str) -> Result<Triage, StoreErr
     .await
     .unwrap_or_else(|e| Err(format!("triage stopped: {e}")));
     drop(permit);
+    drop(copy);
     Ok(Triage {
         result,
         ms: elapsed_ms(started),

@@ -41,6 +41,31 @@ fn the_same_on_postgresql() {
     drop(h);
 }
 
+#[test]
+fn the_same_on_postgresql_and_seaweedfs() {
+    let Some(pg) = coroner_testdata::postgres::cluster_or_skip("postgresql_and_seaweedfs") else {
+        return;
+    };
+    let Some(s3) = coroner_testdata::seaweedfs::server_or_skip("postgresql_and_seaweedfs") else {
+        return;
+    };
+    // The server takes S3 credentials from the environment, as in production.
+    std::env::set_var("AWS_ACCESS_KEY_ID", coroner_testdata::seaweedfs::ACCESS_KEY);
+    std::env::set_var(
+        "AWS_SECRET_ACCESS_KEY",
+        coroner_testdata::seaweedfs::SECRET_KEY,
+    );
+    let h = Harness::start(|c| {
+        c.database = Some(pg.url.clone());
+        c.store = Some(s3.store_url("coroner"));
+    });
+    grouped_as_triage_signs_them(&h);
+    // Every byte went to the bucket: nothing under the data directory but the
+    // (empty) scratch directory for the dump reader's copies.
+    assert_eq!(h.files(), Vec::<PathBuf>::new());
+    drop(h);
+}
+
 fn grouped_as_triage_signs_them(h: &Harness) {
     let viewer = h.token("viewer", None);
     let hosts = ["web-1", "web-2"];

@@ -177,14 +177,15 @@ impl Db {
     pub async fn insert_crash(&self, host: &str, input: &str) -> Result<String, StoreError> {
         let id = new_id();
         sqlx::query(
-            "INSERT INTO crashes (id, host, received, state, input, vmcore_state, want_vmcore) \
-             VALUES ($1, $2, $3, $4, $5, 'none', 0)",
+            "INSERT INTO crashes (id, host, received, state, input, vmcore_state, want_vmcore, node) \
+             VALUES ($1, $2, $3, $4, $5, 'none', 0, $6)",
         )
         .bind(&id)
         .bind(host)
         .bind(now())
         .bind(CrashState::Receiving.name())
         .bind(input)
+        .bind(&self.node)
         .execute(&self.pool)
         .await?;
         Ok(id)
@@ -275,12 +276,13 @@ impl Db {
     /// already (a crash has one vmcore).
     pub async fn vmcore_receiving(&self, crash: &str, key: &str) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "UPDATE crashes SET vmcore_state = 'receiving', vmcore_key = $2, state = $3 \
+            "UPDATE crashes SET vmcore_state = 'receiving', vmcore_key = $2, state = $3, node = $4 \
              WHERE id = $1 AND vmcore_state IN ('none', 'failed')",
         )
         .bind(crash)
         .bind(key)
         .bind(CrashState::VmcoreReceiving.name())
+        .bind(&self.node)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -324,8 +326,9 @@ impl Db {
     pub async fn crash(&self, id: &str) -> Result<Option<CrashRecord>, StoreError> {
         let row: Option<CrashRow> = sqlx::query_as(
             "SELECT id, host, received, state, input, vmcore_state, vmcore_bytes, vmcore_key, \
-             log_key, signature, signature_version, problem, release, want_vmcore, triage \
-             FROM crashes WHERE id = $1",
+             log_key, signature, signature_version, \
+             COALESCE((SELECT s.problem FROM signatures s WHERE s.signature = crashes.signature), problem), \
+             release, want_vmcore, triage FROM crashes WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)

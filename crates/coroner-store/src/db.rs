@@ -19,6 +19,8 @@ pub enum Backend {
 pub struct Db {
     pub(crate) pool: AnyPool,
     pub(crate) backend: Backend,
+    /// This server process among the nodes sharing the database (random).
+    pub(crate) node: String,
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -42,7 +44,11 @@ impl Db {
             .connect(url)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(Db { pool, backend })
+        Ok(Db {
+            pool,
+            backend,
+            node: crate::ids::new_id(),
+        })
     }
 
     /// The SQLite database `coroner.db` in `dir` (created if missing).

@@ -6,18 +6,31 @@
 
 mod blobs;
 mod crashes;
+mod dashboard;
 mod db;
 mod error;
 mod ids;
 mod jobs;
 mod problems;
+mod release;
+mod sessions;
+mod spool;
+mod states;
 mod tokens;
 
-pub use blobs::{BlobWriter, Blobs};
+pub use blobs::{BlobWriter, Blobs, LocalCopy};
 pub use crashes::{CrashRecord, CrashState, NewStage, StageRecord, StageStatus, Triaged};
+pub use dashboard::{
+    last_days, AuditRow, FailedStage, FilterChoices, Fix, HostCrash, HostSeen, JobRow,
+    ProblemExtras, ProblemFilter, ProblemPage, ProblemSummary, Queue, ReleaseSeen, SignatureRow,
+    TokenRow, SPARK_DAYS,
+};
 pub use db::{now, Backend, Db};
 pub use error::StoreError;
 pub use ids::{is_id, new_id};
-pub use jobs::Job;
+pub use jobs::{Job, HEARTBEAT, NODE_GONE};
 pub use problems::{Assigned, Occurrence, ProblemRow, Sampling};
+pub use release::{branch, compare as compare_releases};
+pub use sessions::{Reader, SESSION_SECONDS};
+pub use states::{ProbablyFixed, ProblemState};
 pub use tokens::{Identity, Role};

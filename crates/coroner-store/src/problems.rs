@@ -154,7 +154,9 @@ impl Db {
         limit: i64,
     ) -> Result<Vec<(String, String, i64, String)>, StoreError> {
         Ok(sqlx::query_as(
-            "SELECT id, host, received, state FROM crashes WHERE problem = $1 \
+            // A crash's problem is its signature's (merges move signatures).
+            "SELECT id, host, received, state FROM crashes WHERE signature IN \
+             (SELECT signature FROM signatures WHERE problem = $1) \
              ORDER BY received DESC, id LIMIT $2",
         )
         .bind(problem)
@@ -288,6 +290,7 @@ pub(crate) async fn assign_in(
     .bind(o.at)
     .execute(&mut *tx)
     .await?;
+    crate::states::occurred(&mut *tx, &problem, o).await?;
     sqlx::query(
         "UPDATE crashes SET signature = $2, signature_version = $3, problem = $4, \
          want_vmcore = $5 WHERE id = $1",

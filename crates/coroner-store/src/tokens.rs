@@ -12,6 +12,8 @@ pub enum Role {
     Upload,
     /// May read crashes and problems.
     Viewer,
+    /// May read, download vmcores, manage tokens and problems.
+    Admin,
 }
 
 impl Role {
@@ -19,6 +21,7 @@ impl Role {
         match self {
             Role::Upload => "upload",
             Role::Viewer => "viewer",
+            Role::Admin => "admin",
         }
     }
 
@@ -26,8 +29,14 @@ impl Role {
         match s {
             "upload" => Some(Role::Upload),
             "viewer" => Some(Role::Viewer),
+            "admin" => Some(Role::Admin),
             _ => None,
         }
+    }
+
+    /// Whether this role may do what `needed` may: an admin reads as a viewer.
+    pub fn grants(self, needed: Role) -> bool {
+        self == needed || (self == Role::Admin && needed == Role::Viewer)
     }
 }
 
@@ -40,7 +49,7 @@ pub struct Identity {
     pub host: Option<String>,
 }
 
-fn digest(token: &str) -> String {
+pub(crate) fn digest(token: &str) -> String {
     hex(&Sha256::digest(token.as_bytes()))
 }
 
@@ -64,8 +73,11 @@ impl Db {
                     "an upload token needs --host NAME".into(),
                 ))
             }
-            (Role::Viewer, Some(_)) => {
-                return Err(StoreError::Invalid("a viewer token takes no --host".into()))
+            (Role::Viewer | Role::Admin, Some(_)) => {
+                return Err(StoreError::Invalid(format!(
+                    "a {} token takes no --host",
+                    role.name()
+                )))
             }
             (_, Some(h)) if !valid_host(h) => {
                 return Err(StoreError::Invalid(format!(

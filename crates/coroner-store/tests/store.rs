@@ -12,6 +12,21 @@ fn on_both(test: &str, check: impl AsyncFn(Db)) {
     }
 }
 
+/// As [`on_both`], with the database's URL, to open it again as a new node
+/// would (a restart).
+fn on_both_urls(test: &str, check: impl AsyncFn(String)) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("coroner.db").display()
+    );
+    rt.block_on(check(sqlite));
+    if let Some(pg) = coroner_testdata::postgres::cluster_or_skip(test) {
+        rt.block_on(check(pg.url.clone()));
+    }
+}
+
 fn occurrence<'a>(crash: &'a str, host: &'a str, release: &'a str, at: i64) -> Occurrence<'a> {
     Occurrence {
         crash,
@@ -104,7 +119,8 @@ fn tokens_are_kept_hashed_and_bound_to_their_role() {
 
 #[test]
 fn jobs_survive_a_restart_and_cut_uploads_are_marked() {
-    on_both("jobs", async |db: Db| {
+    on_both_urls("jobs", async |url: String| {
+        let db = Db::connect(&url).await.unwrap();
         let done = db.insert_crash("a", "log").await.unwrap();
         assert!(db.vmcore_receiving(&done, "k1").await.unwrap());
         assert!(
@@ -121,7 +137,12 @@ fn jobs_survive_a_restart_and_cut_uploads_are_marked() {
             db.claim_job().await.unwrap().is_none(),
             "a claimed job is taken"
         );
-        // A stop here: the running job goes back, the arriving vmcore is cut off.
+        // The node that holds them takes nothing away from itself.
+        assert_eq!(db.recover().await.unwrap(), (0, 0));
+        // A stop here, then a start (a new node): the running job goes back,
+        // the arriving vmcore is cut off.
+        db.close().await;
+        let db = Db::connect(&url).await.unwrap();
         assert_eq!(db.recover().await.unwrap(), (1, 1));
         let c = db.crash(&cut).await.unwrap().unwrap();
         assert_eq!(

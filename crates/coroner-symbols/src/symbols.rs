@@ -134,6 +134,13 @@ impl SymbolTable {
     }
 
     /// Distance to the next symbol at a higher address (the symbol's extent).
+    /// Every symbol at exactly `address` (aliases), in table order.
+    pub fn at(&self, address: u64) -> &[Symbol] {
+        let start = self.by_address.partition_point(|s| s.address < address);
+        let end = self.by_address.partition_point(|s| s.address <= address);
+        &self.by_address[start..end]
+    }
+
     pub fn size(&self, symbol: &Symbol) -> Option<u64> {
         let i = self
             .by_address

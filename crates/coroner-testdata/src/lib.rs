@@ -8,6 +8,7 @@ mod heap;
 pub mod legacy_log;
 pub mod postgres;
 pub mod qemu;
+pub mod seaweedfs;
 pub mod seeds;
 pub mod setup;
 pub mod vbox;

@@ -5,6 +5,7 @@
 //! renamed once complete, so a failed conversion leaves no half-written vmcore.
 
 mod image;
+mod kdump;
 pub mod kernel_text;
 mod page_tables;
 mod progress;
@@ -55,8 +56,6 @@ pub enum ConvertError {
     Options(String),
     #[error("{0}")]
     Unsupported(String),
-    #[error("{0}")]
-    Unavailable(String),
     #[error("cannot create {path}: {source}")]
     Create {
         path: PathBuf,
@@ -109,38 +108,30 @@ pub struct Summary {
     pub warnings: Vec<String>,
 }
 
-/// The writer for `options`, or why there is none.
-fn writer_for(options: &Options) -> Result<Box<dyn DumpWriter>, ConvertError> {
+/// Whether `options` fit together.
+fn check(options: &Options) -> Result<(), ConvertError> {
     if options.dump_level > 31 {
         return Err(ConvertError::Options(format!(
             "dump level {} is out of range (0-31, as makedumpfile's -d)",
             options.dump_level
         )));
     }
-    if options.dump_level != 0 {
-        return Err(ConvertError::Unavailable(format!(
-            "-d {}: filtering pages by dump level needs the page filter of `coroner capture` \
-             (issue 11), which this build does not have yet; convert with -d 0 and filter \
-             the ELF with `makedumpfile -d {}`",
-            options.dump_level, options.dump_level
-        )));
-    }
-    match options.format {
-        OutputFormat::Elf => {
-            if let Some(c) = options.compression {
-                return Err(ConvertError::Options(format!(
-                    "ELF output is not compressed: -c/-l/-z ({}) go with --format kdump",
-                    c.name()
-                )));
-            }
-            Ok(Box::new(ElfWriter))
+    if options.format == OutputFormat::Elf {
+        if options.dump_level != 0 {
+            return Err(ConvertError::Options(format!(
+                "-d {} filters pages of kdump-compressed output: add --format kdump, or \
+                 filter the ELF afterwards with `coroner capture -d {}`",
+                options.dump_level, options.dump_level
+            )));
         }
-        OutputFormat::Kdump => Err(ConvertError::Unavailable(
-            "--format kdump: the kdump-compressed writer of `coroner capture` (issue 11) is not \
-             in this build yet; write ELF (the default) and compress it with `makedumpfile -c`"
-                .into(),
-        )),
+        if let Some(c) = options.compression {
+            return Err(ConvertError::Options(format!(
+                "ELF output is not compressed: -c/-l/-z ({}) go with --format kdump",
+                c.name()
+            )));
+        }
     }
+    Ok(())
 }
 
 /// Opens `input` (a VMware checkpoint's memory in `vmem` when it is not the
@@ -156,7 +147,7 @@ pub fn convert_file(
         vmware_memory_file: vmem.map(Path::to_path_buf),
     };
     let dump = Dump::open_with(input, &open)?;
-    convert(&dump, output, options, progress)
+    convert(dump, output, options, progress)
 }
 
 /// The fuzz target's entry: `bytes` opened as a dump and written as an ELF vmcore
@@ -174,12 +165,12 @@ pub fn fuzz_convert(bytes: &[u8]) -> u64 {
 
 /// Writes `dump` to `output` in `options`' format.
 pub fn convert(
-    dump: &Dump,
+    dump: Dump,
     output: &Path,
     options: &Options,
     progress: &dyn Progress,
 ) -> Result<Summary, ConvertError> {
-    let writer = writer_for(options)?;
+    check(options)?;
     let same = |a: &Path, b: &Path| {
         a.canonicalize()
             .ok()
@@ -191,29 +182,33 @@ pub fn convert(
             output.display()
         )));
     }
-    let image = Image::of(dump);
     let mut part = output.as_os_str().to_owned();
     part.push(".part");
     let part = PathBuf::from(part);
-    let create = |e| ConvertError::Create {
-        path: part.clone(),
-        source: e,
+    let input_format = dump.info().format.name();
+    let input_warnings = dump.info().warnings.clone();
+    let image = Image::of(&dump);
+    let facts = Facts {
+        cpus: image.cpus,
+        vmcoreinfo_source: image.vmcoreinfo_source,
+        kernel_text: image.kernel_text,
+        kernel_found_by: image.kernel_found_by.clone(),
+        warnings: image.warnings.clone(),
     };
-    let file = std::fs::File::create(&part).map_err(create)?;
-    let mut out = BufWriter::with_capacity(1 << 20, file);
-    let result = writer
-        .write(&image, &mut out, progress)
-        .and_then(|w| {
-            out.flush().map_err(ConvertError::Write)?;
-            Ok(w)
-        })
-        .and_then(|w| {
-            std::fs::rename(&part, output).map_err(|e| ConvertError::Create {
-                path: output.to_path_buf(),
-                source: e,
-            })?;
-            Ok(w)
-        });
+    let result = match options.format {
+        OutputFormat::Elf => write_elf(&image, &part, progress),
+        OutputFormat::Kdump => {
+            drop(image);
+            kdump::write_kdump(dump, &part, options, progress)
+        }
+    }
+    .and_then(|w| {
+        std::fs::rename(&part, output).map_err(|e| ConvertError::Create {
+            path: output.to_path_buf(),
+            source: e,
+        })?;
+        Ok(w)
+    });
     let written = match result {
         Ok(w) => w,
         Err(e) => {
@@ -221,18 +216,39 @@ pub fn convert(
             return Err(e);
         }
     };
-    let mut warnings = image.warnings.clone();
+    let mut warnings = facts.warnings;
     warnings.extend(written.warnings.iter().cloned());
     Ok(Summary {
-        input_format: dump.info().format.name(),
+        input_format,
         output: output.to_path_buf(),
         format: options.format,
-        cpus: image.cpus,
-        vmcoreinfo_source: image.vmcoreinfo_source,
-        kernel_text: image.kernel_text.filter(|_| written.kernel_text),
-        kernel_found_by: image.kernel_found_by.clone(),
+        cpus: facts.cpus,
+        vmcoreinfo_source: facts.vmcoreinfo_source,
+        kernel_text: facts.kernel_text.filter(|_| written.kernel_text),
+        kernel_found_by: facts.kernel_found_by,
         written,
-        input_warnings: dump.info().warnings.clone(),
+        input_warnings,
         warnings,
     })
+}
+
+/// What the summary says of the input, taken before a writer consumes it.
+struct Facts {
+    cpus: usize,
+    vmcoreinfo_source: Option<&'static str>,
+    kernel_text: Option<KernelText>,
+    kernel_found_by: Option<FoundBy>,
+    warnings: Vec<String>,
+}
+
+/// Streams `image` as an ELF vmcore into `part`.
+fn write_elf(image: &Image, part: &Path, progress: &dyn Progress) -> Result<Written, ConvertError> {
+    let file = std::fs::File::create(part).map_err(|e| ConvertError::Create {
+        path: part.to_path_buf(),
+        source: e,
+    })?;
+    let mut out = BufWriter::with_capacity(1 << 20, file);
+    let written = ElfWriter.write(image, &mut out, progress)?;
+    out.flush().map_err(ConvertError::Write)?;
+    Ok(written)
 }

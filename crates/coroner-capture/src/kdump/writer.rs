@@ -131,7 +131,19 @@ fn header_info(kernel: &Kernel, filtered: &Filtered, opts: &WriteOptions) -> Hea
         utsname[2] = info.osrelease().unwrap_or_default().to_string();
         utsname[4] = dump.info().arch.clone().unwrap_or_default();
     }
-    let (notes, vmcoreinfo) = header::note_blob(dump.notes());
+    // An input whose VMCOREINFO came from a memory scan (a VMware checkpoint) has
+    // no note for it; the output gets one, as kexec would have handed over.
+    let mut notes = dump.notes().to_vec();
+    if !notes.iter().any(|n| n.is_vmcoreinfo()) {
+        if let Some(text) = dump.vmcoreinfo() {
+            notes.push(coroner_dump::Note {
+                name: "VMCOREINFO".into(),
+                kind: 0,
+                desc: text.to_vec(),
+            });
+        }
+    }
+    let (notes, vmcoreinfo) = header::note_blob(&notes);
     HeaderInfo {
         utsname,
         timestamp: info.crash_time().unwrap_or(0),

@@ -4,6 +4,7 @@
 
 pub mod capture;
 pub mod convert;
+pub mod debuginfo;
 pub mod doctor;
 pub mod nmi;
 #[cfg(feature = "serve")]

@@ -59,6 +59,18 @@ pub struct ServeArgs {
     /// new to the problem is always wanted).
     #[arg(long, value_name = "SECONDS")]
     sample_interval: Option<i64>,
+    /// A kdump ssh/NFS target directory to watch (RHEL kdump's and Debian
+    /// kdump-tools' layouts): each capture directory becomes a crash.
+    #[arg(long, value_name = "DIR")]
+    spool: Option<PathBuf>,
+    /// Seconds a file written under its final name (scp) must stay unchanged
+    /// before it is taken (default 10).
+    #[arg(long, value_name = "SECONDS", requires = "spool")]
+    spool_settle: Option<u64>,
+    /// Seconds after which an `-incomplete` file that stopped growing is a
+    /// failed capture: taken, flagged, its log triaged (default 600).
+    #[arg(long, value_name = "SECONDS", requires = "spool")]
+    spool_stall: Option<u64>,
 }
 
 pub fn serve(args: &ServeArgs) -> Result<(), String> {
@@ -86,13 +98,24 @@ pub fn serve(args: &ServeArgs) -> Result<(), String> {
     if let Some(s) = args.sample_interval {
         config.sampling.interval = s;
     }
+    if let Some(dir) = &args.spool {
+        let mut spool = coroner_server::SpoolConfig::new(dir.clone());
+        if let Some(s) = args.spool_settle {
+            spool.settle = std::time::Duration::from_secs(s);
+        }
+        if let Some(s) = args.spool_stall {
+            spool.stall = std::time::Duration::from_secs(s);
+        }
+        config.spool = Some(spool);
+    }
     coroner_server::serve(config)
 }
 
 #[derive(clap::Args)]
 pub struct TokenArgs {
-    /// upload (write-only, bound to one host) or viewer (read).
-    #[arg(long, value_parser = ["upload", "viewer"])]
+    /// upload (write-only, bound to one host), viewer (read) or admin (read,
+    /// download vmcores, manage tokens and problems).
+    #[arg(long, value_parser = ["upload", "viewer", "admin"])]
     role: String,
     /// The host an upload token sends crashes as.
     #[arg(long, value_name = "NAME")]
