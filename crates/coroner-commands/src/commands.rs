@@ -9,7 +9,7 @@ use coroner_report::memory::{self, RdQuery};
 use coroner_report::percpu_struct;
 use coroner_report::structure::{self, StructError, StructQuery};
 use coroner_report::{
-    hang, info, log, log_time, modules, symbols, system, tasks, triage, Stage, Warning,
+    files, hang, info, log, log_time, modules, symbols, system, tasks, triage, vm, Stage, Warning,
 };
 use coroner_triage::KnowledgeBase;
 use std::path::PathBuf;
@@ -296,9 +296,9 @@ impl Query for Set {
 
 #[derive(clap::Args)]
 pub struct Foreach {
-    /// What to run for every task: `bt`, or `ps` (one line a task, under one
-    /// header: the same as `ps`).
-    #[arg(value_parser = ["bt", "ps"])]
+    /// What to run for every task: `bt`, `files`, `vm`, or `ps` (one line a
+    /// task, under one header: the same as `ps`).
+    #[arg(value_parser = ["bt", "files", "ps", "vm"])]
     command: String,
     /// Also the stack words of each frame (`bt -f`).
     #[arg(short = 'f', long = "full")]
@@ -307,11 +307,30 @@ pub struct Foreach {
 
 impl Query for Foreach {
     const NAME: &'static str = "foreach";
-    const ABOUT: &'static str = "Run bt (or ps) for every task, like crash's `foreach bt`.";
+    const ABOUT: &'static str =
+        "Run bt (or files, vm, ps) for every task, like crash's `foreach bt`.";
 
     fn run(self, session: &Session) -> Result<Output, CommandError> {
         if self.command == "ps" {
             return Ok(Output::found(tasks::ps(session.program()?)?));
+        }
+        if self.command == "files" {
+            let program = session.program()?;
+            let all: Vec<_> = (program.tasks()?.into_iter().enumerate())
+                .map(|(i, t)| {
+                    let spacing = files::Spacing {
+                        blank_before: i > 0,
+                        blank_after: false,
+                    };
+                    (t, spacing)
+                })
+                .collect();
+            return Ok(Output::found(files::files(program, &all)?));
+        }
+        if self.command == "vm" {
+            let program = session.program()?;
+            let all = program.tasks()?;
+            return Ok(Output::found(vm::vm(program, &all, &all)?));
         }
         backtraces(session, Selection::AllTasks, self.full, false)
     }

@@ -8,6 +8,7 @@ mod command;
 mod commands;
 mod dis;
 mod error;
+mod files;
 mod kmem;
 mod list;
 mod mach;
@@ -21,6 +22,7 @@ mod session;
 mod source;
 mod task;
 mod timer;
+mod vm;
 
 pub use command::{Command, Output};
 pub use error::CommandError;

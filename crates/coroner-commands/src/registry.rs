@@ -4,6 +4,7 @@ use crate::command::{Command, Output, QueryCommand};
 use crate::commands::*;
 use crate::dis::Dis;
 use crate::error::CommandError;
+use crate::files::Files;
 use crate::kmem::Kmem;
 use crate::list::List;
 use crate::mach::Mach;
@@ -15,6 +16,7 @@ use crate::session::Session;
 use crate::source::Source;
 use crate::task::Task;
 use crate::timer::Timer;
+use crate::vm::Vm;
 use coroner_report::Format;
 use std::path::PathBuf;
 
@@ -46,6 +48,8 @@ static MACH: QueryCommand<Mach> = QueryCommand::new();
 static NET: QueryCommand<Net> = QueryCommand::new();
 static TIMER: QueryCommand<Timer> = QueryCommand::new();
 static SEARCH: QueryCommand<Search> = QueryCommand::new();
+static FILES: QueryCommand<Files> = QueryCommand::new();
+static VM: QueryCommand<Vm> = QueryCommand::new();
 static DIS: QueryCommand<Dis> = QueryCommand::new();
 static SOURCE: QueryCommand<Source> = QueryCommand::new();
 
@@ -56,7 +60,7 @@ impl Registry {
             commands: vec![
                 &INFO, &DMESG, &SYM, &RD, &PS, &MOD, &SYS, &TRIAGE, &BT, &STRUCT, &SET, &FOREACH,
                 &P_, &PX, &PD, &KMEM, &LIST, &TASK, &RUNQ, &MACH, &NET, &TIMER, &SEARCH, &DIS,
-                &SOURCE,
+                &SOURCE, &FILES, &VM,
             ],
         }
     }

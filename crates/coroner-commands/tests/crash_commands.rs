@@ -203,3 +203,71 @@ fn foreach_ps_prints_ps() {
     assert_eq!(each, ps);
     assert!(each.lines().count() > 30, "{each}");
 }
+
+/// `vm`'s VMAs, walked from the 6.1 maple tree, are in order, do not overlap,
+/// and add up to the mm's `total_vm` (which crash prints too).
+#[test]
+fn vm_areas_add_up_to_total_vm() {
+    let vmlinux = fp_vmlinux();
+    for dump in [
+        "fp-nobtf/sysrq/vmcore.mdf-d31-zlib",
+        "fp-nobtf/mod-null/vmcore.mdf-d31-zlib",
+        "fp-nobtf/kdump-sysrq/vmcore.kdump-mdf-d31-zlib",
+    ] {
+        let session =
+            Session::new(fixtures_dir().join(dump), None).with_vmlinux(Some(vmlinux.clone()));
+        let words: Vec<String> = ["vm", "1", "--json"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let (output, _) = Registry::builtin().run_line(&session, &words).unwrap();
+        let mut json = Vec::new();
+        output.report.render(Format::Json, &mut json).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        let task = &v["tasks"][0];
+        let vmas = task["vmas"].as_array().unwrap();
+        assert!(vmas.len() >= 5, "{dump}: {} VMAs", vmas.len());
+        let hex = |x: &serde_json::Value| {
+            u64::from_str_radix(x.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+        };
+        let mut previous_end = 0;
+        let mut kib = 0;
+        for vma in vmas {
+            let (start, end) = (hex(&vma["start"]), hex(&vma["end"]));
+            assert!(start >= previous_end && end > start, "{dump}: {vma}");
+            previous_end = end;
+            kib += (end - start) / 1024;
+        }
+        assert_eq!(kib, task["total_vm_kib"].as_u64().unwrap(), "{dump}");
+        assert_eq!(vmas[0]["file"], "/bin/busybox", "{dump}");
+    }
+}
+
+/// FNV-1a (64-bit) of `bytes`: a fixed checksum the recorded file can hold in
+/// place of crash's 4.5 MB `kmem -p` text.
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// Full `kmem -p` (a line for each of the 65536 pages) is crash's byte for
+/// byte: its line count and checksum, recorded from crash's text
+/// (kmem-p@sysrq.fnv, see README.md), against coroner's.
+#[test]
+fn kmem_p_lists_every_page_as_crash_does() {
+    let dump = fixtures_dir().join("fp-nobtf/sysrq/vmcore.mdf-d31-zlib");
+    let session = Session::new(dump, None).with_vmlinux(Some(fp_vmlinux()));
+    let (text, _) = run(&session, "kmem -p").unwrap();
+    let recorded = std::fs::read_to_string(data_dir().join("kmem-p@sysrq.fnv")).unwrap();
+    let mut words = recorded.split_whitespace();
+    let lines: usize = words.next().unwrap().parse().unwrap();
+    let sum = u64::from_str_radix(words.next().unwrap(), 16).unwrap();
+    assert_eq!(text.lines().count(), lines);
+    assert_eq!(
+        fnv1a64(text.as_bytes()),
+        sum,
+        "{}",
+        &text[..text.len().min(2000)]
+    );
+}

@@ -14,6 +14,7 @@ pub mod backtrace;
 pub mod convert;
 pub mod disassembly;
 pub mod doctor;
+pub mod files;
 pub mod hang;
 pub mod identity;
 pub mod info;
@@ -41,6 +42,7 @@ pub mod tasks;
 pub mod time;
 pub mod timer;
 pub mod triage;
+pub mod vm;
 
 pub use identity::KernelIdentity;
 pub use render::{Format, Render};

@@ -1,11 +1,13 @@
 //! `kmem`: crash's memory views. `-i` (the summary crash's `dump_kmeminfo`
-//! prints), `-s` (slab caches), `ADDR` (what an address is).
+//! prints), `-s` (slab caches), `-p` (each page's `struct page`).
 
 pub mod info;
+pub mod pages;
 mod read;
 pub mod slab;
 
 pub use info::{kmem_info, KmemInfoReport};
+pub use pages::{kmem_pages, PagesReport};
 pub use slab::{kmem_slabs, SlabReport};
 
 /// crash's `pages_to_size`: `0`, `N KB`, `N.N MB` or `N.N GB` (a `.0` dropped).
