@@ -138,30 +138,6 @@ pub(crate) async fn post_pipeline(
     Ok((StatusCode::CREATED, Json(reply)))
 }
 
-pub(crate) async fn put_pipeline(
-    app: Arc<App>,
-    id: String,
-    incoming: Incoming,
-    limit: u64,
-) -> Reply {
-    let db = &app.db;
-    let key = Blobs::key(&id, "vmcore");
-    if !db.vmcore_receiving(&id, &key).await? {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "this crash has its vmcore (stored, or arriving)",
-        ));
-    }
-    let (bytes, stored) = receive(&app, &id, "vmcore", &key, incoming, limit).await?;
-    let reason = stored.reason.as_deref();
-    db.add_stage(&id, stored.name, stored.status, reason, stored.duration_ms)
-        .await?;
-    db.vmcore_stored(&id, bytes).await?;
-    app.jobs.notify_one();
-    let reply = json!({ "id": id, "url": view::crash_url(&id), "state": CrashState::Queued.name(), "bytes": bytes });
-    Ok((StatusCode::CREATED, Json(reply)))
-}
-
 /// Streams a body into the store as stage `stage`: its size and the stage, to
 /// record with what follows. A failure is recorded on the crash (and only
 /// there) before it is answered.

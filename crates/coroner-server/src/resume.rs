@@ -143,7 +143,9 @@ pub async fn put_vmcore(
     .await
 }
 
-async fn put_pipeline(
+/// Stores a vmcore body from `offset` on (0: the whole of it): the HTTP `PUT`'s
+/// pipeline, and the spool's.
+pub(crate) async fn put_pipeline(
     app: Arc<App>,
     id: String,
     incoming: Incoming,

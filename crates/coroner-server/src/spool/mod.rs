@@ -14,8 +14,9 @@
 
 mod layout;
 
-use crate::api::{post_pipeline, put_pipeline};
+use crate::api::post_pipeline;
 use crate::ingest::{free_enough, Incoming, Kind};
+use crate::resume::put_pipeline;
 use crate::App;
 use axum::body::Body;
 use bytes::Bytes;
@@ -302,7 +303,7 @@ async fn take(
             let incoming = Incoming::start(body, limits.idle)
                 .await
                 .map_err(|e| e.message)?;
-            let _stored = put_pipeline(app.clone(), id.clone(), incoming, limits.dump)
+            let _stored = put_pipeline(app.clone(), id.clone(), incoming, 0, limits.dump)
                 .await
                 .map_err(|e| e.message)?;
             id
