@@ -25,10 +25,13 @@ pub trait Sink {
     fn written(&self) -> u64;
 }
 
-/// Consecutive writes, gathered.
+/// Consecutive writes, gathered; each run goes out through the sink's own
+/// `send` (a `pwrite`, or a flattened record).
 struct Gathered {
     at: u64,
     buf: Vec<u8>,
+    /// The highest offset reached.
+    end: u64,
 }
 
 impl Gathered {
@@ -36,18 +39,40 @@ impl Gathered {
         Gathered {
             at: 0,
             buf: Vec::with_capacity(GATHER),
+            end: 0,
         }
     }
 
-    /// Appends if `offset` continues the gathered run; otherwise says so.
-    fn append(&mut self, offset: u64, data: &[u8]) -> bool {
+    /// Adds `data` at `offset`. What is gathered is sent first when `data` does
+    /// not continue it, and once it reaches `GATHER`.
+    fn add(
+        &mut self,
+        offset: u64,
+        data: &[u8],
+        mut send: impl FnMut(u64, &[u8]) -> io::Result<()>,
+    ) -> io::Result<()> {
+        self.end = self.end.max(offset + data.len() as u64);
+        if !self.buf.is_empty() && self.at + self.buf.len() as u64 != offset {
+            self.send(&mut send)?;
+        }
         if self.buf.is_empty() {
             self.at = offset;
-        } else if self.at + self.buf.len() as u64 != offset {
-            return false;
         }
         self.buf.extend_from_slice(data);
-        true
+        if self.buf.len() >= GATHER {
+            self.send(&mut send)?;
+        }
+        Ok(())
+    }
+
+    /// Sends the gathered run, if there is one (never an empty run).
+    fn send(&mut self, send: &mut impl FnMut(u64, &[u8]) -> io::Result<()>) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let result = send(self.at, &self.buf);
+        self.buf.clear();
+        result
     }
 }
 
@@ -55,7 +80,6 @@ impl Gathered {
 pub struct FileSink {
     file: File,
     pending: Gathered,
-    end: u64,
 }
 
 impl FileSink {
@@ -63,7 +87,6 @@ impl FileSink {
         FileSink {
             file,
             pending: Gathered::new(),
-            end: 0,
         }
     }
 
@@ -74,24 +97,15 @@ impl FileSink {
 
 impl Sink for FileSink {
     fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
-        self.end = self.end.max(offset + data.len() as u64);
-        if !self.pending.append(offset, data) {
-            self.flush()?;
-            self.pending.append(offset, data);
-        }
-        if self.pending.buf.len() >= GATHER {
-            self.flush()?;
-        }
-        Ok(())
+        let file = &self.file;
+        self.pending
+            .add(offset, data, |at, bytes| file.write_all_at(bytes, at))
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        if !self.pending.buf.is_empty() {
-            let result = self.file.write_all_at(&self.pending.buf, self.pending.at);
-            self.pending.buf.clear();
-            result?;
-        }
-        Ok(())
+        let file = &self.file;
+        self.pending
+            .send(&mut |at, bytes| file.write_all_at(bytes, at))
     }
 
     fn reserve(&mut self, len: u64) -> io::Result<()> {
@@ -107,16 +121,20 @@ impl Sink for FileSink {
     }
 
     fn written(&self) -> u64 {
-        self.end
+        self.pending.end
     }
 }
 
 /// makedumpfile's flattened format: a 4096-byte header, then big-endian
 /// `{i64 offset, i64 size}` + data records, then `{-1, -1}`.
 pub struct FlatSink<W: Write> {
-    out: W,
+    out: Records<W>,
     pending: Gathered,
-    end: u64,
+}
+
+/// The flattened stream itself: its header goes before the first record.
+struct Records<W: Write> {
+    out: W,
     started: bool,
 }
 
@@ -128,13 +146,16 @@ const FLAT_VERSION: i64 = 1;
 impl<W: Write> FlatSink<W> {
     pub fn new(out: W) -> FlatSink<W> {
         FlatSink {
-            out,
+            out: Records {
+                out,
+                started: false,
+            },
             pending: Gathered::new(),
-            end: 0,
-            started: false,
         }
     }
+}
 
+impl<W: Write> Records<W> {
     fn start(&mut self) -> io::Result<()> {
         if !self.started {
             let mut header = vec![0u8; FLAT_HEADER_SIZE];
@@ -146,36 +167,31 @@ impl<W: Write> FlatSink<W> {
         }
         Ok(())
     }
+
+    /// One `{offset, size}` record and its data. `Gathered` sends no empty run:
+    /// a zero-sized record would end `makedumpfile -R` early.
+    fn record(&mut self, at: u64, bytes: &[u8]) -> io::Result<()> {
+        self.start()?;
+        let mut head = [0u8; 16];
+        head[..8].copy_from_slice(&(at as i64).to_be_bytes());
+        head[8..].copy_from_slice(&(bytes.len() as i64).to_be_bytes());
+        self.out.write_all(&head)?;
+        self.out.write_all(bytes)
+    }
 }
 
 impl<W: Write> Sink for FlatSink<W> {
     fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
-        self.end = self.end.max(offset + data.len() as u64);
-        if !self.pending.append(offset, data) {
-            self.flush()?;
-            self.pending.append(offset, data);
-        }
-        if self.pending.buf.len() >= GATHER {
-            self.flush()?;
-        }
-        Ok(())
+        let out = &mut self.out;
+        self.pending
+            .add(offset, data, |at, bytes| out.record(at, bytes))
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.start()?;
-        // Never a zero-sized record: it would end `makedumpfile -R` early.
-        if !self.pending.buf.is_empty() {
-            let mut head = [0u8; 16];
-            head[..8].copy_from_slice(&(self.pending.at as i64).to_be_bytes());
-            head[8..].copy_from_slice(&(self.pending.buf.len() as i64).to_be_bytes());
-            let result = self
-                .out
-                .write_all(&head)
-                .and_then(|()| self.out.write_all(&self.pending.buf));
-            self.pending.buf.clear();
-            result?;
-        }
-        self.out.flush()
+        let out = &mut self.out;
+        self.pending.send(&mut |at, bytes| out.record(at, bytes))?;
+        out.start()?;
+        out.out.flush()
     }
 
     fn reserve(&mut self, _len: u64) -> io::Result<()> {
@@ -185,11 +201,11 @@ impl<W: Write> Sink for FlatSink<W> {
 
     fn finish(&mut self) -> io::Result<()> {
         self.flush()?;
-        self.out.write_all(&[0xff; 16])?;
-        self.out.flush()
+        self.out.out.write_all(&[0xff; 16])?;
+        self.out.out.flush()
     }
 
     fn written(&self) -> u64 {
-        self.end
+        self.pending.end
     }
 }
