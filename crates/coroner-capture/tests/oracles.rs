@@ -43,18 +43,11 @@ fn capture(compression: Compression, out: &Path, flat: bool) {
     assert!(outcome.complete(), "{outcome:?}");
 }
 
-/// Lines that differ between two crash runs on one kernel: file names, blank lines,
-/// the start-up warning.
+/// crash's lines that two runs share, without the prompts the script echoes.
 fn comparable(text: &str) -> Vec<String> {
-    text.lines()
-        .filter(|l| {
-            let t = l.trim();
-            !(t.is_empty()
-                || t.starts_with("KERNEL:")
-                || t.starts_with("DUMPFILE:")
-                || t.starts_with("WARNING: active task")
-                || t.starts_with("crash>"))
-        })
+    coroner_testdata::crash_comparable(text)
+        .into_iter()
+        .filter(|l| !l.trim().starts_with("crash>"))
         .map(str::to_string)
         .collect()
 }

@@ -364,20 +364,6 @@ fn makedumpfile_reads_the_log_and_filters_the_vmcore() {
     }
 }
 
-/// Lines that differ between any two crash runs on one kernel: the file names,
-/// blank lines, and the start-up warning every run prints.
-fn comparable(text: &str) -> Vec<&str> {
-    text.lines()
-        .filter(|l| {
-            let t = l.trim();
-            !(t.is_empty()
-                || t.starts_with("KERNEL:")
-                || t.starts_with("DUMPFILE:")
-                || t.starts_with("WARNING: active task"))
-        })
-        .collect()
-}
-
 /// The fp-nobtf fixtures: (folder, shipped dump).
 const FP: [(&str, &str); 3] = [
     ("fp-nobtf/sysrq", "vmcore.mdf-d31-zlib"),
@@ -414,7 +400,11 @@ fn crash_prints_for_the_vmcore_what_it_printed_for_the_original() {
         let elf = tmp.path().join(format!("{}.elf", folder.replace('/', "-")));
         convert(&fixtures_dir().join(folder).join(file), &elf);
         let text = crash_sys_bt(&elf, &script);
-        assert_eq!(comparable(&text), comparable(&expected), "{folder}");
+        assert_eq!(
+            coroner_testdata::crash_comparable(&text),
+            coroner_testdata::crash_comparable(&expected),
+            "{folder}"
+        );
         if folder != "fp-nobtf/sysrq" {
             std::fs::remove_file(&elf).unwrap();
             continue;
@@ -431,8 +421,8 @@ fn crash_prints_for_the_vmcore_what_it_printed_for_the_original() {
         let again = tmp.path().join("blank.elf");
         convert(&blank, &again);
         assert_eq!(
-            comparable(&crash_sys_bt(&again, &script)),
-            comparable(&expected),
+            coroner_testdata::crash_comparable(&crash_sys_bt(&again, &script)),
+            coroner_testdata::crash_comparable(&expected),
             "without VMCOREINFO"
         );
         std::fs::remove_file(&again).unwrap();
@@ -443,8 +433,8 @@ fn crash_prints_for_the_vmcore_what_it_printed_for_the_original() {
         convert(&vbox, &again);
         std::fs::remove_file(&vbox).unwrap();
         assert_eq!(
-            comparable(&crash_sys_bt(&again, &script)),
-            comparable(&expected),
+            coroner_testdata::crash_comparable(&crash_sys_bt(&again, &script)),
+            coroner_testdata::crash_comparable(&expected),
             "VirtualBox"
         );
         std::fs::remove_file(&again).unwrap();
@@ -455,8 +445,8 @@ fn crash_prints_for_the_vmcore_what_it_printed_for_the_original() {
             for dump in [&checkpoint, &again] {
                 let text = crash_sys_bt(dump, &script);
                 assert_eq!(
-                    comparable(&text),
-                    comparable(&expected),
+                    coroner_testdata::crash_comparable(&text),
+                    coroner_testdata::crash_comparable(&expected),
                     "{variant:?}: {}",
                     dump.display()
                 );

@@ -263,3 +263,18 @@ pub fn system_map() -> PathBuf {
         zstd::stream::copy_decode(input, &mut output).expect("unpack System.map");
     })
 }
+
+/// The lines of crash's output that two runs on one kernel share: without the file
+/// names (`KERNEL:`, `DUMPFILE:`), blank lines and the start-up warning every run
+/// prints.
+pub fn crash_comparable(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter(|l| {
+            let t = l.trim();
+            !(t.is_empty()
+                || t.starts_with("KERNEL:")
+                || t.starts_with("DUMPFILE:")
+                || t.starts_with("WARNING: active task"))
+        })
+        .collect()
+}

@@ -116,20 +116,6 @@ fn dwarf_vmlinux() -> Option<PathBuf> {
     path.is_file().then_some(path)
 }
 
-/// Lines that differ between any two crash runs on one kernel: the file names,
-/// blank lines, and the start-up warning every run prints.
-fn comparable(text: &str) -> Vec<&str> {
-    text.lines()
-        .filter(|l| {
-            let t = l.trim();
-            !(t.is_empty()
-                || t.starts_with("KERNEL:")
-                || t.starts_with("DUMPFILE:")
-                || t.starts_with("WARNING: active task"))
-        })
-        .collect()
-}
-
 #[test]
 fn crash_prints_the_sys_and_bt_it_printed_for_the_elf() {
     let test = "crash_prints_the_sys_and_bt_it_printed_for_the_elf";
@@ -170,7 +156,11 @@ fn crash_prints_the_sys_and_bt_it_printed_for_the_elf() {
             "{variant:?}: crash failed: {text}{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        assert_eq!(comparable(&text), comparable(&expected), "{variant:?}");
+        assert_eq!(
+            coroner_testdata::crash_comparable(&text),
+            coroner_testdata::crash_comparable(&expected),
+            "{variant:?}"
+        );
     }
     std::fs::remove_file(script).unwrap();
 }
