@@ -714,7 +714,7 @@ pub fn last_days(today: &str, n: i64) -> Vec<String> {
     let end = day_number(today).unwrap_or(0);
     (0..n)
         .rev()
-        .map(|back| coroner_report::time::utc_iso8601((end - back) * 86_400)[..10].to_string())
+        .map(|back| crate::day((end - back) * 86_400))
         .collect()
 }
 

@@ -29,7 +29,7 @@ pub use db::{now, Backend, Db};
 pub use error::StoreError;
 pub use ids::{is_id, new_id};
 pub use jobs::{Job, HEARTBEAT, NODE_GONE};
-pub use problems::{Assigned, Occurrence, ProblemRow, Sampling};
+pub use problems::{day, Assigned, Occurrence, ProblemRow, Sampling};
 pub use release::{branch, compare as compare_releases};
 pub use sessions::{Reader, SESSION_SECONDS};
 pub use states::{ProbablyFixed, ProblemState};

@@ -59,8 +59,8 @@ pub struct ProblemRow {
 /// Problems listed at most, most recently seen first.
 const MAX_PROBLEMS: i64 = 1000;
 
-/// The counters' day: `2026-12-04`.
-fn day(at: i64) -> String {
+/// The counters' day of a time (UTC): `2026-12-04`.
+pub fn day(at: i64) -> String {
     coroner_report::time::utc_iso8601(at)[..10].to_string()
 }
 

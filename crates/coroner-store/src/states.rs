@@ -523,7 +523,7 @@ impl Split {
         };
         for (at, host, release, triage) in crashes {
             let release = release.clone().unwrap_or_else(|| "unknown".into());
-            let day = coroner_report::time::utc_iso8601(*at)[..10].to_string();
+            let day = crate::day(*at);
             *s.counters
                 .entry((day, release.clone(), host.clone()))
                 .or_default() += 1;

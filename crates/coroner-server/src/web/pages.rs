@@ -29,7 +29,7 @@ const PROBLEM_CRASHES: i64 = 100;
 const HOST_CRASHES: i64 = 500;
 
 fn today() -> String {
-    coroner_report::time::utc_iso8601(coroner_store::now())[..10].to_string()
+    coroner_store::day(coroner_store::now())
 }
 
 fn invalid(e: coroner_store::StoreError) -> ApiError {
