@@ -14,7 +14,7 @@ pub use image::Image;
 pub use kernel_text::{FoundBy, KernelText};
 pub use progress::{Progress, Silent};
 
-use crate::elf::ElfWriter;
+use crate::elf;
 pub use coroner_dump::Compression;
 use coroner_dump::{Dump, OpenOptions};
 use std::io::{BufWriter, Write};
@@ -78,17 +78,6 @@ pub struct Written {
     pub pages: u64,
     pub zero_pages: u64,
     pub warnings: Vec<String>,
-}
-
-/// An output format: writes an [`Image`] as a stream, in bounded memory.
-pub trait DumpWriter {
-    fn name(&self) -> &'static str;
-    fn write(
-        &self,
-        image: &Image,
-        out: &mut dyn Write,
-        progress: &dyn Progress,
-    ) -> Result<Written, ConvertError>;
 }
 
 /// What `convert` did.
@@ -158,9 +147,7 @@ pub fn fuzz_convert(bytes: &[u8]) -> u64 {
         return 0;
     };
     let image = Image::of(&dump);
-    ElfWriter
-        .write(&image, &mut std::io::sink(), &Silent)
-        .map_or(0, |w| w.bytes)
+    elf::write(&image, &mut std::io::sink(), &Silent).map_or(0, |w| w.bytes)
 }
 
 /// Writes `dump` to `output` in `options`' format.
@@ -248,7 +235,7 @@ fn write_elf(image: &Image, part: &Path, progress: &dyn Progress) -> Result<Writ
         source: e,
     })?;
     let mut out = BufWriter::with_capacity(1 << 20, file);
-    let written = ElfWriter.write(image, &mut out, progress)?;
+    let written = elf::write(image, &mut out, progress)?;
     out.flush().map_err(ConvertError::Write)?;
     Ok(written)
 }

@@ -10,7 +10,7 @@
 mod header;
 pub mod layout;
 
-use crate::convert::{ConvertError, DumpWriter, Image, Progress, Written};
+use crate::convert::{ConvertError, Image, Progress, Written};
 use coroner_dump::{PageState, PhysMemory};
 use header::{Elf64Header, ProgramHeader, EHDR_SIZE, PHDR_SIZE};
 use std::io::Write;
@@ -21,118 +21,109 @@ const CHUNK: u64 = 1 << 20;
 /// `/proc/vmcore` aligns it (mmap-friendly for readers).
 const DATA_ALIGN: u64 = 4096;
 
-pub struct ElfWriter;
-
-impl DumpWriter for ElfWriter {
-    fn name(&self) -> &'static str {
-        "elf"
+/// Writes `image` as an ELF vmcore to `out`, streamed, in bounded memory.
+pub fn write(
+    image: &Image,
+    out: &mut dyn Write,
+    progress: &dyn Progress,
+) -> Result<Written, ConvertError> {
+    let dump = image.dump;
+    let page_size = dump.page_size();
+    let machine = header::machine(dump.info().arch.as_deref())?;
+    let text_pages = image
+        .kernel_text
+        .map(|t| (t.paddr / page_size, (t.paddr + t.size).div_ceil(page_size)));
+    // The kernel image's pages are always in the file, so its PT_LOAD can
+    // point at the bytes of the RAM segment that holds them.
+    let mut candidates = dump.stored_ranges();
+    candidates.extend(image.kernel_text.map(|t| (t.paddr, t.paddr + t.size)));
+    let runs = layout::plan(&dump.ram_ranges(), &merge(candidates), page_size, |pfn| {
+        dump.page_state(pfn) == PageState::Present
+            || text_pages.is_some_and(|(s, e)| (s..e).contains(&pfn))
+    });
+    let notes = header::notes(&image.notes);
+    let phnum = 1 + usize::from(image.kernel_text.is_some()) + runs.len();
+    let notes_at = EHDR_SIZE + phnum as u64 * PHDR_SIZE;
+    let data_at = (notes_at + notes.len() as u64).next_multiple_of(DATA_ALIGN);
+    let mut loads = Vec::with_capacity(runs.len());
+    let mut offset = data_at;
+    for r in &runs {
+        loads.push((*r, offset));
+        offset += r.filesz;
     }
-
-    fn write(
-        &self,
-        image: &Image,
-        out: &mut dyn Write,
-        progress: &dyn Progress,
-    ) -> Result<Written, ConvertError> {
-        let dump = image.dump;
-        let page_size = dump.page_size();
-        let machine = header::machine(dump.info().arch.as_deref())?;
-        let text_pages = image
-            .kernel_text
-            .map(|t| (t.paddr / page_size, (t.paddr + t.size).div_ceil(page_size)));
-        // The kernel image's pages are always in the file, so its PT_LOAD can
-        // point at the bytes of the RAM segment that holds them.
-        let mut candidates = dump.stored_ranges();
-        candidates.extend(image.kernel_text.map(|t| (t.paddr, t.paddr + t.size)));
-        let runs = layout::plan(&dump.ram_ranges(), &merge(candidates), page_size, |pfn| {
-            dump.page_state(pfn) == PageState::Present
-                || text_pages.is_some_and(|(s, e)| (s..e).contains(&pfn))
-        });
-        let notes = header::notes(&image.notes);
-        let phnum = 1 + usize::from(image.kernel_text.is_some()) + runs.len();
-        let notes_at = EHDR_SIZE + phnum as u64 * PHDR_SIZE;
-        let data_at = (notes_at + notes.len() as u64).next_multiple_of(DATA_ALIGN);
-        let mut loads = Vec::with_capacity(runs.len());
-        let mut offset = data_at;
-        for r in &runs {
-            loads.push((*r, offset));
-            offset += r.filesz;
+    let text = image.kernel_text.and_then(|t| {
+        let (run, at) = loads
+            .iter()
+            .find(|(r, _)| r.paddr <= t.paddr && t.paddr + t.size <= r.paddr + r.filesz)?;
+        Some(ProgramHeader::load(
+            t.vaddr,
+            t.paddr,
+            at + (t.paddr - run.paddr),
+            t.size,
+            t.size,
+        ))
+    });
+    let mut phdrs = vec![ProgramHeader::note(notes_at, notes.len() as u64)];
+    phdrs.extend(text);
+    // RAM's virtual address is the direct map's, which KASLR moves and only
+    // the kernel's symbols tell: 0, as QEMU writes it.
+    phdrs.extend(
+        loads
+            .iter()
+            .map(|(r, at)| ProgramHeader::load(0, r.paddr, *at, r.filesz, r.memsz)),
+    );
+    let ehdr = Elf64Header {
+        machine,
+        phnum: phdrs.len() as u16,
+    };
+    let mut written = 0u64;
+    let mut put = |out: &mut dyn Write, bytes: &[u8]| -> Result<(), ConvertError> {
+        out.write_all(bytes).map_err(ConvertError::Write)?;
+        written += bytes.len() as u64;
+        Ok(())
+    };
+    put(out, &ehdr.to_bytes())?;
+    for ph in &phdrs {
+        put(out, &ph.to_bytes())?;
+    }
+    put(out, &notes)?;
+    put(out, &vec![0; (data_at - notes_at) as usize - notes.len()])?;
+    let memory: u64 = runs.iter().map(|r| r.filesz).sum();
+    progress.start(memory);
+    let mut stats = Copied::default();
+    let mut buf = vec![0u8; CHUNK as usize];
+    for r in &runs {
+        let mut paddr = r.paddr;
+        let end = r.paddr + r.filesz;
+        while paddr < end {
+            let n = (end - paddr).min(CHUNK - paddr % page_size);
+            let chunk = &mut buf[..n as usize];
+            stats.fill(dump, paddr, chunk);
+            put(out, chunk)?;
+            progress.advance(n);
+            paddr += n;
         }
-        let text = image.kernel_text.and_then(|t| {
-            let (run, at) = loads
-                .iter()
-                .find(|(r, _)| r.paddr <= t.paddr && t.paddr + t.size <= r.paddr + r.filesz)?;
-            Some(ProgramHeader::load(
-                t.vaddr,
-                t.paddr,
-                at + (t.paddr - run.paddr),
-                t.size,
-                t.size,
-            ))
-        });
-        let mut phdrs = vec![ProgramHeader::note(notes_at, notes.len() as u64)];
-        phdrs.extend(text);
-        // RAM's virtual address is the direct map's, which KASLR moves and only
-        // the kernel's symbols tell: 0, as QEMU writes it.
-        phdrs.extend(
-            loads
-                .iter()
-                .map(|(r, at)| ProgramHeader::load(0, r.paddr, *at, r.filesz, r.memsz)),
-        );
-        let ehdr = Elf64Header {
-            machine,
-            phnum: phdrs.len() as u16,
-        };
-        let mut written = 0u64;
-        let mut put = |out: &mut dyn Write, bytes: &[u8]| -> Result<(), ConvertError> {
-            out.write_all(bytes).map_err(ConvertError::Write)?;
-            written += bytes.len() as u64;
-            Ok(())
-        };
-        put(out, &ehdr.to_bytes())?;
-        for ph in &phdrs {
-            put(out, &ph.to_bytes())?;
-        }
-        put(out, &notes)?;
-        put(out, &vec![0; (data_at - notes_at) as usize - notes.len()])?;
-        let memory: u64 = runs.iter().map(|r| r.filesz).sum();
-        progress.start(memory);
-        let mut stats = Copied::default();
-        let mut buf = vec![0u8; CHUNK as usize];
-        for r in &runs {
-            let mut paddr = r.paddr;
-            let end = r.paddr + r.filesz;
-            while paddr < end {
-                let n = (end - paddr).min(CHUNK - paddr % page_size);
-                let chunk = &mut buf[..n as usize];
-                stats.fill(dump, paddr, chunk);
-                put(out, chunk)?;
-                progress.advance(n);
-                paddr += n;
-            }
-        }
-        progress.finish();
-        let mut warnings = Vec::new();
-        if let Some(first) = stats.unreadable_at {
-            warnings.push(format!(
+    }
+    progress.finish();
+    let mut warnings = Vec::new();
+    if let Some(first) = stats.unreadable_at {
+        warnings.push(format!(
                 "{} page(s) the input says it holds could not be read (the first at physical {first:#x}): written as zeros",
                 stats.unreadable
             ));
-        }
-        if image.kernel_text.is_some() && text.is_none() {
-            warnings.push(
-                "the kernel image is not inside one RAM segment: no kernel-text PT_LOAD".into(),
-            );
-        }
-        Ok(Written {
-            bytes: written,
-            loads: phdrs.len() - 1,
-            kernel_text: text.is_some(),
-            pages: stats.pages,
-            zero_pages: stats.zeros,
-            warnings,
-        })
     }
+    if image.kernel_text.is_some() && text.is_none() {
+        warnings
+            .push("the kernel image is not inside one RAM segment: no kernel-text PT_LOAD".into());
+    }
+    Ok(Written {
+        bytes: written,
+        loads: phdrs.len() - 1,
+        kernel_text: text.is_some(),
+        pages: stats.pages,
+        zero_pages: stats.zeros,
+        warnings,
+    })
 }
 
 /// Sorted, disjoint `[start, end)` ranges covering `ranges`.

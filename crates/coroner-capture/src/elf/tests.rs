@@ -1,8 +1,8 @@
 //! The writer's output read back by coroner-dump's ELF reader (separate code).
 
 use super::header::{self, Elf64Header, ProgramHeader, EHDR_SIZE, PHDR_SIZE};
-use super::ElfWriter;
-use crate::convert::{DumpWriter, Image, Silent};
+use super::write;
+use crate::convert::{Image, Silent};
 use coroner_dump::{Dump, Note, PageState, PhysMemory, NT_PRSTATUS};
 
 const P: u64 = 4096;
@@ -43,9 +43,7 @@ fn note(name: &str, kind: u32, desc: &[u8]) -> Note {
 
 fn convert(dump: &Dump) -> (Vec<u8>, crate::convert::Written) {
     let mut out = Vec::new();
-    let written = ElfWriter
-        .write(&Image::of(dump), &mut out, &Silent)
-        .expect("write");
+    let written = write(&Image::of(dump), &mut out, &Silent).expect("write");
     (out, written)
 }
 
